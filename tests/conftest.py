@@ -1,0 +1,40 @@
+"""Shared fixtures: a real RabbitMQ for broker tests, skipped locally when absent, failing in CI."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+#: Where the broker tests connect; override with MQWIRE_TEST_AMQP_URL.
+AMQP_URL = os.environ.get("MQWIRE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+
+
+def _broker_reachable(host: str = "127.0.0.1", port: int = 5672) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> str:
+    """The test broker's URL; skips (or fails, when CI is set) if no broker listens."""
+    if not _broker_reachable():
+        message = "RabbitMQ is not reachable on 127.0.0.1:5672"
+        if os.environ.get("CI"):
+            pytest.fail(message + " (CI must run the broker tests)")
+        pytest.skip(message)
+    return AMQP_URL
+
+
+@pytest.fixture
+def unique_name(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A name no other test uses, for queues and exchanges: tests never disturb each other."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name)[:40]
+    yield f"mqwire-test.{stem}.{uuid.uuid4().hex[:8]}"

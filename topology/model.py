@@ -1,0 +1,146 @@
+"""The topology as an immutable value: what the loader builds and the compiler renders."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+#: Transports a publisher_consumer can use.
+Transport = Literal["amqp", "local"]
+TRANSPORTS: tuple[Transport, ...] = ("amqp", "local")
+
+#: Topology file format versions this code reads.
+SUPPORTED_VERSIONS = (1,)
+
+#: Default number of unacknowledged messages a worker holds per queue (fair and safe).
+DEFAULT_PREFETCH = 1
+
+#: JSON values allowed as queue arguments.
+ArgumentValue = str | int | bool
+
+
+def frozen_mapping(items: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+    """A read-only mapping sorted by key, so equal content means equal order."""
+    return MappingProxyType(dict(sorted((items or {}).items())))
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How to reach a broker. ``url`` keeps ``${VAR}`` placeholders; the runtime resolves them."""
+
+    name: str
+    url: str
+    heartbeat: int | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    """A topic binding: messages whose routing key matches ``pattern`` reach ``queue``."""
+
+    pattern: str
+    queue: str
+
+
+@dataclass(frozen=True)
+class PublisherConsumer:
+    """A named publisher/consumer pair, found by its settings ``prefix``."""
+
+    name: str
+    prefix: str
+    transport: Transport
+    connection: str | None = None
+    exchange: str | None = None
+    routes: tuple[Route, ...] = ()
+    continue_on_exception: bool = False
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Seconds to wait before each new attempt; after the last one a message is dead-lettered."""
+
+    delays: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Queue:
+    """A queue, its declaration arguments and its failure policy."""
+
+    name: str
+    consumer: str | None = None
+    prefetch: int = DEFAULT_PREFETCH
+    durable: bool = True
+    exclusive: bool = False
+    auto_delete: bool = False
+    arguments: Mapping[str, ArgumentValue] = field(default_factory=frozen_mapping)
+    retry: Retry | None = None
+    dead_letter_queue: str = ""
+    schema: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.dead_letter_queue:
+            object.__setattr__(self, "dead_letter_queue", default_dead_letter_queue(self.name))
+
+    @property
+    def queue_type(self) -> str:
+        return str(self.arguments.get("x-queue-type", "classic"))
+
+    @property
+    def retry_queues(self) -> tuple[tuple[float, str], ...]:
+        """(delay, delay-queue name) per distinct retry delay, in ascending delay order."""
+        if self.retry is None:
+            return ()
+        return tuple((d, retry_queue_name(self.name, d)) for d in sorted(set(self.retry.delays)))
+
+
+@dataclass(frozen=True)
+class Task:
+    """A Python callable run for each message of ``queue``."""
+
+    name: str
+    task: str
+    queue: str
+    root_factory: str | None = None
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class Topology:
+    """A whole, validated topology. Mappings are read-only and sorted by name."""
+
+    version: int
+    connections: Mapping[str, Connection]
+    publisher_consumers: Mapping[str, PublisherConsumer]
+    queues: Mapping[str, Queue]
+    tasks: Mapping[str, Task]
+    scan: tuple[str, ...] = ()
+
+    def task_for_queue(self, queue: str) -> Task | None:
+        return next((t for t in self.tasks.values() if t.queue == queue), None)
+
+    def effective_routes(self, name: str) -> tuple[Route, ...]:
+        """The publisher_consumer's routes plus each of its queues by its own name, sorted."""
+        pc = self.publisher_consumers[name]
+        routes = set(pc.routes)
+        queues = {r.queue for r in pc.routes}
+        queues.update(q.name for q in self.queues.values() if q.consumer == name)
+        routes.update(Route(q, q) for q in queues)
+        return tuple(sorted(routes, key=lambda r: (r.pattern, r.queue)))
+
+
+def default_dead_letter_queue(queue: str) -> str:
+    """Name of the queue where ``queue``'s failed messages end up, unless set in the topology."""
+    return f"{queue}.dead"
+
+
+def format_seconds(seconds: float) -> str:
+    """``5`` -> ``5s``, ``0.25`` -> ``250ms``: short, stable, valid in a queue name."""
+    if float(seconds).is_integer():
+        return f"{int(seconds)}s"
+    return f"{round(seconds * 1000)}ms"
+
+
+def retry_queue_name(queue: str, delay: float) -> str:
+    """Name of the queue that holds ``queue``'s messages for ``delay`` seconds before a retry."""
+    return f"{queue}.retry.{format_seconds(delay)}"
