@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -41,8 +42,10 @@ class Location:
     def __str__(self) -> str:
         if not self.line:
             return self.source
-        return f"{self.source}:{self.line}:{self.column}" if self.column else (
-            f"{self.source}:{self.line}"
+        return (
+            f"{self.source}:{self.line}:{self.column}"
+            if self.column
+            else (f"{self.source}:{self.line}")
         )
 
 
@@ -93,3 +96,16 @@ class TopologyErrors(MqError):
 
     def __len__(self) -> int:
         return len(self.errors)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """A hint naming the closest known choice, or listing the few there are."""
+    known = sorted(choices)
+    close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    if not known:
+        return None
+    if len(known) <= 8:
+        return "known: " + ", ".join(repr(k) for k in known)
+    return None

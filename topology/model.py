@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -16,6 +17,12 @@ SUPPORTED_VERSIONS = (1,)
 
 #: Default number of unacknowledged messages a worker holds per queue (fair and safe).
 DEFAULT_PREFETCH = 1
+
+#: Queue, exchange, task and publisher_consumer names (the schema's ``$defs/name`` pattern):
+#: words of letters, digits, ``_`` and ``-`` joined by single dots, so every queue name is
+#: also a valid routing key and nothing can break out of an INI line or a Python string.
+NAME_PATTERN = r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*"
+NAME_RE = re.compile(NAME_PATTERN)
 
 #: JSON values allowed as queue arguments.
 ArgumentValue = str | int | bool
@@ -120,12 +127,9 @@ class Topology:
         return next((t for t in self.tasks.values() if t.queue == queue), None)
 
     def effective_routes(self, name: str) -> tuple[Route, ...]:
-        """The publisher_consumer's routes plus each of its queues by its own name, sorted."""
-        pc = self.publisher_consumers[name]
-        routes = set(pc.routes)
-        queues = {r.queue for r in pc.routes}
-        queues.update(q.name for q in self.queues.values() if q.consumer == name)
-        routes.update(Route(q, q) for q in queues)
+        """Its routes plus each queue it consumes by its own name, sorted (its bindings)."""
+        routes = set(self.publisher_consumers[name].routes)
+        routes.update(Route(q.name, q.name) for q in self.queues.values() if q.consumer == name)
         return tuple(sorted(routes, key=lambda r: (r.pattern, r.queue)))
 
 

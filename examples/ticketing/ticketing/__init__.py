@@ -1,0 +1,1 @@
+"""A small ticketing application wired to workers with mqwire (the example)."""

@@ -1,0 +1,67 @@
+"""Load a topology: parse YAML, validate against the schema, check references, build the model."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ._yaml import parse_yaml
+from .build import build_topology
+from .errors import TopologyErrors
+from .message_schema import FileReader
+from .model import Topology
+from .scan import Scanner, ScanResult, scan_packages
+from .schema_check import schema_errors
+from .semantics import SemanticChecker
+
+
+def load_topology(
+    text: str,
+    *,
+    source_name: str = "topology.yaml",
+    scanner: Scanner | None = scan_packages,
+    allow_literal_password: bool = False,
+    read_file: FileReader | None = None,
+) -> Topology:
+    """Parse and validate topology ``text``; pure apart from the injected ``scanner``.
+
+    Parameters:
+        text: the YAML document.
+        source_name: the file name shown in error locations.
+        scanner: imports the ``scan:`` packages; None skips scanning (their tasks are then
+            missing from the result, so only tools that do not compile should pass None).
+        allow_literal_password: accept a password written into a connection URL.
+        read_file: reads a file named relative to the topology (queue ``schema:`` files are
+            checked to be JSON Schemas); None skips that check.
+
+    Raises:
+        TopologyErrors: with every problem found, sorted by location.
+    """
+    parsed = parse_yaml(text, source_name)
+    errors = schema_errors(parsed, source_name)
+    scan = ScanResult()
+    packages = parsed.data.get("scan") if isinstance(parsed.data, dict) else None
+    if scanner is not None and isinstance(packages, list):
+        scan = scanner([p for p in packages if isinstance(p, str)])
+    errors += SemanticChecker(parsed, source_name, scan, allow_literal_password, read_file).run()
+    if errors:
+        raise TopologyErrors(errors)
+    assert isinstance(parsed.data, dict)  # the schema guarantees a mapping
+    return build_topology(parsed.data, scan)
+
+
+def load_topology_file(
+    path: str | os.PathLike[str],
+    *,
+    scanner: Scanner | None = scan_packages,
+    allow_literal_password: bool = False,
+) -> Topology:
+    """Read ``path`` (UTF-8) and load it; errors name the file as given."""
+    path = Path(path)
+    return load_topology(
+        path.read_text(encoding="utf-8"),
+        source_name=str(path),
+        scanner=scanner,
+        allow_literal_password=allow_literal_password,
+        read_file=lambda name: (path.parent / name).read_text(encoding="utf-8"),
+    )

@@ -1,0 +1,274 @@
+"""Cross-reference checks that JSON Schema cannot express, run on the parsed data.
+
+They tolerate data that failed the schema (skipping what they cannot read), so one run
+reports schema and semantic problems together.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ._yaml import ParsedYaml, locate
+from .arguments import check_arguments, check_queue_flags
+from .errors import Location, PathPart, TopologyError, did_you_mean
+from .message_schema import FileReader, message_schema_problem
+from .model import default_dead_letter_queue, retry_queue_name
+from .placeholders import literal_password_problem, placeholder_problems
+from .routing import pattern_problem
+from .scan import ScanResult
+from .task_checks import check_tasks
+
+#: Names RabbitMQ reserves for itself (declaring one fails with 403 ACCESS_REFUSED).
+RESERVED_PREFIX = "amq."
+
+
+def entries(data: Any, key: str) -> dict[str, dict[str, Any]]:
+    """The well-formed entries of a top-level section (name -> mapping), ignoring the rest."""
+    section = data.get(key) if isinstance(data, Mapping) else None
+    if not isinstance(section, Mapping):
+        return {}
+    return {k: v for k, v in section.items() if isinstance(k, str) and isinstance(v, dict)}
+
+
+def _one_of(names: Iterable[str]) -> str:
+    known = sorted(names)
+    return f" (one of {', '.join(repr(n) for n in known)})" if known else ""
+
+
+class SemanticChecker:
+    """Collects every cross-reference problem of one topology."""
+
+    def __init__(
+        self,
+        parsed: ParsedYaml,
+        source: str,
+        scan: ScanResult,
+        allow_literal_password: bool,
+        read_file: FileReader | None = None,
+    ) -> None:
+        self.parsed, self.source, self.scan, self.read_file = parsed, source, scan, read_file
+        self.allow_literal_password = allow_literal_password
+        self.errors: list[TopologyError] = []
+        data = parsed.data
+        self.connections = entries(data, "connections")
+        self.publisher_consumers = entries(data, "publisher_consumers")
+        self.queues = entries(data, "queues")
+        self.tasks = entries(data, "tasks")
+
+    def run(self) -> list[TopologyError]:
+        self.check_connections()
+        self.check_publisher_consumers()
+        self.check_queues()
+        check_tasks(self)
+        return self.errors
+
+    def error(
+        self,
+        path: tuple[PathPart, ...],
+        message: str,
+        *,
+        key: bool = False,
+        hint: str | None = None,
+        related: Iterable[Location] = (),
+    ) -> None:
+        location = locate(self.parsed, path, key=key)
+        self.errors.append(TopologyError(location, message, path, hint, tuple(related)))
+
+    def reference(self, path: tuple[PathPart, ...], kind: str, name: Any, known: Any) -> bool:
+        """Report ``name`` unless it is one of ``known``; True when it is."""
+        if not isinstance(name, str) or name in known:
+            return isinstance(name, str)
+        self.error(path, f"unknown {kind} {name!r}", hint=did_you_mean(name, known))
+        return False
+
+    def check_connections(self) -> None:
+        for name, connection in self.connections.items():
+            url, path = connection.get("url"), ("connections", name, "url")
+            if not isinstance(url, str):
+                continue
+            for problem in placeholder_problems(url):
+                self.error(path, problem)
+            if not url.startswith(("amqp://", "amqps://", "${")):
+                self.error(path, "the URL must start with amqp:// or amqps://")
+            password = literal_password_problem(url)
+            if password and not self.allow_literal_password:
+                self.error(
+                    path, password, hint="or pass --allow-literal-password if this is intended"
+                )
+
+    def check_publisher_consumers(self) -> None:
+        prefixes: dict[str, str] = {}
+        for name, pc in self.publisher_consumers.items():
+            base: tuple[PathPart, ...] = ("publisher_consumers", name)
+            transport = pc.get("transport", "amqp")
+            if "connection" in pc:
+                self.reference(
+                    (*base, "connection"), "connection", pc["connection"], self.connections
+                )
+            elif transport == "amqp":
+                self.error(
+                    base,
+                    f"amqp publisher_consumer {name!r} needs a connection",
+                    key=True,
+                    hint="add `connection: NAME`" + _one_of(self.connections),
+                )
+            exchange = pc.get("exchange")
+            if isinstance(exchange, str) and exchange.startswith(RESERVED_PREFIX):
+                self.error(
+                    (*base, "exchange"),
+                    f"exchange names starting with {RESERVED_PREFIX!r} are reserved by RabbitMQ",
+                )
+            self.check_routes(name, pc, transport)
+            prefix = pc.get("prefix")
+            if isinstance(prefix, str):
+                self.check_prefix(name, prefix, prefixes)
+
+    def check_prefix(self, name: str, prefix: str, seen: dict[str, str]) -> None:
+        path: tuple[PathPart, ...] = ("publisher_consumers", name, "prefix")
+        for other_name, other in seen.items():
+            other_loc = locate(self.parsed, ("publisher_consumers", other_name, "prefix"))
+            if other == prefix:
+                self.error(
+                    path, f"prefix {prefix!r} is also used by {other_name!r}", related=[other_loc]
+                )
+            elif prefix.startswith(other + ".") or other.startswith(prefix + "."):
+                self.error(
+                    path,
+                    f"prefix {prefix!r} overlaps prefix {other!r} of "
+                    f"{other_name!r}; their settings keys would collide",
+                    related=[other_loc],
+                )
+        seen[name] = prefix
+
+    def check_routes(self, name: str, pc: Mapping[str, Any], transport: Any) -> None:
+        routes = pc.get("routes")
+        if not isinstance(routes, Mapping) or not routes:
+            return
+        base: tuple[PathPart, ...] = ("publisher_consumers", name, "routes")
+        if transport == "amqp" and "exchange" not in pc:
+            self.error(
+                base,
+                "routes on an amqp publisher_consumer need an exchange",
+                key=True,
+                hint="add `exchange: NAME` (a topic exchange: routes become its bindings)",
+            )
+        for pattern, target in routes.items():
+            if not isinstance(pattern, str):
+                continue
+            problem = pattern_problem(pattern)
+            if problem:
+                self.error((*base, pattern), problem, key=True)
+            targets = (
+                [(target, ())]
+                if isinstance(target, str)
+                else ([(t, (i,)) for i, t in enumerate(target)] if isinstance(target, list) else [])
+            )
+            for queue, index in targets:
+                self.reference((*base, pattern, *index), "queue", queue, self.queues)
+
+    def check_queues(self) -> None:
+        derived: dict[str, tuple[PathPart, ...]] = {}
+        for name, queue in self.queues.items():
+            base: tuple[PathPart, ...] = ("queues", name)
+            if name.startswith(RESERVED_PREFIX):
+                self.error(
+                    base,
+                    f"queue names starting with {RESERVED_PREFIX!r} are reserved by RabbitMQ",
+                    key=True,
+                )
+            if "consumer" in queue:
+                self.reference(
+                    (*base, "consumer"),
+                    "publisher_consumer",
+                    queue["consumer"],
+                    self.publisher_consumers,
+                )
+            self.check_arguments(name, queue)
+            self.check_schema_path(name, queue)
+            for derived_name, path in self.derived_names(name, queue):
+                self.check_derived(derived_name, path, derived)
+
+    def check_arguments(self, name: str, queue: Mapping[str, Any]) -> None:
+        base: tuple[PathPart, ...] = ("queues", name)
+        arguments = queue.get("arguments", {})
+        if not isinstance(arguments, Mapping):
+            return
+        where = (*base, "arguments")
+        for problem in check_arguments(arguments):
+            named = problem.key is not None
+            path = (*where, problem.key) if problem.key is not None else where
+            self.error(path, problem.message, key=named, hint=problem.hint)
+        flags = {f: queue.get(f, f == "durable") for f in ("durable", "exclusive", "auto_delete")}
+        if all(isinstance(v, bool) for v in flags.values()):
+            for problem in check_queue_flags(arguments=arguments, **flags):
+                path = (*where, problem.key) if problem.key is not None else base
+                self.error(path, problem.message, key=True, hint=problem.hint)
+        if arguments.get("x-queue-type") == "stream" and "consumer" in queue:
+            self.error(
+                (*base, "consumer"),
+                "a stream queue cannot be consumed as a work queue "
+                "(no per-message requeue or dead-lettering)",
+                hint="use a classic or quorum queue",
+            )
+
+    def check_schema_path(self, name: str, queue: Mapping[str, Any]) -> None:
+        schema = queue.get("schema")
+        if not isinstance(schema, str):
+            return
+        path: tuple[PathPart, ...] = ("queues", name, "schema")
+        if posixpath.isabs(schema) or schema[1:3] == ":\\":
+            self.error(
+                path,
+                "the schema path must be relative to the topology file, so "
+                "compiled files hold no absolute paths",
+            )
+        elif self.read_file is not None:
+            problem = message_schema_problem(schema, self.read_file)
+            if problem:
+                self.error(path, problem)
+
+    def derived_names(
+        self, name: str, queue: Mapping[str, Any]
+    ) -> list[tuple[str, tuple[PathPart, ...]]]:
+        """Queues mqwire declares for ``name`` (retry delays; the default dead-letter queue)."""
+        out: list[tuple[str, tuple[PathPart, ...]]] = []
+        retry = queue.get("retry")
+        delays = retry.get("delays") if isinstance(retry, Mapping) else None
+        for index, delay in enumerate(delays if isinstance(delays, list) else []):
+            path: tuple[PathPart, ...] = ("queues", name, "retry", "delays", index)
+            if isinstance(delay, (int, float)) and not isinstance(delay, bool) and delay > 0:
+                if abs(delay * 1000 - round(delay * 1000)) > 1e-9:
+                    self.error(path, f"retry delay {delay} is finer than a millisecond")
+                elif retry_queue_name(name, delay) not in (n for n, _ in out):
+                    out.append((retry_queue_name(name, delay), path))
+        dead = queue.get("dead_letter_queue")
+        if dead == name:
+            self.error(
+                ("queues", name, "dead_letter_queue"), "a queue cannot be its own dead-letter queue"
+            )
+        elif dead is None:
+            out.append((default_dead_letter_queue(name), ("queues", name)))
+        return out
+
+    def check_derived(
+        self, name: str, path: tuple[PathPart, ...], seen: dict[str, tuple[PathPart, ...]]
+    ) -> None:
+        if name in self.queues:
+            self.error(
+                path,
+                f"mqwire declares queue {name!r} for this queue, but the topology declares it too",
+                key=True,
+                related=[locate(self.parsed, ("queues", name), key=True)],
+                hint="rename one, or set dead_letter_queue explicitly",
+            )
+        elif name in seen:
+            self.error(
+                path,
+                f"derived queue name {name!r} is also derived for another queue",
+                key=True,
+                related=[locate(self.parsed, seen[name], key=True)],
+            )
+        else:
+            seen[name] = path
