@@ -68,12 +68,14 @@ def read_compiled_ini(text: str, *, source_name: str = "compiled.ini") -> Compil
         ) from exc
     reader = _Reader(parser, source_name)
     topology = reader.topology()
+    registry = reader.get("mqwire", "registry", str)
+    source = reader.get("mqwire", "source", str)
     if reader.errors:
         raise TopologyErrors(reader.errors)
     return CompiledIni(
         topology=topology,
-        registry=reader.get("mqwire", "registry", str) or "",
-        source=reader.get("mqwire", "source", str) or "",
+        registry=registry,
+        source=source,
         settings=dict(parser["settings"]) if parser.has_section("settings") else {},
     )
 

@@ -1,0 +1,40 @@
+# Two commands do all set-up on a fresh machine (see README.md):
+#   make demo   compile and run the ticketing example end to end
+#   make test   lint, type-check, check the example's compiled files, run the tests
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+
+.PHONY: demo test lint typecheck golden clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python examples/ticketing/demo.py
+
+test: lint typecheck $(STAMP)
+	$(BIN)/mq-compile examples/ticketing/topology.yaml --check
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# mypy follows the installed names (mqwire.topology, ...): give it a tree of links to them.
+typecheck: $(STAMP)
+	mkdir -p build/typecheck/mqwire
+	for p in topology compiler runtime schemas; do ln -sfn ../../../$$p build/typecheck/mqwire/$$p; done
+	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml \
+		-p mqwire.topology -p mqwire.compiler
+
+# After an intended change of compiled output: rewrite the golden files, then review the diff.
+golden: $(STAMP)
+	MQWIRE_UPDATE_GOLDEN=1 $(BIN)/python -m pytest tests/compiler/test_golden.py tests/topology/test_error_corpus.py
+	$(BIN)/mq-compile examples/ticketing/topology.yaml
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis
