@@ -1,0 +1,53 @@
+"""The ticketing example: its committed compiled files are current, import, and pass ruff."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "ticketing"
+
+
+def run(*args: str, cwd: Path = EXAMPLE) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_committed_compiled_files_are_up_to_date() -> None:
+    result = run("mqwire.compiler.cli", "topology.yaml", "--check")
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_compiled_registry_imports_every_task(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(EXAMPLE))
+    spec = importlib.util.spec_from_file_location(
+        "example_registry", EXAMPLE / "compiled_registry.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    tasks = module.TASKS
+    assert sorted(tasks) == [
+        "audit_lottery_event",
+        "elect_lots",
+        "release_cart",
+        "send_lottery_mail",
+    ]
+    from ticketing import resources, tasks as task_module
+
+    assert tasks["release_cart"]["task"] is task_module.release_cart
+    assert tasks["release_cart"]["root_factory"] is resources.CartResource
+    for name in [m for m in sys.modules if m == "ticketing" or m.startswith("ticketing.")]:
+        del sys.modules[name]
+
+
+def test_compiled_registry_passes_ruff() -> None:
+    registry = str(EXAMPLE / "compiled_registry.py")
+    root = EXAMPLE.parent.parent
+    assert run("ruff", "check", "--no-cache", registry, cwd=root).returncode == 0
+    assert run("ruff", "format", "--no-cache", "--check", registry, cwd=root).returncode == 0
