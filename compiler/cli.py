@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from mqwire.schemas import load_schema
 from mqwire.topology.errors import TopologyErrors
 from mqwire.topology.loader import load_topology
 from mqwire.topology.model import TRANSPORTS
@@ -28,6 +30,7 @@ examples:
   mq-compile topology.yaml --check          exit 1 if the committed files are stale (CI)
   mq-compile topology.yaml --diff           show what would change, write nothing
   mq-compile topology.yaml --transport local -o dev/   everything in-process, for development
+  mq-compile --print-schema > topology.schema.json     the JSON Schema, for editors
 
 exit status: 0 done or up to date, 1 --check found stale files, 2 invalid topology or usage.
 """
@@ -41,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("topology", help="the topology YAML file")
+    parser.add_argument("topology", nargs="?", help="the topology YAML file")
     parser.add_argument(
         "-o",
         "--output-dir",
@@ -68,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--transport", choices=TRANSPORTS, help="compile every publisher_consumer to this transport"
     )
     parser.add_argument(
+        "--print-schema",
+        action="store_true",
+        help="print the topology JSON Schema (for editor completion) and exit",
+    )
+    parser.add_argument(
         "--allow-literal-password",
         action="store_true",
         help="accept a password written into a connection URL",
@@ -76,7 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run(build_parser().parse_args(argv), stdout=sys.stdout, stderr=sys.stderr)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.print_schema:
+        print(json.dumps(load_schema(), indent=2))
+        return EXIT_OK
+    if args.topology is None:
+        parser.error("the topology file is required")
+    return run(args, stdout=sys.stdout, stderr=sys.stderr)
 
 
 def run(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:

@@ -38,7 +38,8 @@ def test_compiled_registry_imports_every_task(monkeypatch: pytest.MonkeyPatch) -
         "release_cart",
         "send_lottery_mail",
     ]
-    from ticketing import resources, tasks as task_module
+    from ticketing import resources
+    from ticketing import tasks as task_module
 
     assert tasks["release_cart"]["task"] is task_module.release_cart
     assert tasks["release_cart"]["root_factory"] is resources.CartResource

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from mqwire.schemas import load_schema
 from mqwire.topology import read_compiled_ini
 
 CASE = Path(__file__).parent / "cases" / "issue_example" / "topology.yaml"
@@ -142,3 +144,15 @@ def test_help_lists_runnable_examples(tmp_path: Path) -> None:
     result = mq_compile("--help", cwd=tmp_path)
     assert result.returncode == 0
     assert "mq-compile topology.yaml --check" in result.stdout
+
+
+def test_print_schema_gives_the_shipped_schema(tmp_path: Path) -> None:
+    result = mq_compile("--print-schema", cwd=tmp_path)
+    assert result.returncode == 0
+    assert json.loads(result.stdout) == load_schema()
+
+
+def test_missing_topology_argument_is_a_usage_error(tmp_path: Path) -> None:
+    result = mq_compile(cwd=tmp_path)
+    assert result.returncode == 2
+    assert "the topology file is required" in result.stderr
