@@ -2,14 +2,14 @@
 
 Later stages (schema validation, cross-reference checks) only see plain Python data; to say
 ``topology.yaml:14:7: error: ...`` they look the data's path up in the spans built here. The
-file is untrusted input, so this module also refuses what ``yaml.safe_load`` would accept but a
-topology never needs: duplicate keys (PyYAML silently keeps the last), non-string keys, exotic
-tags, several documents, and alias bombs. It is pure: text in, values out, no file I/O.
+file is untrusted input: this module bounds its size and nesting while reading, and
+:mod:`._yaml_checks` refuses what ``yaml.safe_load`` would accept but a topology never needs
+(duplicate keys, non-string keys, exotic tags, alias bombs); a second document is refused
+here. It is pure: text in, values out, no file I/O.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,35 +21,27 @@ from yaml.error import Mark
 from yaml.events import AliasEvent, Event, StreamEndEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from ._yaml_checks import MAX_ALIASES, MAX_NODES, VALUE_TAG, Path, graph_errors, mark_location
 from .errors import Location, PathPart, TopologyError, TopologyErrors
+
+__all__ = [
+    "MAX_ALIASES",
+    "MAX_BYTES",
+    "MAX_NODES",
+    "ParsedYaml",
+    "ScalarInfo",
+    "Span",
+    "locate",
+    "parse_yaml",
+]
 
 #: Text larger than this many bytes (UTF-8) is refused before parsing.
 MAX_BYTES = 1_048_576
-#: At most this many aliases (``*name``) per file.
-MAX_ALIASES = 100
-#: At most this many nodes once every alias is expanded ("billion laughs" protection).
-MAX_NODES = 100_000
 #: Deeper nesting is refused while composing: it bounds recursion and the size of the paths.
 _MAX_DEPTH = 64
 
-_TAG = "tag:yaml.org,2002:"
-_STR, _SEQ, _MAP = _TAG + "str", _TAG + "seq", _TAG + "map"
-_MERGE, _VALUE = _TAG + "merge", _TAG + "value"
-#: Tags a scalar may carry (implicitly resolved or written): YAML 1.1 as ``safe_load`` types it.
-_SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null", "timestamp")}
-_KIND_NAMES = {
-    _TAG + "int": "an integer",
-    _TAG + "float": "a number",
-    _TAG + "bool": "a boolean",
-    _TAG + "null": "null",
-    _TAG + "timestamp": "a date",
-}
 #: What PyYAML counts as a line break when it numbers lines.
 _LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
-#: An anchor written before a tag on the same line (``&name !tag``).
-_ANCHOR_PREFIX = re.compile(r"&[^\s,\[\]{}]+[ \t]+(?=!)")
-
-Path = tuple[PathPart, ...]
 
 
 @dataclass(frozen=True)
@@ -173,7 +165,7 @@ class _Loader(yaml.SafeLoader):
 
 
 class _Reader:
-    """One parse: compose, check the node graph, measure it, then build data and spans."""
+    """One parse: compose, check the node graph, then build data and spans."""
 
     def __init__(self, text: str, source: str) -> None:
         self.text = text
@@ -189,28 +181,10 @@ class _Reader:
             location = self._location_of_index(exc.position)
             reason = f"unacceptable character #x{exc.character:04x}: {exc.reason}"
             raise TopologyErrors([TopologyError(location, reason)]) from None
-        root, complete = self._compose(loader)
-        if len(loader.alias_marks) > MAX_ALIASES:
-            self._error(
-                loader.alias_marks[MAX_ALIASES],
-                f"too many aliases: the limit is {MAX_ALIASES} per file",
-            )
-        for anchor, mark in loader.recursive_aliases:
-            self._error(
-                mark,
-                f"alias '*{anchor}' refers to a node that contains it",
-                hint="recursive structures are not allowed",
-            )
-        if complete and root is not None:
-            self._check(loader, root, (), set())
-            if not loader.recursive_aliases and self._expanded_size(root, {}) > MAX_NODES:
-                self.errors.append(
-                    TopologyError(
-                        Location(self.source, 1, 1),
-                        f"document too large: more than {MAX_NODES} nodes once aliases are "
-                        "expanded",
-                    )
-                )
+        root = self._compose(loader)
+        self.errors += graph_errors(
+            self.source, loader, root, loader.alias_marks, loader.recursive_aliases
+        )
         if self.errors:
             raise TopologyErrors(self.errors)
         if root is None:
@@ -222,8 +196,8 @@ class _Reader:
 
     # -- composing ---------------------------------------------------------------------------
 
-    def _compose(self, loader: _Loader) -> tuple[Node | None, bool]:
-        """The first document's root node, and whether composing got through without error."""
+    def _compose(self, loader: _Loader) -> Node | None:
+        """The first document's root node; None for an empty text or after a composing error."""
         root: Node | None = None
         try:
             loader.check_node()  # drops STREAM-START
@@ -240,16 +214,16 @@ class _Reader:
                 )
         except _TooDeepError as exc:
             self._error(exc.mark, f"nested too deeply: the limit is {_MAX_DEPTH} levels")
-            return None, False
+            return None
         except yaml.MarkedYAMLError as exc:
             self.errors.append(self._syntax_error(exc))
-            return None, False
+            return None
         except yaml.YAMLError as exc:  # pragma: no cover - PyYAML raises marked errors here
             self.errors.append(TopologyError(Location(self.source, 1, 1), f"invalid YAML: {exc}"))
-            return None, False
+            return None
         finally:
             loader.dispose()
-        return root, True
+        return root
 
     def _syntax_error(self, exc: yaml.MarkedYAMLError) -> TopologyError:
         problem, context = exc.problem or "", exc.context or ""
@@ -265,156 +239,6 @@ class _Reader:
             related = (self._at(exc.context_mark),)
         return TopologyError(location, f"invalid YAML: {message}", related=related)
 
-    # -- checking the node graph (each node once) --------------------------------------------
-
-    def _check(self, loader: _Loader, node: Node, path: Path, seen: set[Node]) -> None:
-        """Report bad tags, bad keys and unreadable scalars; an aliased node is checked once."""
-        if node in seen:
-            return
-        seen.add(node)
-        if isinstance(node, ScalarNode):
-            self._check_scalar(loader, node, path)
-        elif isinstance(node, SequenceNode):
-            if self._check_tag(node, path, _SEQ, "a list"):
-                for index, item in enumerate(node.value):
-                    self._check(loader, item, (*path, index), seen)
-        elif isinstance(node, MappingNode) and self._check_tag(node, path, _MAP, "a mapping"):
-            self._check_mapping(loader, node, path, seen)
-
-    def _check_tag(self, node: Node, path: Path, expected: str, kind: str) -> bool:
-        if node.tag == expected:
-            return True
-        self._tag_error(node, path, kind)
-        return False
-
-    def _tag_error(self, node: Node, path: Path, kind: str) -> None:
-        tag = node.tag[len(_TAG) :] if node.tag.startswith(_TAG) else None
-        shown = f"!!{tag}" if tag is not None else node.tag
-        if node.tag == _MERGE:
-            message = "the merge key '<<' can only be used as a mapping key"
-            hint = "quote it if it is meant as text"
-        elif node.tag in _SCALAR_TAGS or tag in ("seq", "map"):
-            message, hint = f"tag {shown!r} cannot be used on {kind}", "remove the tag"
-        else:
-            message = (
-                f"unsupported tag {shown!r}: only plain YAML values are allowed (strings, "
-                "numbers, booleans, null, dates, lists and mappings)"
-            )
-            hint = "remove the tag"
-        self.errors.append(TopologyError(self._tag_location(node), message, path=path, hint=hint))
-
-    def _check_scalar(self, loader: _Loader, node: ScalarNode, path: Path) -> None:
-        if node.tag in (_STR, _VALUE):
-            return
-        if node.tag not in _SCALAR_TAGS:
-            self._tag_error(node, path, "a scalar")
-            return
-        try:
-            loader.construct_object(node)
-        except (yaml.YAMLError, ValueError, TypeError, KeyError, AttributeError, OverflowError):
-            kind = _KIND_NAMES.get(node.tag, node.tag)
-            self.errors.append(
-                TopologyError(
-                    self._at(node.start_mark),
-                    f"cannot read {node.value!r} as {kind}",
-                    path=path,
-                    hint="quote it if it is meant as text",
-                )
-            )
-
-    def _check_mapping(
-        self, loader: _Loader, node: MappingNode, path: Path, seen: set[Node]
-    ) -> None:
-        first: dict[str, Node] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == _MERGE and isinstance(key_node, ScalarNode):
-                self._check_merge(loader, value_node, path, seen)
-                key = "<<"
-                hint = "merge several mappings with one key: '<<: [*a, *b]'"
-            else:
-                key_text = self._check_key(loader, key_node, path)
-                if key_text is None:
-                    continue
-                key = key_text
-                hint = "YAML keeps only the last one; remove or rename one of them"
-                self._check(loader, value_node, (*path, key), seen)
-            if key in first:
-                self.errors.append(
-                    TopologyError(
-                        self._at(key_node.start_mark),
-                        f"duplicate key {key!r}",
-                        path=(*path, key) if key_node.tag != _MERGE else path,
-                        hint=hint,
-                        related=(self._at(first[key].start_mark),),
-                    )
-                )
-            else:
-                first[key] = key_node
-
-    def _check_key(self, loader: _Loader, node: Node, path: Path) -> str | None:
-        """The key's string, or None after reporting why it is not one."""
-        if isinstance(node, ScalarNode) and node.tag in (_STR, _VALUE):
-            return str(node.value)
-        location = self._at(node.start_mark)
-        if not isinstance(node, ScalarNode):
-            kind = "a list" if isinstance(node, SequenceNode) else "a mapping"
-            message = f"mapping keys must be strings, not {kind}"
-            self.errors.append(TopologyError(location, message, path=path))
-            return None
-        if node.tag not in _SCALAR_TAGS:
-            self._tag_error(node, path, "a mapping key")
-            return None
-        text = str(node.value)
-        if not text:
-            message = "mapping keys must be strings, but this key is empty (read as null)"
-            self.errors.append(TopologyError(location, message, path=path))
-            return None
-        message = f"mapping keys must be strings, but {text!r} is read as {_KIND_NAMES[node.tag]}"
-        try:
-            value = loader.construct_object(node)
-        except (yaml.YAMLError, ValueError, TypeError, KeyError, AttributeError, OverflowError):
-            pass
-        else:
-            if value is not None and str(value) != text:
-                message += f" ({value})"
-        hint = f"quote the key to keep it as text: {json.dumps(text, ensure_ascii=False)}:"
-        self.errors.append(TopologyError(location, message, path=path, hint=hint))
-        return None
-
-    def _check_merge(self, loader: _Loader, value: Node, path: Path, seen: set[Node]) -> None:
-        """``<<`` takes a mapping or a list of mappings (as `SafeConstructor.flatten_mapping`)."""
-        sources = value.value if isinstance(value, SequenceNode) else [value]
-        if isinstance(value, SequenceNode) and value.tag != _SEQ:
-            self._tag_error(value, path, "a list")
-            return
-        for source in sources:
-            if isinstance(source, MappingNode):
-                self._check(loader, source, path, seen)
-            else:
-                self.errors.append(
-                    TopologyError(
-                        self._at(source.start_mark),
-                        "the merge key '<<' needs a mapping or a list of mappings",
-                        path=path,
-                    )
-                )
-
-    # -- measuring ---------------------------------------------------------------------------
-
-    def _expanded_size(self, node: Node, memo: dict[Node, int]) -> int:
-        """Nodes under ``node`` with aliases expanded, each shared node computed once."""
-        known = memo.get(node)
-        if known is not None:
-            return known
-        size = 1
-        if isinstance(node, SequenceNode):
-            size += sum(self._expanded_size(item, memo) for item in node.value)
-        elif isinstance(node, MappingNode):
-            for key_node, value_node in node.value:
-                size += self._expanded_size(key_node, memo) + self._expanded_size(value_node, memo)
-        memo[node] = size
-        return size
-
     # -- building data and spans (only for a checked, bounded graph) -------------------------
 
     def _build(
@@ -423,7 +247,7 @@ class _Reader:
         self.spans[path] = Span(key, value)
         if isinstance(node, ScalarNode):
             self.scalars[path] = ScalarInfo(str(node.value), node.style is None)
-            return node.value if node.tag == _VALUE else loader.construct_object(node)
+            return node.value if node.tag == VALUE_TAG else loader.construct_object(node)
         if isinstance(node, SequenceNode):
             items: list[object] = []
             for index, item in enumerate(node.value):
@@ -446,19 +270,10 @@ class _Reader:
     # -- locations ---------------------------------------------------------------------------
 
     def _at(self, mark: Mark) -> Location:
-        return Location(self.source, mark.line + 1, mark.column + 1)
+        return mark_location(self.source, mark)
 
     def _error(self, mark: Mark, message: str, *, hint: str | None = None) -> None:
         self.errors.append(TopologyError(self._at(mark), message, hint=hint))
-
-    def _tag_location(self, node: Node) -> Location:
-        """The tag itself, also when an anchor is written before it on the same line."""
-        mark = node.start_mark
-        if mark.buffer is not None:
-            prefix = _ANCHOR_PREFIX.match(mark.buffer, mark.pointer)
-            if prefix is not None:
-                return Location(self.source, mark.line + 1, mark.column + 1 + len(prefix[0]))
-        return self._at(mark)
 
     def _location_of_index(self, index: int) -> Location:
         """Line and column of a character, counting line breaks as PyYAML does."""

@@ -4,7 +4,8 @@ Why: a topology is reviewed and committed, so it must not hold credentials. Valu
 AMQP URLs name environment variables instead; compiled files keep the placeholders verbatim
 and the runtime resolves them at start with an environment it passes in explicitly. This
 module is pure (no I/O, never reads ``os.environ``) so the compiler's checks and the
-runtime's resolution share one grammar.
+runtime's resolution share one grammar. Passwords written into URLs are :mod:`.credentials`'
+concern.
 
 Grammar:
 
@@ -16,12 +17,6 @@ Grammar:
 Any other ``$`` is a syntax problem. Resolution follows the shell: ``${NAME}`` accepts an
 empty value (set is set), while ``${NAME:-default}`` uses the default when NAME is unset
 *or empty*. Substituted values are never expanded again.
-
-URLs are read the way that hides the most: the userinfo of ``scheme://user:password@host``
-runs to the last ``@`` before whitespace, so a password with an unencoded ``/``, ``?``,
-``#`` or ``@`` is still treated as a password (percent-encode an ``@`` in a vhost as
-``%40``). Placeholders count as opaque text, so a ``:`` or ``@`` in a default never
-splits the surrounding URL.
 """
 
 from __future__ import annotations
@@ -29,28 +24,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from urllib.parse import unquote
 
 from .errors import MqError
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: The inside of a well-formed placeholder (between ``${`` and ``}``).
-_BODY = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?", re.DOTALL)
+_BODY = re.compile(f"(?P<name>{_NAME.pattern})" + r"(?::-(?P<default>[^}]*))?", re.DOTALL)
 #: The start of a default that goes on to contain ``${`` (nesting).
-_NESTED_PREFIX = re.compile(r"[A-Za-z_][A-Za-z0-9_]*:-.*", re.DOTALL)
+_NESTED_PREFIX = re.compile(_NAME.pattern + ":-.*", re.DOTALL)
 #: Characters that end a variable name in a malformed placeholder (shell operators).
 _OPERATOR_CHARS = ":-=?+"
-
-#: Stands in for a placeholder when reading URL structure, keeping offsets unchanged.
-_FILLER = "\x00"
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z0-9+.\-\x00]*)://(?P<user>[^:@/\s]*):(?P<password>\S*)@")
-_QUERY_PASSWORD = re.compile(r"[?&;]password=(?P<password>[^&#;\s]*)", re.IGNORECASE)
-
-#: RabbitMQ's built-in account; the broker accepts it over loopback only, so it is no secret.
-_GUEST = "guest"
-_MASK = "***"
-
-Span = tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -223,171 +206,6 @@ _IN_PASSWORD_MESSAGE = (
 )
 
 
-# --------------------------------------------------------------------------- URLs
-
-
-@dataclass(frozen=True)
-class _Credential:
-    """A password found in a URL; spans are offsets in the text given to _credentials."""
-
-    value: Span
-    #: Parts written literally: text outside placeholders and placeholder defaults.
-    secrets: tuple[Span, ...]
-    #: The password with every placeholder replaced by its default ("" without one).
-    fallback: str
-    #: Whether the password has a placeholder without default (its value comes from outside).
-    required: bool
-    #: The placeholder that is the whole password, if any.
-    holder: str | None
-    #: The user as written (None for a ``password`` query parameter).
-    user: str | None
-    user_literal: bool
-    scheme: str
-    #: The placeholder whose default holds this URL, if any.
-    inside: str | None
-
-
-def _credentials(text: str, base: int = 0, inside: str | None = None) -> list[_Credential]:
-    """Passwords in ``text`` (offsets shifted by ``base``), also inside placeholder defaults."""
-    placeholders, _ = _scan(text)
-    skeleton = list(text)
-    for p in placeholders:
-        skeleton[p.start : p.end] = _FILLER * (p.end - p.start)
-    plain = "".join(skeleton)
-
-    found: list[_Credential] = []
-    for match in _USERINFO.finditer(plain):
-        user_start, user_end = match.span("user")
-        found.append(
-            _credential(
-                text,
-                placeholders,
-                match.span("password"),
-                user=text[user_start:user_end],
-                user_literal=_FILLER not in match["user"],
-                scheme=text[match.start("scheme") : match.end("scheme")],
-                base=base,
-                inside=inside,
-            )
-        )
-    for match in _QUERY_PASSWORD.finditer(plain):
-        found.append(
-            _credential(
-                text,
-                placeholders,
-                match.span("password"),
-                user=None,
-                user_literal=True,
-                scheme="",
-                base=base,
-                inside=inside,
-            )
-        )
-    for p in placeholders:
-        start, end = p.start + base, p.end + base
-        in_password = any(c.value[0] <= start and end <= c.value[1] for c in found)
-        if p.default and not in_password:
-            found.extend(_credentials(p.default, base + p.end - 1 - len(p.default), p.name))
-    return found
-
-
-def _credential(
-    text: str,
-    placeholders: list[Placeholder],
-    value: Span,
-    *,
-    user: str | None,
-    user_literal: bool,
-    scheme: str,
-    base: int,
-    inside: str | None,
-) -> _Credential:
-    start, end = value
-    parts = [p for p in placeholders if start <= p.start and p.end <= end]
-    secrets: list[Span] = []
-    fallback: list[str] = []
-    pos = start
-    for p in parts:
-        if pos < p.start:
-            secrets.append((pos, p.start))
-            fallback.append(text[pos : p.start])
-        if p.default:
-            secrets.append((p.end - 1 - len(p.default), p.end - 1))
-            fallback.append(p.default)
-        pos = p.end
-    if pos < end:
-        secrets.append((pos, end))
-        fallback.append(text[pos:end])
-    whole = len(parts) == 1 and (parts[0].start, parts[0].end) == value
-    return _Credential(
-        value=(start + base, end + base),
-        secrets=tuple((a + base, b + base) for a, b in secrets),
-        fallback="".join(fallback),
-        required=any(p.default is None for p in parts),
-        holder=parts[0].name if whole else None,
-        user=user,
-        user_literal=user_literal,
-        scheme=scheme,
-        inside=inside,
-    )
-
-
-def _secret_spans(credentials: Iterable[_Credential]) -> list[Span]:
-    """Every literal password part, sorted and merged."""
-    merged: list[Span] = []
-    for a, b in sorted(s for c in credentials for s in c.secrets):
-        if merged and a <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
-        else:
-            merged.append((a, b))
-    return merged
-
-
-def _masked(text: str, start: int, end: int, secrets: Iterable[Span]) -> str:
-    """``text[start:end]`` with every secret part in it replaced by ``***``."""
-    out: list[str] = []
-    pos = start
-    for a, b in secrets:
-        a, b = max(a, start), min(b, end)
-        if a >= b:
-            continue
-        out.append(text[pos:a])
-        out.append(_MASK)
-        pos = b
-    out.append(text[pos:end])
-    return "".join(out)
-
-
-def _is_guest(cred: _Credential) -> bool:
-    return (
-        cred.user is not None
-        and cred.user_literal
-        and unquote(cred.user) == _GUEST
-        and not cred.required
-        and unquote(cred.fallback) == _GUEST
-    )
-
-
-def _literal_message(cred: _Credential) -> str:
-    where = "the URL" if cred.inside is None else f"the default of '${{{cred.inside}}}'"
-    var = cred.holder or "MQ_PASSWORD"
-    in_default = f" in the default of '${{{cred.holder}}}'" if cred.holder else ""
-    if cred.user is None:
-        what = f"{where} has a literal password in its 'password' query parameter{in_default}"
-        fix = f"'password=${{{var}}}'"
-    else:
-        shown = unquote(cred.user) if cred.user_literal else cred.user
-        who = f"for user '{shown}'" if shown else "for an empty user name"
-        what = f"{where} has a literal password {who}{in_default}"
-        fix = f"'{cred.scheme or 'amqp'}://{cred.user}:${{{var}}}@...'"
-    if cred.inside is not None:
-        return (
-            f"{what}: write '${{{cred.inside}}}' with no default, or {fix}, "
-            "and set the variable in the environment"
-        )
-    return f"{what}: write {fix} and set {var} in the environment"
-
-
 # --------------------------------------------------------------------------- API
 
 
@@ -399,15 +217,16 @@ def placeholder_problems(text: str) -> list[str]:
     _, problems = _scan(text)
     if not problems:
         return []
-    credentials = _credentials(text)
-    secrets = _secret_spans(credentials)
+    # Imported here: credentials reads URLs with this module's scanner.
+    from .credentials import UrlPasswords
+
+    passwords = UrlPasswords(text)
     messages: list[str] = []
     for problem in problems:
-        inside = any(c.value[0] <= problem.start and problem.end <= c.value[1] for c in credentials)
-        if inside:
+        if passwords.covers(problem.start, problem.end):
             messages.append(_IN_PASSWORD_MESSAGE)
         else:
-            shown = _masked(text, problem.start, problem.end, secrets)
+            shown = passwords.masked(problem.start, problem.end)
             messages.append(_MESSAGES[problem.kind](shown))
     return messages
 
@@ -437,27 +256,3 @@ def resolve(text: str, environ: Mapping[str, str]) -> str:
         pos = p.end
     out.append(text[pos:].replace("$$", "$"))
     return "".join(out)
-
-
-def literal_password_problem(url: str) -> str | None:
-    """Why ``url`` (which may hold placeholders) must not be committed, or None if it may.
-
-    A password written in the file, in the text or in a placeholder's default, is a
-    problem; one taken from a placeholder without default is not. The pair guest/guest
-    (also percent-encoded) is allowed: RabbitMQ accepts that account over loopback only.
-    The message names the user, never the password.
-    """
-    for cred in _credentials(url):
-        if cred.secrets and not _is_guest(cred):
-            return _literal_message(cred)
-    return None
-
-
-def mask_url(url: str) -> str:
-    """``url`` fit for logs: each literal password part (userinfo or ``password=``) is ``***``.
-
-    Placeholders without default stay visible (a variable name is no secret); a default
-    inside the password is masked, and so is a password inside a whole-URL default.
-    """
-    secrets = _secret_spans(_credentials(url))
-    return _masked(url, 0, len(url), secrets)

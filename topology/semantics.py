@@ -12,10 +12,11 @@ from typing import Any
 
 from ._yaml import ParsedYaml, locate
 from .arguments import check_arguments, check_queue_flags
+from .credentials import literal_password_problem
 from .errors import Location, PathPart, TopologyError, did_you_mean
 from .message_schema import FileReader, message_schema_problem
 from .model import default_dead_letter_queue, retry_queue_name
-from .placeholders import literal_password_problem, placeholder_problems
+from .placeholders import placeholder_problems
 from .routing import pattern_problem
 from .scan import ScanResult
 from .task_checks import check_tasks
