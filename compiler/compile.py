@@ -43,6 +43,8 @@ def compile_topology(topology: Topology, options: CompileOptions | None = None) 
         CompilerError: if the INI would not read back to the same topology.
     """
     options = options or CompileOptions()
+    if not options.source.isprintable():  # it lands in comments and an INI value: one line
+        options = replace(options, source=ascii(options.source))
     if options.transport is not None:
         topology = with_transport(topology, options.transport)
     env = make_environment()
@@ -51,9 +53,7 @@ def compile_topology(topology: Topology, options: CompileOptions | None = None) 
         header=top,
         sections=ini_sections(topology, source=options.source, registry=options.registry_file),
     )
-    registry = env.get_template("registry.py.j2").render(
-        header=top, source=options.source, **registry_context(topology)
-    )
+    registry = env.get_template("registry.py.j2").render(header=top, **registry_context(topology))
     readback = read_compiled_ini(ini, source_name="<compiled.ini>").topology
     if readback != topology:
         raise CompilerError("the compiled INI does not read back to the topology; please report")

@@ -13,6 +13,7 @@ from .model import Topology
 from .scan import Scanner, ScanResult, scan_packages
 from .schema_check import schema_errors
 from .semantics import SemanticChecker
+from .text_checks import text_errors
 
 
 def load_topology(
@@ -38,7 +39,7 @@ def load_topology(
         TopologyErrors: with every problem found, sorted by location.
     """
     parsed = parse_yaml(text, source_name)
-    errors = schema_errors(parsed, source_name)
+    errors = schema_errors(parsed, source_name) + text_errors(parsed)
     scan = ScanResult()
     packages = parsed.data.get("scan") if isinstance(parsed.data, dict) else None
     if scanner is not None and isinstance(packages, list):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from ._yaml import ParsedYaml, locate
@@ -240,7 +241,7 @@ class SemanticChecker:
         for index, delay in enumerate(delays if isinstance(delays, list) else []):
             path: tuple[PathPart, ...] = ("queues", name, "retry", "delays", index)
             if isinstance(delay, (int, float)) and not isinstance(delay, bool) and delay > 0:
-                if abs(delay * 1000 - round(delay * 1000)) > 1e-9:
+                if Decimal(repr(float(delay))).as_tuple().exponent < -3:  # type: ignore[operator]
                     self.error(path, f"retry delay {delay} is finer than a millisecond")
                 elif retry_queue_name(name, delay) not in (n for n, _ in out):
                     out.append((retry_queue_name(name, delay), path))

@@ -8,6 +8,7 @@ from ._yaml import locate
 from .errors import Location, PathPart, TopologyError
 from .model import NAME_RE
 from .scan import ScannedTask
+from .text_checks import import_path_problem
 
 if TYPE_CHECKING:  # semantics imports this module
     from .semantics import SemanticChecker
@@ -17,6 +18,10 @@ def check_tasks(checker: SemanticChecker) -> None:
     """Report unknown or unconsumed queues, queues with two tasks, and scan conflicts."""
     owners: dict[str, tuple[str, Location]] = {}
     for name, task in checker.tasks.items():
+        for key in ("task", "root_factory"):
+            bad_path = import_path_problem(task[key]) if isinstance(task.get(key), str) else None
+            if bad_path:
+                checker.error(("tasks", name, key), bad_path)
         path: tuple[PathPart, ...] = ("tasks", name, "queue")
         queue = task.get("queue")
         if isinstance(queue, str) and checker.reference(path, "queue", queue, checker.queues):
@@ -27,6 +32,11 @@ def check_tasks(checker: SemanticChecker) -> None:
         location = problem.location or locate(checker.parsed, ("scan", problem.index))
         scan_path = None if problem.location else ("scan", problem.index)
         checker.errors.append(TopologyError(location, problem.message, scan_path))
+    packages = checker.parsed.data.get("scan") if isinstance(checker.parsed.data, dict) else None
+    for index, package in enumerate(packages if isinstance(packages, list) else []):
+        bad_package = import_path_problem(package) if isinstance(package, str) else None
+        if bad_package:
+            checker.error(("scan", index), bad_package)
     for scanned in checker.scan.tasks:
         _check_scanned(checker, scanned, owners)
 
@@ -51,6 +61,10 @@ def _check_scanned(
         return
     if not NAME_RE.fullmatch(task.name):
         error(f"task name {task.name!r} is not a valid name")
+    for path in filter(None, (task.task, task.root_factory)):
+        bad_path = import_path_problem(path)
+        if bad_path:
+            error(bad_path)
     if not _valid_timeout(task.timeout):
         error(f"timeout must be a number of seconds above 0, not {task.timeout!r}")
     queue = task.queue

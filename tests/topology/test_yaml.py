@@ -534,6 +534,8 @@ def test_nesting_deeper_than_the_limit_is_refused() -> None:
     ("text", "where", "words"),
     [
         ("a: !!int twelve\n", at(1, 4), "cannot read 'twelve' as an integer"),
+        ("a: !!int \n", at(1, 4), "cannot read '' as an integer"),  # PyYAML: IndexError
+        ("!!float ", at(1, 1), "cannot read '' as a number"),
         ("a:\n  - 2024-02-30\n", at(2, 5), "cannot read '2024-02-30' as a date"),
         ("a: <<\n", at(1, 4), "merge key '<<' can only be used as a mapping key"),
         ("a:\n  <<: [1]\n", at(2, 8), "merge key '<<' needs a mapping or a list of mappings"),
