@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from .placeholders import Placeholder, find_placeholders
 
@@ -216,3 +216,27 @@ def mask_url(url: str) -> str:
     inside the password is masked, and so is a password inside a whole-URL default.
     """
     return UrlPasswords(url).masked(0, len(url))
+
+
+def mask_resolved_url(url: str) -> str:
+    """A resolved ``url`` fit for logs and errors: its password and password-like query values
+    are ``***``.
+
+    ``mask_url`` reads placeholder syntax, so a resolved password containing ``${...}`` would
+    stay partly visible there; this one never looks for placeholders.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(an AMQP URL that cannot be parsed)"
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user, colon, _ = userinfo.partition(":")
+        netloc = f"{user}{':***' if colon else ''}@{hostport}"
+    pairs = [p.partition("=") for p in parts.query.split("&")] if parts.query else []
+    query = "&".join(
+        f"{k}={'***' if v and ('pass' in k.lower() or k == 'ssl_options') else v}" if eq else k
+        for k, eq, v in pairs
+    )
+    return urlunsplit(parts._replace(netloc=netloc, query=query))

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mqwire.topology.credentials import literal_password_problem, mask_url
+from mqwire.topology.credentials import literal_password_problem, mask_resolved_url, mask_url
 from mqwire.topology.placeholders import resolve
 
 # --------------------------------------------------------------------------- literal passwords
@@ -151,3 +151,16 @@ def test_mask_url_never_shows_a_password(password: str, in_default: bool) -> Non
     if in_default:
         url = "${AMQP_URL:-" + url + "}"
     assert password not in mask_url(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("amqp://u:s3cr3t@h:5672/%2F", "amqp://u:***@h:5672/%2F"),
+        ("amqp://u:a${B}c@h/v", "amqp://u:***@h/v"),
+        ("amqps://u:p@ss@h/v?heartbeat=5&password=x", "amqps://u:***@h/v?heartbeat=5&password=***"),
+        ("amqp://h/%2F", "amqp://h/%2F"),
+    ],
+)
+def test_mask_resolved_url(url: str, shown: str) -> None:
+    assert mask_resolved_url(url) == shown
