@@ -29,7 +29,7 @@ typecheck: $(STAMP)
 	mkdir -p build/typecheck/mqwire
 	for p in topology compiler runtime schemas; do ln -sfn ../../../$$p build/typecheck/mqwire/$$p; done
 	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml \
-		-p mqwire.topology -p mqwire.compiler
+		-p mqwire.topology -p mqwire.compiler -p mqwire.runtime
 
 # After an intended change of compiled output: rewrite the golden files, then review the diff.
 golden: $(STAMP)

@@ -1,7 +1,52 @@
-"""What applications import: the task decorator (publishers and the worker follow)."""
+"""What applications import: tasks, loading the compiled wiring, publishing, the local transport.
+
+pika is not imported here: only an AMQP publisher (created by ``load`` for an amqp
+publisher_consumer) imports it, so applications on the local transport never need a broker.
+"""
 
 from __future__ import annotations
 
+from .config import Configurator, resolve_dotted
 from .decorator import task_config
+from .errors import (
+    BatchPublishError,
+    ConfigurationError,
+    DecodeError,
+    EncodeError,
+    MessageSchemaError,
+    PublishConnectionError,
+    PublishError,
+    PublishNacked,
+    PublishTimeout,
+    Unroutable,
+)
+from .loader import load
+from .local import DeadLetter, LocalBroker, LocalPublisherConsumer
+from .publisher import Publisher
+from .registry import Registry, dispatch_task
+from .request import DefaultResource, MessageRequest
 
-__all__ = ["task_config"]
+__all__ = [
+    "BatchPublishError",
+    "ConfigurationError",
+    "Configurator",
+    "DeadLetter",
+    "DecodeError",
+    "DefaultResource",
+    "EncodeError",
+    "LocalBroker",
+    "LocalPublisherConsumer",
+    "MessageRequest",
+    "MessageSchemaError",
+    "PublishConnectionError",
+    "PublishError",
+    "PublishNacked",
+    "PublishTimeout",
+    "Publisher",
+    "Registry",
+    "Unroutable",
+    "dispatch_task",
+    "load",
+    "resolve_dotted",
+    "task_config",
+]

@@ -1,0 +1,88 @@
+"""Message bodies to bytes and back: one path for the AMQP and the local transport alike."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+from .errors import DecodeError, EncodeError
+
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+
+
+def encode_body(
+    body: Any, properties: Mapping[str, Any] | None = None
+) -> tuple[bytes, dict[str, Any]]:
+    """Serialise ``body``; a dict or list becomes JSON and sets the content type.
+
+    Returns the bytes and a copy of ``properties`` completed with ``content_type``.
+
+    Raises:
+        EncodeError: the body is not JSON-serialisable, or not dict, list, str or bytes.
+    """
+    props = dict(properties or {})
+    if isinstance(body, (dict, list)):
+        content_type = props.setdefault("content_type", JSON)
+        if not _is_json(content_type):
+            raise EncodeError(f"a {type(body).__name__} body is sent as JSON, not {content_type!r}")
+        try:
+            text = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise EncodeError(f"body is not JSON-serialisable: {exc}") from exc
+        return text.encode("utf-8"), props
+    if isinstance(body, str):
+        return body.encode("utf-8"), props
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        return bytes(body), props
+    raise EncodeError(f"body must be a dict, list, str or bytes, not {type(body).__name__}")
+
+
+@dataclass(frozen=True)
+class DecodedBody:
+    """A body as a task sees it: ``json`` (any JSON value) and ``params`` (a dict, maybe empty)."""
+
+    json: Any = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+def decode_body(body: bytes, content_type: str | None) -> DecodedBody:
+    """Decode by content type: JSON, form-urlencoded (as the old system did), or left as bytes.
+
+    A body without content type is read as JSON when it parses, and left alone otherwise.
+
+    Raises:
+        DecodeError: the body does not match its declared content type.
+    """
+    if content_type and _is_json(content_type):
+        return _json(body)
+    if content_type and content_type.split(";")[0].strip().lower() == FORM:
+        try:
+            pairs = parse_qs(
+                body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body)
+            )
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise DecodeError(f"body is not valid {FORM}: {exc}") from exc
+        return DecodedBody(None, {k: v[0] if len(v) == 1 else v for k, v in pairs.items()})
+    if not content_type:
+        try:
+            return _json(body)
+        except DecodeError:
+            return DecodedBody()
+    return DecodedBody()
+
+
+def _json(body: bytes) -> DecodedBody:
+    try:
+        value = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise DecodeError(f"body is not valid JSON: {str(exc)[:200]}") from exc
+    return DecodedBody(value, value if isinstance(value, dict) else {})
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";")[0].strip().lower()
+    return media == JSON or media.endswith("+json")

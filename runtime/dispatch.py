@@ -1,0 +1,168 @@
+"""Running one delivery: decode, validate, call the task, and decide ack, retry or dead-letter.
+
+Pure: no pika, no clock, no I/O. The local transport and the worker both call ``dispatch`` and
+act on the ``Outcome`` it returns, so they fail, retry and dead-letter alike.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .codec import decode_body
+from .errors import DecodeError, MessageSchemaError
+from .request import DefaultResource, MessageRequest
+
+#: Header carrying the attempt number (1 on first publish) across retries.
+ATTEMPT_HEADER = "x-mqwire-attempt"
+#: Headers on a dead-lettered message saying why it failed.
+REASON_HEADER = "x-mqwire-reason"
+EXCEPTION_HEADER = "x-mqwire-exception"
+TASK_HEADER = "x-mqwire-task"
+QUEUE_HEADER = "x-mqwire-queue"
+ATTEMPTS_HEADER = "x-mqwire-attempts"
+FAILED_AT_HEADER = "x-mqwire-failed-at"
+
+#: Validates a decoded body; raises MessageSchemaError.
+BodyValidator = Callable[[Any], None]
+
+
+@dataclass(frozen=True)
+class TaskEntry:
+    """A resolved task: the callable, its root factory and where it listens."""
+
+    name: str
+    function: Callable[..., Any]
+    queue: str
+    publisher_consumer: str | None = None
+    root_factory: Callable[..., Any] | None = None
+    timeout: float | None = None
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class QueuePolicy:
+    """What dispatch needs to know about a queue: its task, retry delays and body schema."""
+
+    queue: str
+    task: TaskEntry | None
+    retry_delays: tuple[float, ...] = ()
+    validate: BodyValidator | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A message as it arrives from a queue."""
+
+    queue: str
+    body: bytes
+    properties: Mapping[str, Any]
+    routing_key: str
+    exchange: str = ""
+    redelivered: bool = False
+    delivery_tag: int | None = None
+
+    @property
+    def headers(self) -> Mapping[str, Any]:
+        return self.properties.get("headers") or {}
+
+    @property
+    def message_id(self) -> str:
+        return str(self.properties.get("message_id") or "")
+
+    @property
+    def attempt(self) -> int:
+        value = self.headers.get(ATTEMPT_HEADER, 1)
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 1
+
+
+class Action(enum.Enum):
+    ACK = "ack"
+    RETRY = "retry"
+    DEAD_LETTER = "dead-letter"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What to do with a delivery; ``error`` is the exception behind a retry or dead letter."""
+
+    action: Action
+    task: str | None = None
+    delay: float | None = None
+    reason: str = ""
+    error: BaseException | None = field(default=None, compare=False)
+
+
+def dispatch(
+    delivery: Delivery,
+    policy: QueuePolicy,
+    *,
+    registry: Any = None,
+    settings: Mapping[str, str] | None = None,
+) -> Outcome:
+    """Run ``policy.task`` on ``delivery``; never raises for anything the message or task did."""
+    task = policy.task
+    if task is None:
+        return Outcome(Action.DEAD_LETTER, reason=f"no task consumes queue {policy.queue!r}")
+    try:
+        decoded = decode_body(delivery.body, delivery.properties.get("content_type"))
+        if policy.validate is not None:
+            policy.validate(decoded.json)
+    except (DecodeError, MessageSchemaError) as exc:
+        return Outcome(Action.DEAD_LETTER, task.name, reason=str(exc), error=exc)
+    request = MessageRequest(
+        body=delivery.body,
+        params=decoded.params,
+        json=decoded.json,
+        content_type=delivery.properties.get("content_type"),
+        headers=delivery.headers,
+        properties=delivery.properties,
+        routing_key=delivery.routing_key,
+        exchange=delivery.exchange,
+        queue=delivery.queue,
+        task_name=task.name,
+        message_id=delivery.message_id,
+        attempt=delivery.attempt,
+        redelivered=delivery.redelivered,
+        delivery_tag=delivery.delivery_tag,
+        registry=registry,
+        settings=settings or {},
+    )
+    try:
+        context = (task.root_factory or DefaultResource)(request)
+        task.function(context, request)
+    except Exception as exc:  # a task's failure is the message's outcome, not ours to crash on
+        return failure_outcome(delivery, policy, exc)
+    return Outcome(Action.ACK, task.name)
+
+
+def failure_outcome(delivery: Delivery, policy: QueuePolicy, error: BaseException) -> Outcome:
+    """Retry while the queue's delays last, then dead-letter, with the error as the reason."""
+    name = policy.task.name if policy.task else None
+    reason = f"{type(error).__name__}: {error}"
+    if delivery.attempt <= len(policy.retry_delays):
+        delay = policy.retry_delays[delivery.attempt - 1]
+        return Outcome(Action.RETRY, name, delay=delay, reason=reason, error=error)
+    return Outcome(Action.DEAD_LETTER, name, reason=reason, error=error)
+
+
+def retry_properties(delivery: Delivery) -> dict[str, Any]:
+    """The properties to re-publish a delivery with for its next attempt."""
+    headers = {**delivery.headers, ATTEMPT_HEADER: delivery.attempt + 1}
+    return {**delivery.properties, "headers": headers}
+
+
+def dead_letter_properties(delivery: Delivery, outcome: Outcome, *, now: float) -> dict[str, Any]:
+    """The properties of a dead-lettered copy: the original ones plus why it failed."""
+    headers = {
+        **delivery.headers,
+        REASON_HEADER: outcome.reason[:1000],
+        EXCEPTION_HEADER: type(outcome.error).__name__ if outcome.error else "",
+        TASK_HEADER: outcome.task or "",
+        QUEUE_HEADER: delivery.queue,
+        ATTEMPTS_HEADER: delivery.attempt,
+        FAILED_AT_HEADER: int(now),
+    }
+    return {**delivery.properties, "headers": headers}

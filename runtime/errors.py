@@ -1,0 +1,79 @@
+"""Errors of the runtime layer; pika's own exceptions are translated into these at the edge."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mqwire.topology.errors import MqError
+
+
+class ConfigurationError(MqError):
+    """Settings, a registry or a name lookup is wrong; raised at start-up, never per message."""
+
+
+class EncodeError(MqError):
+    """A body cannot be serialised for the wire (raised before anything is sent)."""
+
+
+class DecodeError(MqError):
+    """A received body does not match its content type (the message is dead-lettered)."""
+
+
+class MessageSchemaError(MqError):
+    """A body breaks its queue's JSON Schema: refused at publish, dead-lettered on receipt."""
+
+
+class PublishError(MqError):
+    """A message was not confirmed by the broker; what exactly happened is in the subclass.
+
+    Attributes:
+        message_id: the ``message_id`` property of the message concerned.
+        exchange, routing_key: where it was sent.
+    """
+
+    def __init__(
+        self, message: str, *, message_id: str = "", exchange: str = "", routing_key: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.message_id, self.exchange, self.routing_key = message_id, exchange, routing_key
+
+
+class PublishNacked(PublishError):
+    """The broker refused the message (basic.nack), e.g. a full queue with reject-publish."""
+
+
+class Unroutable(PublishError):
+    """No queue is bound for the routing key (basic.return with ``mandatory``)."""
+
+
+class PublishConnectionError(PublishError):
+    """The broker could not be reached, or the connection or channel closed before the confirm.
+
+    The outcome is unknown: the broker may or may not have the message. Publishing again may
+    create a duplicate, which at-least-once consumers must tolerate anyway.
+    """
+
+
+class PublishTimeout(PublishError):
+    """No confirm arrived in time; as with a lost connection, the outcome is unknown."""
+
+
+class BatchPublishError(PublishError):
+    """Some messages of a batch were not confirmed; ``failures`` says which and why.
+
+    Attributes:
+        failures: ``(index in the batch, error)`` for each failed message, in batch order.
+        published: how many messages of the batch were confirmed.
+    """
+
+    def __init__(self, failures: Sequence[tuple[int, PublishError]], published: int) -> None:
+        self.failures = tuple(failures)
+        self.published = published
+        first_index, first = self.failures[0]
+        super().__init__(
+            f"{len(self.failures)} of {len(self.failures) + published} messages were not "
+            f"published; first: #{first_index} ({type(first).__name__}: {first})",
+            message_id=first.message_id,
+            exchange=first.exchange,
+            routing_key=first.routing_key,
+        )

@@ -1,0 +1,131 @@
+"""The ``add_publisher_consumer`` settings grammar: ``<prefix>``, ``<prefix>.url``, ``.routes``...
+
+These keys are what the old Pyramid add-on read, and what ``[settings]`` of a compiled INI
+holds; applications without a topology file can still write them by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from mqwire.topology.credentials import mask_resolved_url
+from mqwire.topology.ini import FACTORIES
+from mqwire.topology.model import Route, Transport
+from mqwire.topology.placeholders import PlaceholderError, resolve
+
+from .errors import ConfigurationError
+
+#: Keys below a prefix that mqwire reads; anything else below it is reported as a typo.
+KNOWN_KEYS = (
+    "url",
+    "heartbeat",
+    "connection",
+    "exchange",
+    "routes",
+    "queues",
+    "continue_on_exception",
+)
+
+
+@dataclass(frozen=True)
+class PublisherConsumerSettings:
+    """One publisher_consumer's settings, read and resolved (placeholders filled in)."""
+
+    name: str
+    prefix: str
+    factories: tuple[str, ...]
+    url: str | None = None
+    heartbeat: int | None = None
+    exchange: str | None = None
+    routes: tuple[Route, ...] = ()
+    queues: tuple[str, ...] = ()
+    continue_on_exception: bool = False
+
+    @property
+    def transport(self) -> Transport:
+        return "local" if FACTORIES["local"][0] in self.factories else "amqp"
+
+    @property
+    def masked_url(self) -> str:
+        return mask_resolved_url(self.url) if self.url else "(no url)"
+
+
+def read_settings(
+    settings: Mapping[str, str], name: str, prefix: str, environ: Mapping[str, str]
+) -> PublisherConsumerSettings:
+    """Read the keys below ``prefix``.
+
+    Raises:
+        ConfigurationError: naming the key that is missing or malformed, or the environment
+            variables a URL needs and that are not set.
+    """
+    if prefix not in settings:
+        raise ConfigurationError(
+            f"publisher_consumer {name!r}: the settings have no key {prefix!r} (its list of "
+            "factories, e.g. mqwire.runtime.publisher.pika_publisher_factory)"
+        )
+    unknown = sorted(
+        k for k in settings if k.startswith(prefix + ".") and k[len(prefix) + 1 :] not in KNOWN_KEYS
+    )
+    if unknown:
+        raise ConfigurationError(
+            f"unknown settings key {unknown[0]!r}; "
+            f"keys below {prefix!r} are: {', '.join(KNOWN_KEYS)}"
+        )
+
+    def get(key: str) -> str | None:
+        value = settings.get(f"{prefix}.{key}")
+        return value.strip() if value is not None and value.strip() else None
+
+    url = get("url")
+    if url is not None:
+        try:
+            url = resolve(url, environ)
+        except PlaceholderError as exc:
+            raise ConfigurationError(f"{prefix}.url: {exc}") from exc
+    return PublisherConsumerSettings(
+        name=name,
+        prefix=prefix,
+        factories=tuple(settings[prefix].split()),
+        url=url,
+        heartbeat=_int(prefix, "heartbeat", get("heartbeat")),
+        exchange=get("exchange"),
+        routes=_routes(prefix, get("routes")),
+        queues=tuple((get("queues") or "").split()),
+        continue_on_exception=_bool(prefix, "continue_on_exception", get("continue_on_exception")),
+    )
+
+
+def _routes(prefix: str, value: str | None) -> tuple[Route, ...]:
+    routes = []
+    for item in (value or "").split():
+        pattern, sep, queue = item.partition(":")
+        if not sep or not pattern or not queue:
+            raise ConfigurationError(
+                f"{prefix}.routes has {item!r}; each route is written pattern:queue"
+            )
+        routes.append(Route(pattern, queue))
+    return tuple(routes)
+
+
+def _int(prefix: str, key: str, value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigurationError(
+            f"{prefix}.{key} has value {value!r}; not a valid integer"
+        ) from None
+
+
+def _bool(prefix: str, key: str, value: str | None) -> bool:
+    if value is None:
+        return False
+    lowered = value.lower()
+    if lowered in ("true", "yes", "on", "1"):
+        return True
+    if lowered in ("false", "no", "off", "0"):
+        return False
+    raise ConfigurationError(f"{prefix}.{key} has value {value!r}; write true or false")

@@ -1,0 +1,24 @@
+"""What crosses the wire: an encoded message, the same for the AMQP and the local transport."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class WireMessage:
+    """An encoded message ready to publish.
+
+    ``properties`` uses pika's ``BasicProperties`` field names (``content_type``,
+    ``delivery_mode``, ``message_id``, ``headers``, ``priority``, ...); ``message_id`` is
+    always set, so every outcome can be traced to one message.
+    """
+
+    exchange: str
+    routing_key: str
+    body: bytes
+    message_id: str
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    mandatory: bool = True
