@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
+import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from urllib.parse import quote
 
 import pytest
 
@@ -38,3 +41,33 @@ def unique_name(request: pytest.FixtureRequest) -> Iterator[str]:
     """A name no other test uses, for queues and exchanges: tests never disturb each other."""
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name)[:40]
     yield f"mqwire-test.{stem}.{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def rabbitmqctl() -> Callable[..., str]:
+    """Runs ``rabbitmqctl -q ARGS`` (inspection and per-connection fault injection)."""
+    exe = shutil.which("rabbitmqctl")
+    if exe is None:
+        if os.environ.get("CI"):
+            pytest.fail("rabbitmqctl is needed for fault injection in CI")
+        pytest.skip("rabbitmqctl is not installed")
+
+    def run(*args: str) -> str:
+        done = subprocess.run(
+            [exe, "-q", *args], check=True, capture_output=True, text=True, timeout=60
+        )
+        return done.stdout
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def vhost_url(
+    amqp_url: str, rabbitmqctl: Callable[..., str], request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """A throw-away vhost for one test module: fixed topology names never collide."""
+    name = f"mqwire-test-{request.module.__name__.rsplit('.', 1)[-1]}-{uuid.uuid4().hex[:8]}"
+    rabbitmqctl("add_vhost", name)
+    rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+    yield f"{amqp_url.rsplit('/', 1)[0]}/{quote(name, safe='')}"
+    rabbitmqctl("delete_vhost", name)

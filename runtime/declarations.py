@@ -1,0 +1,115 @@
+"""What a publisher_consumer needs on the broker: exchanges, queues and bindings, as data.
+
+Pure: the worker applies this plan on its channel, the test suite on a blocking one, and
+both declare exactly the same things. Every declaration is idempotent on RabbitMQ as long
+as the arguments do not change (a change fails with 406 PRECONDITION_FAILED).
+
+Retries go through one delay queue per distinct delay: a message is published to
+``<queue>.retry.<delay>`` (default exchange), waits there for the delay (``x-message-ttl``),
+and is dead-lettered back to ``<queue>`` through the default exchange. Failed messages are
+published to ``<queue>.dead`` with headers saying why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mqwire.topology.model import Queue
+
+from .settings import PublisherConsumerSettings
+
+#: The type of every exchange mqwire declares: routes are topic patterns.
+EXCHANGE_TYPE = "topic"
+
+
+@dataclass(frozen=True)
+class ExchangeDeclaration:
+    name: str
+    type: str = EXCHANGE_TYPE
+    durable: bool = True
+
+
+@dataclass(frozen=True)
+class QueueDeclaration:
+    name: str
+    durable: bool = True
+    exclusive: bool = False
+    auto_delete: bool = False
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BindingDeclaration:
+    queue: str
+    exchange: str
+    routing_key: str
+
+
+@dataclass(frozen=True)
+class Declarations:
+    """In the order they must be applied: exchanges, then queues, then bindings."""
+
+    exchanges: tuple[ExchangeDeclaration, ...] = ()
+    queues: tuple[QueueDeclaration, ...] = ()
+    bindings: tuple[BindingDeclaration, ...] = ()
+
+
+def queue_declaration(queue: Queue) -> QueueDeclaration:
+    return QueueDeclaration(
+        queue.name, queue.durable, queue.exclusive, queue.auto_delete, dict(queue.arguments)
+    )
+
+
+def retry_queue_declarations(queue: Queue) -> list[QueueDeclaration]:
+    """One delay queue per distinct delay, dead-lettering back to ``queue``."""
+    return [
+        QueueDeclaration(
+            name,
+            arguments={
+                "x-message-ttl": round(delay * 1000),
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": queue.name,
+            },
+        )
+        for delay, name in queue.retry_queues
+    ]
+
+
+def failure_queue_declarations(queue: Queue) -> list[QueueDeclaration]:
+    """The retry queues and the dead-letter queue of ``queue``."""
+    return [*retry_queue_declarations(queue), QueueDeclaration(queue.dead_letter_queue)]
+
+
+def declarations(
+    settings: Iterable[PublisherConsumerSettings], queues: Mapping[str, Queue]
+) -> Declarations:
+    """Everything the given publisher_consumers consume from or route to.
+
+    A route may name a queue another publisher_consumer consumes; it is declared here too
+    (with the same arguments), so a binding never races its queue's declaration.
+    """
+    exchanges: dict[str, ExchangeDeclaration] = {}
+    wanted: dict[str, Queue] = {}
+    bindings: dict[tuple[str, str, str], BindingDeclaration] = {}
+    for pc in settings:
+        for queue in queues.values():
+            if queue.consumer == pc.name:
+                wanted[queue.name] = queue
+        if pc.exchange:
+            exchanges[pc.exchange] = ExchangeDeclaration(pc.exchange)
+            for route in pc.routes:
+                wanted.setdefault(route.queue, queues.get(route.queue) or Queue(route.queue))
+                binding = BindingDeclaration(route.queue, pc.exchange, route.pattern)
+                bindings[(binding.exchange, binding.routing_key, binding.queue)] = binding
+    declared: dict[str, QueueDeclaration] = {}
+    for name in sorted(wanted):
+        queue = wanted[name]
+        for declaration in [queue_declaration(queue), *failure_queue_declarations(queue)]:
+            declared.setdefault(declaration.name, declaration)
+    return Declarations(
+        tuple(exchanges[name] for name in sorted(exchanges)),
+        tuple(declared[name] for name in sorted(declared)),
+        tuple(bindings[key] for key in sorted(bindings)),
+    )
