@@ -52,3 +52,22 @@ def test_compiled_registry_passes_ruff() -> None:
     root = EXAMPLE.parent.parent
     assert run("ruff", "check", "--no-cache", registry, cwd=root).returncode == 0
     assert run("ruff", "format", "--no-cache", "--check", registry, cwd=root).returncode == 0
+
+
+def test_the_demo_runs_the_example_end_to_end_on_the_local_transport() -> None:
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLE / "demo.py")], capture_output=True, text=True, timeout=120
+    )
+
+    assert result.returncode == 0, result.stderr
+    report = result.stdout.split("what the tasks did")[1].splitlines()[1:]
+    ran = [line.split()[0] for line in report]
+    assert ran == [
+        "release_cart",
+        "audit",
+        "elect_lots",
+        "audit",
+        "send_lottery_mail",
+        "audit",
+        "send_lottery_mail",
+    ]

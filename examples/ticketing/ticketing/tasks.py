@@ -25,3 +25,11 @@ def elect_lots(context: Any, request: Any) -> None:
         )
     )
     EVENTS.append(("elect_lots", {"lottery_id": params.get("lottery_id"), "winners": winners}))
+    # Follow-up work is published, not called: each mail is its own message that can fail and
+    # retry alone. The worker confirms these publishes before it acks the election.
+    publisher = request.registry.publisher("lots")
+    for winner in winners:
+        publisher.publish(
+            body={"lottery_id": params.get("lottery_id"), "to": winner},
+            routing_key="lots.winner.mail",
+        )
