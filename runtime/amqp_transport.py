@@ -39,6 +39,7 @@ from .errors import (
     PublishNacked,
     PublishTimeout,
     Unroutable,
+    describe_error,
 )
 from .wire import WireMessage
 
@@ -48,20 +49,6 @@ log = logging.getLogger("mqwire.publisher")
 CLOSE_GRACE = 5.0
 
 _P = ParamSpec("_P")
-
-
-def _describe(exc: BaseException) -> str:
-    """A one-line cause, with reply code and text when the broker gave them."""
-    # pika wraps a failed connect three deep; the innermost exception says what happened.
-    for _ in range(5):
-        inner = getattr(exc, "exceptions", None) or exc.args
-        if not inner or not isinstance(inner[-1], BaseException):
-            break
-        exc = inner[-1]
-    code, text = getattr(exc, "reply_code", None), getattr(exc, "reply_text", None)
-    if code is not None:
-        return f"{type(exc).__name__}: {code} {text}"
-    return f"{type(exc).__name__}: {exc}" if str(exc) else repr(exc)
 
 
 @dataclass(eq=False)
@@ -85,7 +72,7 @@ def _on_loop(
             method(self, *args, **kwargs)
         except Exception as exc:
             log.exception("%s: internal error in the publisher's I/O thread", self._name)
-            self._io_drop_connection(f"internal error in the publisher: {_describe(exc)}")
+            self._io_drop_connection(f"internal error in the publisher: {describe_error(exc)}")
 
     functools.update_wrapper(guarded, method)
     return guarded
@@ -117,7 +104,7 @@ class AmqpTransport:
             params = pika.URLParameters(url)
         except Exception as exc:
             raise ConfigurationError(
-                f"invalid AMQP URL {self._masked_url}: {self._scrub(_describe(exc))}"
+                f"invalid AMQP URL {self._masked_url}: {self._scrub(describe_error(exc))}"
             ) from None
         params.client_properties = {**(params.client_properties or {}), "connection_name": name}
         params.socket_timeout = params.stack_timeout = connect_timeout
@@ -199,7 +186,7 @@ class AmqpTransport:
             spec.Basic.Publish(exchange=message.exchange, routing_key=message.routing_key).encode()
         except Exception as exc:
             raise EncodeError(
-                f"message {message.message_id!r} cannot be published: {_describe(exc)}"
+                f"message {message.message_id!r} cannot be published: {describe_error(exc)}"
             ) from exc
         return _Entry(message, properties)
 
@@ -242,7 +229,7 @@ class AmqpTransport:
             loop.start()
         except Exception as exc:
             log.exception("%s: the publisher's I/O thread failed", self._name)
-            self._io_fail_all(f"the publisher's I/O thread failed: {_describe(exc)}")
+            self._io_fail_all(f"the publisher's I/O thread failed: {describe_error(exc)}")
 
     def _io_reset(self) -> None:
         self._io_connection: Any = None
@@ -313,7 +300,7 @@ class AmqpTransport:
                     m.exchange, m.routing_key, m.body, entry.properties, mandatory=m.mandatory
                 )
             except Exception as exc:  # nothing was sent: pika frames before writing
-                cause = f"could not publish: {self._scrub(_describe(exc))}"
+                cause = f"could not publish: {self._scrub(describe_error(exc))}"
                 self._io_settle(entry, self._error(PublishConnectionError, cause, entry))
                 continue
             self._io_next_tag += 1
@@ -334,7 +321,7 @@ class AmqpTransport:
         if self._io_closing:
             self._loop.stop()
             return
-        cause = f"could not connect to {self._masked_url}: {self._scrub(_describe(exc))}"
+        cause = f"could not connect to {self._masked_url}: {self._scrub(describe_error(exc))}"
         log.warning("%s: %s", self._name, cause)
         self._io_fail_all(cause)
 
@@ -348,7 +335,7 @@ class AmqpTransport:
             self._io_fail_all("publisher is closed")
             self._loop.stop()
             return
-        cause = f"connection to {self._masked_url} lost: {self._scrub(_describe(exc))}"
+        cause = f"connection to {self._masked_url} lost: {self._scrub(describe_error(exc))}"
         log.warning("%s: %s", self._name, cause)
         self._io_fail_all(cause)
 
@@ -380,7 +367,7 @@ class AmqpTransport:
         self._io_channel, self._io_ready, self._io_opening = None, False, False
         if self._io_connection is None or not self._io_connection.is_open:
             return  # the connection is closing: its callback reports everything
-        cause = f"channel closed: {self._scrub(_describe(exc))}"
+        cause = f"channel closed: {self._scrub(describe_error(exc))}"
         log.warning("%s: %s", self._name, cause)
         self._io_fail_all(cause)  # the next send opens a new channel
         self._io_continue_close()

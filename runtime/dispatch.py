@@ -95,14 +95,18 @@ class Outcome:
     error: BaseException | None = field(default=None, compare=False)
 
 
-def dispatch(
+def prepare(
     delivery: Delivery,
     policy: QueuePolicy,
     *,
     registry: Any = None,
     settings: Mapping[str, str] | None = None,
-) -> Outcome:
-    """Run ``policy.task`` on ``delivery``; never raises for anything the message or task did."""
+) -> Outcome | tuple[TaskEntry, MessageRequest]:
+    """Decode and validate ``delivery``: the task and its request, or why it is dead-lettered.
+
+    Split from the call so that the worker can run the task where it belongs (a thread for
+    plain functions, the loop for coroutines) while every transport decodes alike.
+    """
     task = policy.task
     if task is None:
         return Outcome(Action.DEAD_LETTER, reason=f"no task consumes queue {policy.queue!r}")
@@ -130,9 +134,29 @@ def dispatch(
         registry=registry,
         settings=settings or {},
     )
+    return task, request
+
+
+def call_task(task: TaskEntry, request: MessageRequest) -> Any:
+    """``task(context, request)`` with ``context = root_factory(request)``."""
+    context = (task.root_factory or DefaultResource)(request)
+    return task.function(context, request)
+
+
+def dispatch(
+    delivery: Delivery,
+    policy: QueuePolicy,
+    *,
+    registry: Any = None,
+    settings: Mapping[str, str] | None = None,
+) -> Outcome:
+    """Run ``policy.task`` on ``delivery``; never raises for anything the message or task did."""
+    prepared = prepare(delivery, policy, registry=registry, settings=settings)
+    if isinstance(prepared, Outcome):
+        return prepared
+    task, request = prepared
     try:
-        context = (task.root_factory or DefaultResource)(request)
-        task.function(context, request)
+        call_task(task, request)
     except Exception as exc:  # a task's failure is the message's outcome, not ours to crash on
         return failure_outcome(delivery, policy, exc)
     return Outcome(Action.ACK, task.name)

@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 
 from mqwire.topology.errors import MqError
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line cause, with reply code and text when the broker gave them."""
+    # pika wraps a failed connect three deep; the innermost exception says what happened.
+    for _ in range(5):
+        inner = getattr(exc, "exceptions", None) or exc.args
+        if not inner or not isinstance(inner[-1], BaseException):
+            break
+        exc = inner[-1]
+    code, text = getattr(exc, "reply_code", None), getattr(exc, "reply_text", None)
+    if code is not None:
+        return f"{type(exc).__name__}: {code} {text}"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else repr(exc)
 
 
 class ConfigurationError(MqError):
@@ -77,3 +92,29 @@ class BatchPublishError(PublishError):
             exchange=first.exchange,
             routing_key=first.routing_key,
         )
+
+
+class TaskTimeout(MqError):
+    """A task ran past its ``timeout:``; the message is retried or dead-lettered like a failure.
+
+    A plain function cannot be interrupted: its thread runs on, holding a ``--concurrency``
+    slot, and its result is ignored. A coroutine task is cancelled.
+    """
+
+
+class ExitCode(enum.IntEnum):
+    """``mserve``'s exit status; supervisors restart on non-zero, operators read the name."""
+
+    OK = 0  #: stopped by a signal, every in-flight task finished and acked
+    FORCED_STOP = 1  #: second signal or grace period over: in-flight messages were requeued
+    CONFIG = 2  #: bad settings, registry import error, or credentials/permissions refused
+    UNREACHABLE = 3  #: the broker stayed unreachable longer than ``--max-unreachable``
+    TOPOLOGY_MISMATCH = 4  #: a queue or exchange exists with other arguments (406)
+
+
+class WorkerError(MqError):
+    """A fatal worker condition: reconnecting would not help; ``exit_code`` says which."""
+
+    def __init__(self, message: str, exit_code: ExitCode) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

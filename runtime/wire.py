@@ -22,3 +22,31 @@ class WireMessage:
     message_id: str
     properties: Mapping[str, Any] = field(default_factory=dict)
     mandatory: bool = True
+
+
+#: pika ``BasicProperties`` fields, in the order AMQP defines them.
+PROPERTY_NAMES = (
+    "content_type",
+    "content_encoding",
+    "headers",
+    "delivery_mode",
+    "priority",
+    "correlation_id",
+    "reply_to",
+    "expiration",
+    "message_id",
+    "timestamp",
+    "type",
+    "user_id",
+    "app_id",
+    "cluster_id",
+)
+
+
+def properties_dict(properties: Any) -> dict[str, Any]:
+    """The set fields of a received ``BasicProperties``, as a plain dict (pika-free callers)."""
+    return {
+        name: value
+        for name in PROPERTY_NAMES
+        if (value := getattr(properties, name, None)) is not None
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -61,13 +62,31 @@ def rabbitmqctl() -> Callable[..., str]:
     return run
 
 
+@contextlib.contextmanager
+def _throwaway_vhost(amqp_url: str, rabbitmqctl: Callable[..., str], label: str) -> Iterator[str]:
+    name = f"mqwire-test-{label[:60]}-{uuid.uuid4().hex[:8]}"
+    rabbitmqctl("add_vhost", name)
+    try:
+        rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+        yield f"{amqp_url.rsplit('/', 1)[0]}/{quote(name, safe='')}"
+    finally:
+        rabbitmqctl("delete_vhost", name)
+
+
 @pytest.fixture(scope="module")
 def vhost_url(
     amqp_url: str, rabbitmqctl: Callable[..., str], request: pytest.FixtureRequest
 ) -> Iterator[str]:
     """A throw-away vhost for one test module: fixed topology names never collide."""
-    name = f"mqwire-test-{request.module.__name__.rsplit('.', 1)[-1]}-{uuid.uuid4().hex[:8]}"
-    rabbitmqctl("add_vhost", name)
-    rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
-    yield f"{amqp_url.rsplit('/', 1)[0]}/{quote(name, safe='')}"
-    rabbitmqctl("delete_vhost", name)
+    with _throwaway_vhost(amqp_url, rabbitmqctl, request.module.__name__.rsplit(".", 1)[-1]) as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_vhost_url(
+    amqp_url: str, rabbitmqctl: Callable[..., str], request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """A throw-away vhost for one test: nothing another test left behind can be counted."""
+    label = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name)
+    with _throwaway_vhost(amqp_url, rabbitmqctl, label) as url:
+        yield url

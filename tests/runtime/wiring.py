@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pika  # type: ignore[import-untyped]
 
@@ -17,23 +16,8 @@ from mqwire.compiler import CompileOptions, compile_topology
 from mqwire.runtime import Registry
 from mqwire.runtime.declarations import Declarations, declarations
 from mqwire.runtime.dispatch import Delivery, Outcome, dispatch
+from mqwire.runtime.wire import properties_dict
 from mqwire.topology import load_topology
-
-PROPERTY_NAMES = (
-    "content_type",
-    "content_encoding",
-    "headers",
-    "delivery_mode",
-    "priority",
-    "correlation_id",
-    "reply_to",
-    "expiration",
-    "message_id",
-    "timestamp",
-    "type",
-    "user_id",
-    "app_id",
-)
 
 
 def compile_into(folder: Path, topology_yaml: str, transport: str | None = None) -> Path:
@@ -88,10 +72,6 @@ def counts(url: str, names: list[str]) -> dict[str, int]:
     with pika.BlockingConnection(pika.URLParameters(url)) as connection:
         channel = connection.channel()
         return {n: channel.queue_declare(n, passive=True).method.message_count for n in names}
-
-
-def properties_dict(properties: Any) -> dict[str, Any]:
-    return {n: getattr(properties, n) for n in PROPERTY_NAMES if getattr(properties, n) is not None}
 
 
 def deliver(url: str, registry: Registry, queues: list[str]) -> list[tuple[Delivery, Outcome]]:

@@ -1,0 +1,405 @@
+"""The worker's AMQP edge: consume a publisher_consumer's queues on the running tornado loop.
+
+One ``Worker`` per publisher_consumer. It owns one pika ``TornadoConnection`` for consuming (one
+channel per queue, each with its own ``basic_qos``), touched only from the loop thread: every
+ack and nack happens there. Retries and dead letters are published through an ``AmqpTransport``
+(its own connection, confirmed, ``mandatory``), and the input is acked only after that confirm.
+Nothing here recurses: ``run`` is a flat reconnect loop, and a delivery tag of a dead channel is
+dropped (the broker redelivers it), never acked on a new one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import pika  # type: ignore[import-untyped]
+from pika.adapters.tornado_connection import TornadoConnection  # type: ignore[import-untyped]
+from tornado.ioloop import IOLoop
+
+from mqwire.topology.credentials import mask_resolved_url
+from mqwire.topology.model import Queue, retry_queue_name
+
+from .amqp_transport import AmqpTransport
+from .declarations import Declarations
+from .dispatch import Action, Delivery, Outcome, dead_letter_properties, retry_properties
+from .errors import ExitCode, WorkerError, describe_error
+from .execution import TaskPool, execute
+from .metrics import Metrics
+from .registry import Registry
+from .wire import WireMessage, properties_dict
+from .worker_policy import WorkerOptions, backoff, fatal_error
+
+log = logging.getLogger("mqwire.worker")
+
+
+class _Lost(Exception):
+    """The connection or one of its channels went away; reconnect."""
+
+
+@dataclass(eq=False)
+class _Job:
+    """One delivery being worked on, and the channel it must be settled on."""
+
+    delivery: Delivery
+    channel: Any
+    started: float = field(default_factory=time.monotonic)
+
+
+class Worker:
+    """Consumes one publisher_consumer's queues until stopped; ``run()`` returns the exit code."""
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        queues: Sequence[Queue],
+        plan: Declarations,
+        registry: Registry,
+        metrics: Metrics,
+        options: WorkerOptions | None = None,
+        heartbeat: int | None = None,
+    ) -> None:
+        self.name, self.masked_url = name, mask_resolved_url(url)
+        self._params = pika.URLParameters(url)
+        self._params.client_properties = {"connection_name": f"mserve:{name}"}
+        if heartbeat is not None:
+            self._params.heartbeat = heartbeat
+        self._queues, self._plan, self._registry = list(queues), plan, registry
+        self._metrics, self._options = metrics, options or WorkerOptions()
+        self._pool = TaskPool(self._options.concurrency)
+        self._outcomes = AmqpTransport(url, name=f"mserve:{name}:outcomes", heartbeat=heartbeat)
+        self._jobs: dict[_Job, asyncio.Task[None]] = {}
+        self._connection: Any = None
+        self._channels: list[Any] = []  # the consuming channels of the current connection
+        self._consuming: set[str] = set()
+        self._pending: set[asyncio.Future[Any]] = set()
+        self._lost: asyncio.Future[str] | None = None
+        self._stopping = self._forced = False
+
+    # -- state ------------------------------------------------------------------------------
+
+    def readiness(self) -> tuple[bool, str]:
+        if self._stopping:
+            return False, f"{self.name}: stopping"
+        missing = sorted({q.name for q in self._queues} - self._consuming)
+        if missing:
+            return False, f"{self.name}: not consuming {', '.join(missing)}"
+        return True, f"{self.name}: consuming {len(self._queues)} queue(s)"
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def request_stop(self) -> None:
+        """First call: graceful stop. Second call: stop now, requeueing what is in flight."""
+        if self._stopping:
+            self._forced = True
+            for task in self._jobs.values():
+                task.cancel()
+        self._stopping = True
+        self._fail_pending(ConnectionAbortedError("stop requested"))
+        self._wake("stop requested")
+
+    # -- the reconnect loop -----------------------------------------------------------------
+
+    async def run(self) -> ExitCode:
+        waits, down_since = backoff(self._options.backoff_cap), None
+        try:
+            while not self._stopping:
+                self._lost = asyncio.get_running_loop().create_future()
+                try:
+                    await self._start()
+                except WorkerError as exc:
+                    log.error("%s: %s", self.name, exc)
+                    return exc.exit_code
+                except (_Lost, pika.exceptions.AMQPError, OSError) as exc:
+                    if self._stopping:
+                        break
+                    down_since = down_since or time.monotonic()
+                    if time.monotonic() - down_since >= self._options.max_unreachable:
+                        log.error("%s: giving up, broker unreachable: %s", self.name, exc)
+                        return ExitCode.UNREACHABLE
+                    delay = next(waits)
+                    log.warning("%s: %s; retrying in %.1f s", self.name, exc, delay)
+                    await self._teardown()
+                    await self._sleep_unless_stopped(delay)
+                    continue
+                waits, down_since = backoff(self._options.backoff_cap), None
+                reason = await self._lost
+                if not self._stopping:
+                    log.warning("%s: %s; reconnecting", self.name, reason)
+                    await self._teardown()
+            return await self._shutdown()
+        finally:
+            await self._teardown()
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            await asyncio.get_running_loop().run_in_executor(None, self._outcomes.close)
+
+    async def _start(self) -> None:
+        self._connection = await self._connect()
+        channel = await self._open_channel()
+        await self._declare(channel)
+        channel.close()
+        for queue in self._queues:
+            channel = await self._open_channel()
+            channel.add_on_cancel_callback(partial(self._on_cancel, queue.name))
+            await self._rpc("setting qos", channel.basic_qos, prefetch_count=queue.prefetch)
+            on_message = partial(self._on_message, queue.name)
+            await self._rpc(
+                f"consuming {queue.name!r}", channel.basic_consume, queue=queue.name,
+                on_message_callback=on_message,
+            )  # fmt: skip
+            self._channels.append(channel)
+            self._consuming.add(queue.name)
+        log.info(
+            "%s: consuming %s from %s",
+            self.name,
+            ", ".join(sorted(self._consuming)),
+            self.masked_url,
+        )
+
+    async def _declare(self, channel: Any) -> None:
+        """Exchanges, queues (retry and dead-letter ones included), bindings: idempotent."""
+        for x in self._plan.exchanges:
+            await self._rpc(
+                f"declaring exchange {x.name!r}", channel.exchange_declare,
+                exchange=x.name, exchange_type=x.type, durable=x.durable,
+            )  # fmt: skip
+        for q in self._plan.queues:
+            await self._rpc(
+                f"declaring queue {q.name!r}", channel.queue_declare, queue=q.name,
+                durable=q.durable, exclusive=q.exclusive, auto_delete=q.auto_delete,
+                arguments=dict(q.arguments) or None,
+            )  # fmt: skip
+        for b in self._plan.bindings:
+            await self._rpc(
+                f"declaring the binding {b.exchange!r} -> {b.queue!r} ({b.routing_key!r})",
+                channel.queue_bind,
+                queue=b.queue, exchange=b.exchange, routing_key=b.routing_key,
+            )  # fmt: skip
+
+    async def _connect(self) -> Any:
+        opened: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.add(opened)  # a stop request ends the wait too
+
+        def on_open(connection: Any) -> None:
+            if not opened.done():
+                opened.set_result(connection)
+
+        def on_open_error(connection: Any, exc: BaseException) -> None:
+            if not opened.done():
+                opened.set_exception(exc)
+
+        connection = TornadoConnection(
+            self._params,
+            on_open_callback=on_open,
+            on_open_error_callback=on_open_error,
+            on_close_callback=self._on_connection_closed,
+            custom_ioloop=IOLoop.current(),
+        )
+        self._connection = connection
+        try:
+            return await opened
+        except Exception as exc:
+            self._connection = None
+            during = f"connecting to {self.masked_url}"
+            raise fatal_error(exc, during) or _Lost(f"{during}: {describe_error(exc)}") from None
+
+    async def _open_channel(self) -> Any:
+        connection = self._connection
+        channel = await self._rpc(
+            "opening a channel", lambda callback: connection.channel(on_open_callback=callback)
+        )
+        channel.add_on_close_callback(self._on_channel_closed)
+        return channel
+
+    def _rpc(self, during: str, method: Any, **kwargs: Any) -> Any:
+        """Call a pika method with a completion callback; await its result or the loss."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.add(future)
+
+        def done(result: Any) -> None:
+            self._pending.discard(future)
+            if not future.done():
+                future.set_result(result)
+
+        method(callback=done, **kwargs)
+        return self._translate(future, during)
+
+    async def _translate(self, future: asyncio.Future[Any], during: str) -> Any:
+        try:
+            return await future
+        except _Lost as exc:
+            cause = exc.args[0] if exc.args else exc
+            if isinstance(cause, BaseException):
+                fatal = fatal_error(cause, during)
+                if fatal is not None:
+                    raise fatal from None
+                raise _Lost(f"{during}: {describe_error(cause)}") from None
+            raise
+
+    # -- pika callbacks (loop thread) -------------------------------------------------------
+
+    def _fail_pending(self, cause: BaseException) -> None:
+        for future in list(self._pending):
+            if not future.done():
+                future.set_exception(_Lost(cause))
+        self._pending.clear()
+
+    def _wake(self, reason: str) -> None:
+        self._consuming.clear()
+        if self._lost is not None and not self._lost.done():
+            self._lost.set_result(reason)
+
+    def _on_connection_closed(self, connection: Any, exc: BaseException) -> None:
+        if connection is not self._connection:
+            return
+        self._connection = None
+        self._fail_pending(exc)
+        self._wake(f"connection closed: {describe_error(exc)}")
+
+    def _on_channel_closed(self, channel: Any, exc: BaseException) -> None:
+        if self._stopping or isinstance(exc, pika.exceptions.ChannelClosedByClient):
+            return  # our own close
+        self._fail_pending(exc)
+        self._wake(f"channel closed: {describe_error(exc)}")
+
+    def _on_cancel(self, queue: str, frame: Any) -> None:
+        self._wake(f"the broker cancelled the consumer of {queue!r} (queue deleted?)")
+
+    def _on_message(self, queue: str, channel: Any, method: Any, props: Any, body: bytes) -> None:
+        delivery = Delivery(
+            queue, body, properties_dict(props), method.routing_key, method.exchange,
+            method.redelivered, method.delivery_tag,
+        )  # fmt: skip
+        if self._stopping:  # sent before our basic.cancel arrived: give it back untouched
+            channel.basic_nack(method.delivery_tag, requeue=True)
+            return
+        job = _Job(delivery, channel)
+        self._metrics.started(queue)
+        self._jobs[job] = asyncio.ensure_future(self._process(job))
+
+    # -- processing -------------------------------------------------------------------------
+
+    async def _process(self, job: _Job) -> None:
+        queue = job.delivery.queue
+        try:
+            outcome = await execute(
+                job.delivery,
+                self._registry.queue_policy(queue),
+                self._pool,
+                registry=self._registry,
+                settings=self._registry.settings,
+            )
+            await self._settle(job, outcome)
+        except asyncio.CancelledError:
+            self._finish(job, None, "requeue", requeue=True, reason="stopped before it finished")
+        except Exception as exc:  # a bug of ours: never lose the message, never kill the loop
+            log.exception("%s: settling a message of %r failed", self.name, queue)
+            self._finish(job, None, "requeue", requeue=True, reason=describe_error(exc))
+        finally:
+            self._jobs.pop(job, None)
+
+    async def _settle(self, job: _Job, outcome: Outcome) -> None:
+        d = job.delivery
+        if outcome.action is not Action.ACK:
+            if outcome.action is Action.RETRY:
+                target = retry_queue_name(d.queue, outcome.delay or 0)
+                props = retry_properties(d)
+            else:
+                target = self._registry.dead_letter_queue(d.queue)
+                props = dead_letter_properties(d, outcome, now=time.time())
+            message_id = d.message_id or uuid.uuid4().hex
+            message = WireMessage(
+                "", target, d.body, message_id, {**props, "message_id": message_id}
+            )
+            loop = asyncio.get_running_loop()
+            (error,) = await loop.run_in_executor(None, self._outcomes.send, [message])
+            if error is not None:
+                reason = f"could not move it to {target!r}: {error}"
+                self._finish(job, outcome.task, "requeue", requeue=True, reason=reason)
+                return
+        self._finish(job, outcome.task, outcome.action.value, reason=outcome.reason)
+
+    def _finish(
+        self, job: _Job, task: str | None, result: str, *, requeue: bool = False, reason: str = ""
+    ) -> None:
+        """Ack (or nack with requeue) on the delivery's own channel, then count and log it."""
+        d, channel = job.delivery, job.channel
+        if self._forced:
+            result = "requeue"  # the closing connection gives it back
+        elif not channel.is_open:
+            result, reason = "dropped", "its channel closed; the broker redelivers it"
+        else:
+            try:
+                if requeue:
+                    channel.basic_nack(d.delivery_tag, requeue=True)
+                else:
+                    channel.basic_ack(d.delivery_tag)
+            except pika.exceptions.AMQPError as exc:
+                result, reason = "dropped", f"could not settle it: {describe_error(exc)}"
+        duration = time.monotonic() - job.started
+        self._metrics.finished(d.queue, task, result, duration)
+        level = logging.INFO if result == "ack" else logging.WARNING
+        if log.isEnabledFor(level):
+            log.log(
+                level, "%s queue=%s task=%s message_id=%s attempt=%d duration=%.3fs%s",
+                result, d.queue, task or "-", d.message_id or "-", d.attempt, duration,
+                f" reason={reason!r}" if reason and result != "ack" else "",
+            )  # fmt: skip
+
+    # -- stopping ---------------------------------------------------------------------------
+
+    async def _shutdown(self) -> ExitCode:
+        self._cancel_consumers()
+        cancelled = self._pool.cancel_waiting()
+        if self._jobs:
+            log.info(
+                "%s: stopping; %d task(s) in flight, %d not started (requeued), %.0f s grace",
+                self.name, len(self._jobs) - cancelled, cancelled, self._options.grace,
+            )  # fmt: skip
+            _, late = await asyncio.wait(list(self._jobs.values()), timeout=self._options.grace)
+            if late:
+                log.error("%s: grace period over; requeueing %d message(s)", self.name, len(late))
+                self._forced = True
+                for task in late:
+                    task.cancel()
+                await asyncio.wait(late)
+        return ExitCode.FORCED_STOP if self._forced else ExitCode.OK
+
+    def _cancel_consumers(self) -> None:
+        """Stop deliveries so in-flight work can finish without new work arriving."""
+        for channel in self._channels:
+            if channel.is_open:
+                for tag in list(channel.consumer_tags):
+                    channel.basic_cancel(tag)
+
+    async def _teardown(self) -> None:
+        """Close the consuming connection (unacked messages go back to their queues)."""
+        connection, self._connection = self._connection, None
+        self._consuming.clear()
+        self._channels.clear()
+        if connection is None or connection.is_closed:
+            return
+        closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def on_close(*_: Any) -> None:
+            if not closed.done():
+                closed.set_result(None)
+
+        connection.add_on_close_callback(on_close)
+        if not connection.is_closing:
+            connection.close()
+        await asyncio.wait([closed], timeout=10)
+
+    async def _sleep_unless_stopped(self, delay: float) -> None:
+        lost = asyncio.get_running_loop().create_future()
+        self._lost = lost
+        await asyncio.wait([lost], timeout=delay)

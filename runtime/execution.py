@@ -1,0 +1,89 @@
+"""Where the worker runs a task: coroutines on the event loop, plain functions in a thread pool.
+
+Pure asyncio, no pika: the worker hands in a delivery and gets an ``Outcome`` back. A plain
+function runs in a bounded pool so the loop keeps heartbeats, acks and other queues flowing
+while it works; a coroutine runs on the loop itself and must not block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import weakref
+from collections.abc import Mapping
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from typing import Any
+
+from .dispatch import (
+    Action,
+    Delivery,
+    Outcome,
+    QueuePolicy,
+    TaskEntry,
+    call_task,
+    failure_outcome,
+    prepare,
+)
+from .errors import TaskTimeout
+
+
+class TaskPool(ThreadPoolExecutor):
+    """The bounded pool for plain tasks; remembers its futures so shutdown can take back the
+    ones that have not started (their messages are requeued instead of run late)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(max_workers=size, thread_name_prefix="mqwire-task")
+        self._futures: weakref.WeakSet[Future[Any]] = weakref.WeakSet()
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future = super().submit(fn, *args, **kwargs)
+        self._futures.add(future)
+        return future
+
+    def cancel_waiting(self) -> int:
+        """Cancel every task that has not started; how many were cancelled."""
+        return sum(1 for future in list(self._futures) if future.cancel())
+
+
+def is_coroutine_task(task: TaskEntry) -> bool:
+    """True when the task is an ``async def`` (also through ``functools.partial``)."""
+    return inspect.iscoroutinefunction(task.function)
+
+
+async def execute(
+    delivery: Delivery,
+    policy: QueuePolicy,
+    executor: Executor,
+    *,
+    registry: Any = None,
+    settings: Mapping[str, str] | None = None,
+) -> Outcome:
+    """Decode, run and judge one delivery; raises only ``CancelledError``.
+
+    Cancellation (shutdown before a queued plain task started) propagates so the caller can
+    requeue the message instead of judging it.
+    """
+    prepared = prepare(delivery, policy, registry=registry, settings=settings)
+    if isinstance(prepared, Outcome):
+        return prepared
+    task, request = prepared
+    try:
+        if is_coroutine_task(task):
+            await _with_timeout(call_task(task, request), task.timeout)
+        else:
+            future = executor.submit(call_task, task, request)
+            await _with_timeout(asyncio.wrap_future(future), task.timeout)
+    except asyncio.CancelledError:
+        raise
+    except asyncio.TimeoutError:
+        error = TaskTimeout(f"task {task.name!r} ran longer than its timeout of {task.timeout:g} s")
+        return failure_outcome(delivery, policy, error)
+    except Exception as exc:  # the task's failure is the message's outcome
+        return failure_outcome(delivery, policy, exc)
+    return Outcome(Action.ACK, task.name)
+
+
+async def _with_timeout(awaitable: Any, timeout: float | None) -> Any:
+    if timeout is None:
+        return await awaitable
+    return await asyncio.wait_for(awaitable, timeout)

@@ -1,0 +1,113 @@
+"""The worker's ``--http`` endpoint: liveness and readiness probes and Prometheus metrics."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+
+import tornado.httpserver
+import tornado.netutil
+import tornado.web
+from tornado.log import access_log
+
+from .metrics import Metrics
+
+Readiness = Callable[[], tuple[bool, str]]
+
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_ADDRESS = re.compile(r"(?:(?P<host>\[[^\]]*\]|[^:\[\]]*):)?(?P<port>[^:]*)")
+
+
+def parse_http_address(value: str) -> tuple[str, int]:
+    """``PORT``, ``HOST:PORT`` or ``[IPV6]:PORT`` -> (host, port); port 0 picks a free one."""
+    match = _ADDRESS.fullmatch(value.strip())
+    if match is None:
+        raise ValueError(f"invalid HTTP address {value!r}: expected PORT, HOST:PORT or [IPV6]:PORT")
+    host, port = match["host"] or "0.0.0.0", match["port"]
+    if host.startswith("["):
+        host = host[1:-1]
+        if not host:
+            raise ValueError(f"invalid HTTP address {value!r}: empty IPv6 address in brackets")
+    if not re.fullmatch(r"[0-9]{1,5}", port) or int(port) > 65535:
+        raise ValueError(
+            f"invalid HTTP address {value!r}: port must be a number from 0 to 65535, got {port!r}"
+        )
+    return host, int(port)
+
+
+class _Text(tornado.web.RequestHandler):
+    def reply(
+        self, status: int, body: str, content_type: str = "text/plain; charset=utf-8"
+    ) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", content_type)
+        self.set_header("Cache-Control", "no-store")
+        self.finish(body)
+
+
+class _Healthz(_Text):
+    def get(self) -> None:
+        self.reply(200, "ok\n")
+
+
+class _Readyz(_Text):
+    def initialize(self, readiness: Readiness) -> None:
+        self.readiness = readiness
+
+    def get(self) -> None:
+        ready, reason = self.readiness()
+        if ready:
+            self.reply(200, "ready\n")
+        else:
+            self.reply(503, f"{reason or 'not ready'}\n")
+
+
+class _Metrics(_Text):
+    def initialize(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def get(self) -> None:
+        self.reply(200, self.metrics.render(), METRICS_CONTENT_TYPE)
+
+
+def _log_request(handler: tornado.web.RequestHandler) -> None:
+    """Probes and scrapes arrive every few seconds: successes, and not-ready, stay quiet."""
+    status, request = handler.get_status(), handler.request
+    if status < 400:
+        level = logging.DEBUG
+    elif status == 503 and isinstance(handler, _Readyz):
+        level = logging.INFO
+    else:
+        level = logging.WARNING if status < 500 else logging.ERROR
+    access_log.log(
+        level,
+        "%d %s %s (%s) %.2fms",
+        status,
+        request.method,
+        request.uri,
+        request.remote_ip,
+        1000.0 * request.request_time(),
+    )
+
+
+def start_status_server(
+    address: tuple[str, int], metrics: Metrics, readiness: Readiness
+) -> tuple[tornado.httpserver.HTTPServer, int]:
+    """Serves /healthz, /readyz and /metrics; call on the running IOLoop's thread.
+
+    Returns the server (``stop()`` it, then ``close_all_connections()``) and the bound port.
+    """
+    app = tornado.web.Application(
+        [
+            (r"/healthz", _Healthz),
+            (r"/readyz", _Readyz, {"readiness": readiness}),
+            (r"/metrics", _Metrics, {"metrics": metrics}),
+        ],
+        log_function=_log_request,
+    )
+    host, port = address
+    sockets = tornado.netutil.bind_sockets(port, address=host)
+    server = tornado.httpserver.HTTPServer(app)
+    server.add_sockets(sockets)
+    return server, int(sockets[0].getsockname()[1])

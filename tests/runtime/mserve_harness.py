@@ -1,0 +1,160 @@
+"""Support for the worker tests: run ``mserve`` as a real process and watch the broker settle.
+
+Nothing here sleeps a fixed time: ``wait_until`` polls a condition (broker counts, the
+tasks' record file, the process) until it holds or a deadline passes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pika  # type: ignore[import-untyped]
+
+HERE = Path(__file__).parent
+T = TypeVar("T")
+
+TOPOLOGY = """\
+version: 1
+connections:
+  main: {url: "${AMQP_URL}", heartbeat: HEARTBEAT}
+publisher_consumers:
+  work:
+    prefix: work.mq
+    transport: amqp
+    connection: main
+queues:
+  fast: {consumer: work, prefetch: 50}
+  coro: {consumer: work, prefetch: 50}
+  slow: {consumer: work, prefetch: 1}
+  flaky: {consumer: work, retry: {delays: [0.05, 0.1]}}
+  checked: {consumer: work, schema: checked.json}
+tasks:
+  record: {task: "mserve_app:record", queue: fast}
+  record_async: {task: "mserve_app:record_async", queue: coro}
+  slow: {task: "mserve_app:slow", queue: slow}
+  fail_when_bad: {task: "mserve_app:fail_when_bad", queue: flaky}
+  checked: {task: "mserve_app:record", queue: checked}
+"""
+
+CHECKED_SCHEMA = '{"type": "object", "required": ["id"], "properties": {"id": {"type": "integer"}}}'
+
+
+def topology(heartbeat: int = 30) -> str:
+    return TOPOLOGY.replace("HEARTBEAT", str(heartbeat))
+
+
+def wait_until(condition: Callable[[], T], *, timeout: float = 60.0, what: str = "condition") -> T:
+    """Poll ``condition`` until it returns something truthy; that value."""
+    deadline = time.monotonic() + timeout
+    interval = 0.02
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)  # polling interval, not a synchronisation guess
+        interval = min(0.25, interval * 1.5)
+
+
+class Mserve:
+    """One ``mserve`` process with its own log and record file."""
+
+    def __init__(self, ini: Path, url: str, folder: Path, *args: str) -> None:
+        self.records = folder / "records.txt"
+        self.log = folder / f"mserve-{time.monotonic_ns()}.log"
+        env = {
+            **os.environ,
+            "AMQP_URL": url,
+            "MSERVE_TEST_LOG": str(self.records),
+            "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+        }
+        self._log_file = self.log.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mqwire.runtime.mserve", str(ini), *args],
+            env=env,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def signal(self, signum: int = signal.SIGTERM) -> None:
+        self.process.send_signal(signum)
+
+    def wait(self, timeout: float = 60.0) -> int:
+        try:
+            return self.process.wait(timeout)
+        finally:
+            self._log_file.close()
+
+    def stop(self) -> None:
+        """Make sure the process is gone (test teardown)."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.wait()
+
+
+def records(path: Path, event: str = "done", queue: str | None = None) -> list[str]:
+    """The ids of ``event`` lines, in order (repeats kept: at-least-once shows as repeats)."""
+    if not path.exists():
+        return []
+    ids = []
+    for line in path.read_text().splitlines():
+        fields = line.split()
+        if fields[0] == event and (queue is None or fields[1] == queue):
+            ids.append(fields[2])
+    return ids
+
+
+def queue_state(url: str, names: Iterable[str]) -> dict[str, tuple[int, int]]:
+    """(ready messages, consumers) per queue, by passive declare over AMQP."""
+    with pika.BlockingConnection(pika.URLParameters(url)) as connection:
+        channel = connection.channel()
+        state = {}
+        for name in names:
+            method = channel.queue_declare(name, passive=True).method
+            state[name] = (method.message_count, method.consumer_count)
+        return state
+
+
+def unacked(rabbitmqctl: Callable[..., str], vhost: str) -> dict[str, int]:
+    """Unacknowledged messages per queue of ``vhost`` (only rabbitmqctl reports them)."""
+    out = rabbitmqctl(
+        "list_queues", "-p", vhost, "--no-table-headers", "name", "messages_unacknowledged"
+    )
+    return {name: int(n) for name, n in (line.split("\t") for line in out.splitlines() if line)}
+
+
+def consuming(url: str, queues: Iterable[str]) -> Callable[[], bool]:
+    names = list(queues)
+    return lambda: all(c >= 1 for _, c in queue_state(url, names).values())
+
+
+def drained(url: str, queues: Iterable[str]) -> Callable[[], bool]:
+    names = list(queues)
+    return lambda: all(m == 0 for m, _ in queue_state(url, names).values())
+
+
+def get_all(url: str, queue: str) -> list[tuple[Any, bytes]]:
+    """Take every message of ``queue`` (properties, body)."""
+    taken = []
+    with pika.BlockingConnection(pika.URLParameters(url)) as connection:
+        channel = connection.channel()
+        while True:
+            method, properties, body = channel.basic_get(queue, auto_ack=True)
+            if method is None:
+                return taken
+            taken.append((properties, body))
