@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -54,10 +55,14 @@ def test_compiled_registry_passes_ruff() -> None:
     assert run("ruff", "format", "--no-cache", "--check", registry, cwd=root).returncode == 0
 
 
+def demo(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, str(EXAMPLE / "demo.py"), *args]
+    environ = {**os.environ, **(env or {})}
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, env=environ)
+
+
 def test_the_demo_runs_the_example_end_to_end_on_the_local_transport() -> None:
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLE / "demo.py")], capture_output=True, text=True, timeout=120
-    )
+    result = demo("--local")
 
     assert result.returncode == 0, result.stderr
     report = result.stdout.split("what the tasks did")[1].splitlines()[1:]
@@ -71,3 +76,24 @@ def test_the_demo_runs_the_example_end_to_end_on_the_local_transport() -> None:
         "audit",
         "send_lottery_mail",
     ]
+
+
+@pytest.mark.broker
+def test_the_demo_runs_mserve_on_the_broker_until_every_message_is_processed(
+    fresh_vhost_url: str,
+) -> None:
+    result = demo(env={"AMQP_URL": fresh_vhost_url})
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "mserve processed 320 of 320 messages" in result.stdout
+    assert "/readyz: ready" in result.stdout
+    assert "exited with 0" in result.stdout
+    assert "guest:guest" not in result.stdout + result.stderr
+
+
+def test_the_demo_falls_back_to_the_local_transport_without_a_broker() -> None:
+    result = demo(env={"AMQP_URL": "amqp://guest:guest@127.0.0.1:1/%2F"})
+
+    assert result.returncode == 0, result.stderr
+    assert "RabbitMQ is not reachable: running on the local transport" in result.stdout
+    assert "what the tasks did" in result.stdout
