@@ -21,7 +21,12 @@ def body_validator(schema: dict[str, Any], queue: str) -> BodyValidator:
     validator = validator_for(schema)(schema, format_checker=FormatChecker())
 
     def validate(value: Any) -> None:
-        error = best_match(validator.iter_errors(value))
+        try:
+            error = best_match(validator.iter_errors(value))
+        except RecursionError:  # a recursive schema walks a body as deep as it is nested
+            raise MessageSchemaError(
+                f"body is nested too deeply to check against the schema of queue {queue!r}"
+            ) from None
         if error is not None:
             where = format_json_path(list(error.absolute_path))
             raise MessageSchemaError(

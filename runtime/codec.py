@@ -26,7 +26,9 @@ def encode_body(
     """
     props = dict(properties or {})
     if isinstance(body, (dict, list)):
-        content_type = props.setdefault("content_type", JSON)
+        if props.get("content_type") is None:  # None is pika's "not set"
+            props["content_type"] = JSON
+        content_type = props["content_type"]
         if not _is_json(content_type):
             raise EncodeError(f"a {type(body).__name__} body is sent as JSON, not {content_type!r}")
         try:

@@ -13,6 +13,7 @@ from mqwire.topology.credentials import mask_resolved_url
 from mqwire.topology.ini import FACTORIES
 from mqwire.topology.model import Route, Transport
 from mqwire.topology.placeholders import PlaceholderError, resolve
+from mqwire.topology.routing import pattern_problem
 
 from .errors import ConfigurationError
 
@@ -105,6 +106,9 @@ def _routes(prefix: str, value: str | None) -> tuple[Route, ...]:
             raise ConfigurationError(
                 f"{prefix}.routes has {item!r}; each route is written pattern:queue"
             )
+        problem = pattern_problem(pattern)
+        if problem is not None:  # such a binding would silently route nothing
+            raise ConfigurationError(f"{prefix}.routes has {item!r}: {problem}")
         routes.append(Route(pattern, queue))
     return tuple(routes)
 

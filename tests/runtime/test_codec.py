@@ -1,0 +1,220 @@
+"""Message bodies to bytes and back: JSON, form fields and raw bytes, and what is refused."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from mqwire.runtime.codec import DecodedBody, decode_body, encode_body
+from mqwire.runtime.errors import DecodeError, EncodeError
+
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
+# -- encode_body ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body", [{"id": 7, "name": "Grüße"}, [1, "two", None]])
+def test_dict_and_list_bodies_become_compact_utf8_json_with_its_content_type(body: Any) -> None:
+    data, props = encode_body(body)
+
+    assert json.loads(data.decode("utf-8")) == body
+    assert b" " not in data  # compact separators
+    assert props == {"content_type": JSON}
+
+
+def test_non_ascii_text_is_sent_as_utf8_not_escaped() -> None:
+    data, _ = encode_body({"name": "Grüße"})
+
+    assert data == '{"name":"Grüße"}'.encode()
+
+
+def test_properties_are_copied_and_completed_never_changed() -> None:
+    given = {"priority": 3, "headers": {"tenant": "t1"}}
+
+    _, props = encode_body({"a": 1}, given)
+
+    assert props == {"priority": 3, "headers": {"tenant": "t1"}, "content_type": JSON}
+    assert given == {"priority": 3, "headers": {"tenant": "t1"}}
+
+
+@pytest.mark.parametrize("content_type", [JSON, "application/vnd.shop+json; charset=utf-8"])
+def test_a_json_content_type_given_by_the_caller_is_kept(content_type: str) -> None:
+    data, props = encode_body([1], {"content_type": content_type})
+
+    assert data == b"[1]" and props["content_type"] == content_type
+
+
+def test_a_content_type_of_none_counts_as_unset() -> None:
+    # pika's BasicProperties use None for "not set"; this used to crash with AttributeError.
+    data, props = encode_body({"a": 1}, {"content_type": None})
+
+    assert data == b'{"a":1}' and props["content_type"] == JSON
+
+
+def test_a_dict_body_with_a_non_json_content_type_is_refused() -> None:
+    with pytest.raises(EncodeError, match=r"a dict body is sent as JSON, not 'text/plain'"):
+        encode_body({"a": 1}, {"content_type": "text/plain"})
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("id=3&name=a+b", b"id=3&name=a+b"),
+        ("Grüße", "Grüße".encode()),
+        (b"\x00\xff", b"\x00\xff"),
+        (bytearray(b"raw"), b"raw"),
+        (memoryview(b"view"), b"view"),
+    ],
+)
+def test_str_and_bytes_bodies_are_sent_as_they_are_without_a_content_type(
+    body: Any, expected: bytes
+) -> None:
+    data, props = encode_body(body, {"priority": 1})
+
+    assert data == expected and type(data) is bytes
+    assert props == {"priority": 1}
+
+
+def _circular() -> dict[str, Any]:
+    loop: dict[str, Any] = {}
+    loop["self"] = loop
+    return loop
+
+
+def _deep_list(depth: int) -> list[Any]:
+    root: list[Any] = []
+    current = root
+    for _ in range(depth):
+        current.append([])
+        current = current[0]
+    return root
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"tags": {"a", "b"}}, "not JSON-serialisable: Object of type set"),
+        ({"ratio": float("nan")}, "not JSON-serialisable: Out of range float"),
+        ([float("inf")], "not JSON-serialisable: Out of range float"),
+        ({("a", "b"): 1}, "not JSON-serialisable: keys must be"),
+        (_circular(), "not JSON-serialisable: Circular reference"),
+        (_deep_list(100_000), "not JSON-serialisable: maximum recursion depth"),
+    ],
+)
+def test_bodies_json_cannot_express_are_refused(body: Any, fragment: str) -> None:
+    with pytest.raises(EncodeError, match=fragment):
+        encode_body(body)
+
+
+@pytest.mark.parametrize("body", [{"a", "b"}, None, 3, 1.5, True, ("a",)])
+def test_bodies_of_other_types_are_refused_naming_the_type(body: Any) -> None:
+    with pytest.raises(EncodeError, match=f"not {type(body).__name__}$"):
+        encode_body(body)
+
+
+# -- decode_body ---------------------------------------------------------------------------
+
+
+def test_a_json_object_is_both_json_and_params() -> None:
+    decoded = decode_body('{"id": 7, "name": "Grüße"}'.encode(), JSON)
+
+    assert decoded == DecodedBody({"id": 7, "name": "Grüße"}, {"id": 7, "name": "Grüße"})
+
+
+@pytest.mark.parametrize(
+    ("body", "value"), [(b"[1, 2]", [1, 2]), (b'"text"', "text"), (b"3", 3), (b"null", None)]
+)
+def test_json_that_is_no_object_sets_json_and_leaves_params_empty(body: bytes, value: Any) -> None:
+    decoded = decode_body(body, JSON)
+
+    assert decoded.json == value and decoded.params == {}
+
+
+@pytest.mark.parametrize(
+    "content_type", ["APPLICATION/JSON", "application/json; charset=utf-8", "text/x+json"]
+)
+def test_json_content_types_are_recognised_by_media_type(content_type: str) -> None:
+    assert decode_body(b'{"a": 1}', content_type).params == {"a": 1}
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (b"\xff{}", "codec can't decode byte 0xff"),
+        (b"{bad", "Expecting property name"),
+        (b"", "Expecting value"),
+        (b"\xef\xbb\xbf{}", "Unexpected UTF-8 BOM"),
+        (DEEP, "maximum recursion depth"),  # a RecursionError, turned into a DecodeError
+        (b"1" * 5000, "Exceeds the limit"),
+    ],
+)
+def test_a_body_that_is_not_json_under_a_json_content_type_is_a_decode_error(
+    body: bytes, fragment: str
+) -> None:
+    with pytest.raises(DecodeError, match=f"^body is not valid JSON: .*{fragment}"):
+        decode_body(body, JSON)
+
+
+def test_a_long_json_error_is_cut_to_a_readable_length() -> None:
+    with pytest.raises(DecodeError) as raised:
+        decode_body(DEEP, JSON)
+
+    assert len(str(raised.value)) <= len("body is not valid JSON: ") + 200
+
+
+def test_form_fields_become_params_and_repeated_fields_a_list() -> None:
+    decoded = decode_body(b"id=3&name=a+b%21&tag=x&tag=y&empty=", FORM)
+
+    assert decoded.json is None
+    assert decoded.params == {"id": "3", "name": "a b!", "tag": ["x", "y"], "empty": ""}
+
+
+def test_form_content_type_parameters_and_case_are_ignored() -> None:
+    decoded = decode_body(b"city=K%C3%B6ln", "Application/X-WWW-Form-Urlencoded; q=1")
+
+    assert decoded.params == {"city": "Köln"}
+
+
+def test_an_empty_form_body_has_no_params() -> None:
+    assert decode_body(b"", FORM) == DecodedBody(None, {})
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"), [(b"a=1&lonely", "bad query field"), (b"a=\xff", "can't decode")]
+)
+def test_a_malformed_form_body_is_a_decode_error(body: bytes, fragment: str) -> None:
+    with pytest.raises(DecodeError, match=f"not valid {FORM}: .*{fragment}"):
+        decode_body(body, FORM)
+
+
+@pytest.mark.parametrize(
+    ("body", "value"), [(b'{"a": 1}', {"a": 1}), (b"[1]", [1]), (b"null", None)]
+)
+def test_without_content_type_a_body_that_parses_is_read_as_json(body: bytes, value: Any) -> None:
+    assert decode_body(body, None).json == value
+    assert decode_body(body, "").json == value
+
+
+@pytest.mark.parametrize("body", [b"plain text", b"\xff\xfe", b"{bad", DEEP])
+def test_without_content_type_anything_else_is_left_as_bytes(body: bytes) -> None:
+    assert decode_body(body, None) == DecodedBody()
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/octet-stream", "image/png"])
+def test_other_content_types_are_not_decoded_even_when_they_would_parse(
+    content_type: str,
+) -> None:
+    assert decode_body(b'{"a": 1}', content_type) == DecodedBody()
+    assert decode_body(b"a=1", content_type) == DecodedBody()
+
+
+@pytest.mark.parametrize("body", [{"id": 7, "tags": ["a", "b"]}, [1, {"x": None}]])
+def test_what_is_encoded_decodes_to_the_same_value(body: Any) -> None:
+    data, props = encode_body(body)
+
+    assert decode_body(data, props["content_type"]).json == body

@@ -1,0 +1,192 @@
+"""The ``<prefix>.*`` settings grammar of ``add_publisher_consumer``, read and checked."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pytest
+
+from mqwire.runtime.errors import ConfigurationError
+from mqwire.runtime.settings import KNOWN_KEYS, PublisherConsumerSettings, read_settings
+from mqwire.topology.model import Route
+
+AMQP = "mqwire.runtime.publisher.pika_publisher_factory"
+CLIENT = "mqwire.runtime.consumer.pika_client_factory"
+LOCAL = "mqwire.runtime.publisher.locally_dispatching_publisher_consumer_factory"
+
+
+def read(
+    extra: Mapping[str, str] | None = None, environ: Mapping[str, str] | None = None
+) -> PublisherConsumerSettings:
+    settings = {"shop.mq": AMQP, **(extra or {})}
+    return read_settings(settings, "shop", "shop.mq", environ or {})
+
+
+def test_every_key_is_read_from_the_lines_a_compiled_ini_writes() -> None:
+    settings = read(
+        {
+            "shop.mq": f"\n{CLIENT}\n{AMQP}",
+            "shop.mq.url": "amqp://app:${PW}@mq.example.com/%2F",
+            "shop.mq.heartbeat": " 30 ",
+            "shop.mq.exchange": "shop",
+            "shop.mq.routes": "\norders.#:audit\norders.*:orders",
+            "shop.mq.queues": "\naudit\norders",
+            "shop.mq.continue_on_exception": "true",
+            "shop.mq.connection": "main",
+        },
+        environ={"PW": "s3cret"},
+    )
+
+    assert settings == PublisherConsumerSettings(
+        name="shop",
+        prefix="shop.mq",
+        factories=(CLIENT, AMQP),
+        url="amqp://app:s3cret@mq.example.com/%2F",
+        heartbeat=30,
+        exchange="shop",
+        routes=(Route("orders.#", "audit"), Route("orders.*", "orders")),
+        queues=("audit", "orders"),
+        continue_on_exception=True,
+    )
+    assert settings.transport == "amqp"
+
+
+def test_only_the_factory_list_is_required_and_blank_values_count_as_unset() -> None:
+    settings = read({"shop.mq.url": "  ", "shop.mq.heartbeat": "", "shop.mq.routes": " "})
+
+    assert (settings.url, settings.heartbeat, settings.exchange) == (None, None, None)
+    assert (settings.routes, settings.queues, settings.continue_on_exception) == ((), (), False)
+
+
+def test_the_transport_is_local_when_the_local_factory_is_listed() -> None:
+    assert read({"shop.mq": LOCAL}).transport == "local"
+    assert read({"shop.mq": f"{CLIENT} {AMQP}"}).transport == "amqp"
+
+
+def test_a_missing_factory_list_is_an_error_naming_the_key_and_an_example() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        read_settings({"shop.mq.url": "amqp://h/"}, "shop", "shop.mq", {})
+
+    message = str(raised.value)
+    assert "publisher_consumer 'shop'" in message and "no key 'shop.mq'" in message
+    assert AMQP in message
+
+
+def test_an_unknown_key_below_the_prefix_is_reported_with_the_known_ones() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        read({"shop.mq.hearbeat": "30", "shop.mq.zz": "1", "shop.mqx": "not below the prefix"})
+
+    message = str(raised.value)
+    assert message.startswith("unknown settings key 'shop.mq.hearbeat'")
+    assert all(key in message for key in KNOWN_KEYS)
+
+
+def test_keys_of_other_prefixes_are_none_of_its_business() -> None:
+    settings = read({"other.mq": LOCAL, "other.mq.bogus": "x", "shop.mqueue": "y"})
+
+    assert settings.factories == (AMQP,)
+
+
+@pytest.mark.parametrize(
+    ("routes", "expected"),
+    [
+        ("a:q", (Route("a", "q"),)),
+        ("#:all *.created:created", (Route("#", "all"), Route("*.created", "created"))),
+        ("a.#:q\na.#:q", (Route("a.#", "q"), Route("a.#", "q"))),
+    ],
+)
+def test_routes_are_pattern_colon_queue_items(routes: str, expected: tuple[Route, ...]) -> None:
+    assert read({"shop.mq.routes": routes}).routes == expected
+
+
+@pytest.mark.parametrize("item", ["orders", "orders:", ":orders", "a.b:q oops"])
+def test_a_route_without_pattern_or_queue_is_an_error_showing_the_item(item: str) -> None:
+    bad = item.split()[-1]
+
+    with pytest.raises(ConfigurationError) as raised:
+        read({"shop.mq.routes": item})
+
+    assert str(raised.value) == f"shop.mq.routes has {bad!r}; each route is written pattern:queue"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "fragment"),
+    [("orders.cre*", "mixes a wildcard"), ("orders..x", "empty word"), ("ord$rs", "character")],
+)
+def test_a_route_whose_pattern_could_never_match_is_an_error(pattern: str, fragment: str) -> None:
+    # These used to be accepted and then silently routed nothing on the local transport.
+    with pytest.raises(ConfigurationError) as raised:
+        read({"shop.mq.routes": f"ok.#:q {pattern}:q"})
+
+    assert str(raised.value).startswith(f"shop.mq.routes has '{pattern}:q': ")
+    assert fragment in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("true", True),
+        ("TRUE", True),
+        ("yes", True),
+        ("on", True),
+        ("1", True),
+        ("false", False),
+        ("No", False),
+        ("off", False),
+        ("0", False),
+    ],
+)
+def test_continue_on_exception_reads_the_usual_booleans(value: str, expected: bool) -> None:
+    assert read({"shop.mq.continue_on_exception": value}).continue_on_exception is expected
+
+
+@pytest.mark.parametrize("value", ["maybe", "2", "t", "ja"])
+def test_continue_on_exception_refuses_anything_else_naming_the_key(value: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        read({"shop.mq.continue_on_exception": value})
+
+    assert str(raised.value) == (
+        f"shop.mq.continue_on_exception has value {value!r}; write true or false"
+    )
+
+
+@pytest.mark.parametrize(("value", "expected"), [("0", 0), ("60", 60), ("\t15\n", 15)])
+def test_heartbeat_is_an_integer(value: str, expected: int) -> None:
+    assert read({"shop.mq.heartbeat": value}).heartbeat == expected
+
+
+@pytest.mark.parametrize("value", ["30s", "1.5", "thirty"])
+def test_a_heartbeat_that_is_no_integer_is_an_error_naming_the_key(value: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        read({"shop.mq.heartbeat": value})
+
+    assert str(raised.value) == f"shop.mq.heartbeat has value {value!r}; not a valid integer"
+
+
+def test_url_placeholders_are_resolved_from_the_given_environment_only() -> None:
+    url = "amqp://app:${PW}@${HOST:-localhost}/%2F"
+
+    assert read({"shop.mq.url": url}, {"PW": "pw"}).url == "amqp://app:pw@localhost/%2F"
+    with pytest.raises(ConfigurationError, match=r"^shop.mq.url: .*'PW' is not set"):
+        read({"shop.mq.url": url})
+
+
+def test_masked_url_hides_the_password_but_keeps_user_host_and_vhost() -> None:
+    settings = read({"shop.mq.url": "amqp://app:${PW}@mq.example.com:5671/shop"}, {"PW": "s3"})
+
+    assert settings.url == "amqp://app:s3@mq.example.com:5671/shop"
+    assert settings.masked_url == "amqp://app:***@mq.example.com:5671/shop"
+
+
+def test_masked_url_hides_password_query_values_and_says_when_there_is_no_url() -> None:
+    settings = read({"shop.mq.url": "amqp://h/%2F?password=s3&heartbeat=5"})
+
+    assert settings.masked_url == "amqp://h/%2F?password=***&heartbeat=5"
+    assert read().masked_url == "(no url)"
+
+
+def test_a_broken_placeholder_in_a_url_does_not_show_the_password() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        read({"shop.mq.url": "amqp://app:s3cret${X@mq.example.com/"}, {"X": "x"})
+
+    assert "shop.mq.url" in str(raised.value) and "s3cret" not in str(raised.value)
