@@ -6,8 +6,11 @@ act on the ``Outcome`` it returns, so they fail, retry and dead-letter alike.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import enum
-from collections.abc import Callable, Mapping
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,10 +159,30 @@ def dispatch(
         return prepared
     task, request = prepared
     try:
-        call_task(task, request)
+        result = call_task(task, request)
+        if inspect.isawaitable(result):
+            run_to_completion(result)
     except Exception as exc:  # a task's failure is the message's outcome, not ours to crash on
         return failure_outcome(delivery, policy, exc)
     return Outcome(Action.ACK, task.name)
+
+
+def run_to_completion(awaitable: Awaitable[Any]) -> Any:
+    """Run an ``async def`` task outside the worker (the local transport), synchronously.
+
+    On a thread with a running event loop (an async web app or test) it runs on a helper
+    thread with its own loop, since the caller's loop is busy waiting for ``publish()``.
+    """
+
+    async def wait() -> Any:
+        return await awaitable
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(wait())
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="mqwire-local") as pool:
+        return pool.submit(asyncio.run, wait()).result()
 
 
 def failure_outcome(delivery: Delivery, policy: QueuePolicy, error: BaseException) -> Outcome:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import logging
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -25,10 +27,12 @@ from .dispatch import (
     dispatch,
     retry_properties,
 )
-from .errors import PublishConnectionError, PublishError, Unroutable
+from .errors import BatchPublishError, PublishConnectionError, PublishError, Unroutable
 from .publisher import BasePublisher
 from .settings import PublisherConsumerSettings
 from .wire import WireMessage
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,7 @@ class LocalBroker:
         if errors:
             first = errors[0]
             for other in errors[1:]:
-                first.add_note(f"also failed: {type(other).__name__}: {other}")
+                _add_note(first, f"also failed: {type(other).__name__}: {other}")
             raise first
 
     def _deliver(self, delivery: Delivery) -> BaseException | None:
@@ -121,9 +125,26 @@ class LocalBroker:
                 outcome,
             )
         )
-        if self.continue_on_exception(delivery.queue) or outcome.error is None:
+        if outcome.error is None:
+            return None
+        if self.continue_on_exception(delivery.queue):
+            _log.error(
+                "task %s failed on queue %s, dead-lettered (continue_on_exception): %s",
+                outcome.task,
+                delivery.queue,
+                outcome.reason,
+                exc_info=outcome.error,
+            )
             return None
         return outcome.error
+
+
+def _add_note(error: BaseException, note: str) -> None:
+    """``error.add_note(note)``, also on Python 3.10, which lacks it (and does not print notes)."""
+    if sys.version_info >= (3, 11):
+        error.add_note(note)
+    else:
+        error.__notes__ = [*getattr(error, "__notes__", []), note]
 
 
 def _replace(delivery: Delivery, **changes: Any) -> Delivery:
@@ -163,6 +184,20 @@ class LocalPublisherConsumer(BasePublisher):
             outcomes.append(self._route(message))
         self.broker.run()
         return outcomes
+
+    def flush(self, messages: Sequence[WireMessage]) -> None:
+        """A batch: route every message first, then run the tasks, as a broker would.
+
+        A task's exception is raised after the whole batch was queued; routing failures
+        raise ``BatchPublishError`` (with the task's exception as its context).
+        """
+        outcomes = [self._route(message) for message in messages]
+        failures = [(i, error) for i, error in enumerate(outcomes) if error is not None]
+        try:
+            self.broker.run()
+        finally:
+            if failures:
+                raise BatchPublishError(failures, published=len(messages) - len(failures))
 
     def _route(self, message: WireMessage) -> PublishError | None:
         where = {

@@ -1,0 +1,29 @@
+"""The task of the local transport tests: it does what its message asks, and logs each step."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from mqwire.runtime import MessageRequest
+
+#: ("start" or "end", task name, message id field, attempt) per step, in run order.
+LOG: list[tuple[str, str, Any, int]] = []
+
+
+def work(context: Any, request: MessageRequest) -> None:
+    """Publish each ``then`` item ``[routing key, body]``, then fail while attempt <= ``fail``."""
+    body = request.json if isinstance(request.json, dict) else {}
+    step = (request.task_name, body.get("id"), request.attempt)
+    LOG.append(("start", *step))
+    for routing_key, follow_up in body.get("then", []):
+        request.registry.publisher("jobs").publish(body=follow_up, routing_key=routing_key)
+    LOG.append(("end", *step))
+    if request.attempt <= body.get("fail", 0):
+        raise ValueError(f"{body.get('id')} failed on attempt {request.attempt}")
+
+
+async def work_async(context: Any, request: MessageRequest) -> None:
+    """``work`` as a coroutine: the local transport must await it, not drop it."""
+    await asyncio.sleep(0)
+    work(context, request)
