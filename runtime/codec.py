@@ -79,10 +79,15 @@ def decode_body(body: bytes, content_type: str | None) -> DecodedBody:
 
 def _json(body: bytes) -> DecodedBody:
     try:
-        value = json.loads(body.decode("utf-8"))
+        value = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise DecodeError(f"body is not valid JSON: {str(exc)[:200]}") from exc
     return DecodedBody(value, value if isinstance(value, dict) else {})
+
+
+def _refuse_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON (encode_body refuses them too)."""
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def _is_json(content_type: str) -> bool:

@@ -85,10 +85,16 @@ def read_settings(
             url = resolve(url, environ)
         except PlaceholderError as exc:
             raise ConfigurationError(f"{prefix}.url: {exc}") from exc
+    factories = tuple(settings[prefix].split())
+    if not factories:  # it would build nothing, and publishing would fail far from here
+        raise ConfigurationError(
+            f"{prefix} is empty; list its factories, e.g. "
+            "mqwire.runtime.publisher.pika_publisher_factory"
+        )
     return PublisherConsumerSettings(
         name=name,
         prefix=prefix,
-        factories=tuple(settings[prefix].split()),
+        factories=factories,
         url=url,
         heartbeat=_int(prefix, "heartbeat", get("heartbeat")),
         exchange=get("exchange"),
@@ -116,12 +122,11 @@ def _routes(prefix: str, value: str | None) -> tuple[Route, ...]:
 def _int(prefix: str, key: str, value: str | None) -> int | None:
     if value is None:
         return None
-    try:
-        return int(value)
-    except ValueError:
+    if not (value.isascii() and value.isdigit()):  # int() also takes "-3", "1_0" and " 7"
         raise ConfigurationError(
-            f"{prefix}.{key} has value {value!r}; not a valid integer"
-        ) from None
+            f"{prefix}.{key} has value {value!r}; write a whole number of 0 or more"
+        )
+    return int(value)
 
 
 def _bool(prefix: str, key: str, value: str | None) -> bool:

@@ -151,6 +151,8 @@ def test_json_content_types_are_recognised_by_media_type(content_type: str) -> N
         (b"\xef\xbb\xbf{}", "Unexpected UTF-8 BOM"),
         (DEEP, "maximum recursion depth"),  # a RecursionError, turned into a DecodeError
         (b"1" * 5000, "Exceeds the limit"),
+        (b'{"ratio": NaN}', "NaN is not valid JSON"),
+        (b"[-Infinity]", "-Infinity is not valid JSON"),
     ],
 )
 def test_a_body_that_is_not_json_under_a_json_content_type_is_a_decode_error(

@@ -155,12 +155,19 @@ def test_heartbeat_is_an_integer(value: str, expected: int) -> None:
     assert read({"shop.mq.heartbeat": value}).heartbeat == expected
 
 
-@pytest.mark.parametrize("value", ["30s", "1.5", "thirty"])
-def test_a_heartbeat_that_is_no_integer_is_an_error_naming_the_key(value: str) -> None:
+@pytest.mark.parametrize("value", ["30s", "1.5", "thirty", "-3", "1_0", "+5", "٣"])
+def test_a_heartbeat_that_is_no_whole_number_is_an_error_naming_the_key(value: str) -> None:
     with pytest.raises(ConfigurationError) as raised:
         read({"shop.mq.heartbeat": value})
 
-    assert str(raised.value) == f"shop.mq.heartbeat has value {value!r}; not a valid integer"
+    assert str(raised.value) == (
+        f"shop.mq.heartbeat has value {value!r}; write a whole number of 0 or more"
+    )
+
+
+def test_an_empty_factory_list_is_an_error() -> None:
+    with pytest.raises(ConfigurationError, match=r"^shop.mq is empty; list its factories"):
+        read_settings({"shop.mq": "  "}, "shop", "shop.mq", {})
 
 
 def test_url_placeholders_are_resolved_from_the_given_environment_only() -> None:
