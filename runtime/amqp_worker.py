@@ -134,6 +134,9 @@ class Worker:
                 waits, down_since = backoff(self._options.backoff_cap), None
                 reason = await self._lost
                 if not self._stopping:
+                    # Plain tasks still waiting for a thread could not be acked: the broker
+                    # redelivers them, so running them now would only run them twice.
+                    self._pool.cancel_waiting()
                     log.warning("%s: %s; reconnecting", self.name, reason)
                     await self._teardown()
             return await self._shutdown()

@@ -39,7 +39,11 @@ def fatal_error(exc: BaseException, during: str) -> WorkerError | None:
         inner = args[-1]
     names = {type(exc).__name__, type(inner).__name__}
     code = code or getattr(inner, "reply_code", None)
-    if names & {"ProbableAuthenticationError", "AuthenticationError", "ProbableAccessDeniedError"}:
+    # pika guesses "authentication" for any connection closed during login, a broker
+    # shutting down included: only the broker's own refusal is final.
+    refused = any(word in str(inner) for word in ("ACCESS_REFUSED", "NOT_ALLOWED"))
+    probable = {"ProbableAuthenticationError", "ProbableAccessDeniedError"}
+    if "AuthenticationError" in names or (names & probable and refused):
         return WorkerError(
             f"the broker refused the credentials or vhost ({during})", ExitCode.CONFIG
         )

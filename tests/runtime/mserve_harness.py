@@ -14,8 +14,11 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import unquote
 
 import pika  # type: ignore[import-untyped]
+
+from mqwire.runtime import Registry
 
 HERE = Path(__file__).parent
 T = TypeVar("T")
@@ -42,6 +45,8 @@ tasks:
   fail_when_bad: {task: "mserve_app:fail_when_bad", queue: flaky}
   checked: {task: "mserve_app:record", queue: checked}
 """
+
+QUEUES = ["fast", "coro", "slow", "flaky", "checked"]
 
 CHECKED_SCHEMA = '{"type": "object", "required": ["id"], "properties": {"id": {"type": "integer"}}}'
 
@@ -107,6 +112,27 @@ class Mserve:
         self.wait()
 
 
+def vhost_of(url: str) -> str:
+    return unquote(url.rsplit("/", 1)[1])
+
+
+def publish_ids(registry: Registry, queue: str, ids: range, **extra: object) -> set[str]:
+    """Publish ``{"id": n, **extra}`` for each ``n`` (confirmed); the ids as strings."""
+    publisher = registry.publisher("work")
+    with publisher.batch():
+        for n in ids:
+            publisher.publish({"id": n, **extra}, routing_key=queue)
+    return {str(n) for n in ids}
+
+
+def events(path: Path) -> list[tuple[str, str, str, int]]:
+    """Every line of the record file as ``(event, queue, id, pid)``, in order."""
+    if not path.exists():
+        return []
+    lines = (line.split() for line in path.read_text().splitlines())
+    return [(event, queue, id_, int(pid)) for event, queue, id_, pid in lines]
+
+
 def records(path: Path, event: str = "done", queue: str | None = None) -> list[str]:
     """The ids of ``event`` lines, in order (repeats kept: at-least-once shows as repeats)."""
     if not path.exists():
@@ -136,6 +162,35 @@ def unacked(rabbitmqctl: Callable[..., str], vhost: str) -> dict[str, int]:
         "list_queues", "-p", vhost, "--no-table-headers", "name", "messages_unacknowledged"
     )
     return {name: int(n) for name, n in (line.split("\t") for line in out.splitlines() if line)}
+
+
+def consumers_of(url: str, queue: str) -> int | None:
+    """Consumers of ``queue``, or ``None`` while it does not exist."""
+    try:
+        return queue_state(url, [queue])[queue][1]
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        if exc.reply_code == 404:
+            return None
+        raise
+
+
+def worker_connections(
+    rabbitmqctl: Callable[..., str], vhost: str, name: str = "mserve:work"
+) -> list[str]:
+    """Broker pids of the connections of ``vhost`` whose connection_name is ``name``."""
+    out = rabbitmqctl("list_connections", "--no-table-headers", "pid", "vhost", "client_properties")
+    tag = f'{{"connection_name","{name}"}}'
+    rows = (line.split("\t", 2) for line in out.splitlines() if line)
+    return [pid for pid, host, props in rows if host == vhost and tag in props]
+
+
+def broker_accepts(url: str) -> bool:
+    """True once an AMQP connection to ``url`` opens (the broker is up again)."""
+    try:
+        pika.BlockingConnection(pika.URLParameters(url)).close()
+    except pika.exceptions.AMQPError:
+        return False
+    return True
 
 
 def consuming(url: str, queues: Iterable[str]) -> Callable[[], bool]:

@@ -9,74 +9,30 @@ from __future__ import annotations
 
 import json
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import unquote
 
 import pika  # type: ignore[import-untyped]
 import pytest
 import wiring
 from mserve_harness import (
-    CHECKED_SCHEMA,
+    QUEUES,
     Mserve,
-    consuming,
     drained,
     get_all,
+    publish_ids,
     queue_state,
     records,
     topology,
     unacked,
+    vhost_of,
     wait_until,
 )
 
-from mqwire.runtime import Registry, load
+from mqwire.runtime import Registry
 from mqwire.runtime.errors import ExitCode
 
 pytestmark = pytest.mark.broker
-
-QUEUES = ["fast", "coro", "slow", "flaky", "checked"]
-
-
-@pytest.fixture
-def setup(tmp_path: Path, fresh_vhost_url: str) -> Iterator[tuple[Path, Registry]]:
-    """The compiled test topology, declared in a fresh vhost, and a registry to publish with."""
-    (tmp_path / "checked.json").write_text(CHECKED_SCHEMA)
-    ini = wiring.compile_into(tmp_path, topology())
-    registry = load(ini, environ={"AMQP_URL": fresh_vhost_url})
-    wiring.declare(fresh_vhost_url, registry)
-    yield ini, registry
-    registry.close()
-
-
-@pytest.fixture
-def start(
-    setup: tuple[Path, Registry], fresh_vhost_url: str, tmp_path: Path
-) -> Iterator[Callable[..., Mserve]]:
-    """Starts mserve processes and waits until they consume; kills leftovers at the end."""
-    started: list[Mserve] = []
-
-    def run(*args: str, wait: bool = True) -> Mserve:
-        worker = Mserve(setup[0], fresh_vhost_url, tmp_path, *args)
-        started.append(worker)
-        if wait:
-            wait_until(consuming(fresh_vhost_url, QUEUES), timeout=30, what="mserve consuming")
-        return worker
-
-    yield run
-    for worker in started:
-        worker.stop()
-
-
-def vhost_of(url: str) -> str:
-    return unquote(url.rsplit("/", 1)[1])
-
-
-def publish_ids(registry: Registry, queue: str, ids: range, **extra: object) -> set[str]:
-    publisher = registry.publisher("work")
-    with publisher.batch():
-        for n in ids:
-            publisher.publish({"id": n, **extra}, routing_key=queue)
-    return {str(n) for n in ids}
 
 
 def test_a_thousand_messages_are_all_processed_and_acked(

@@ -23,6 +23,8 @@ def _note(event: str, request: Any) -> None:
 
 
 def record(context: Any, request: Any) -> None:
+    """Records the message, after ``seconds`` of work when the body asks for it."""
+    time.sleep(float(request.params.get("seconds", 0)))
     _note("done", request)
 
 
