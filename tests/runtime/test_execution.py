@@ -1,0 +1,137 @@
+"""Where the worker runs a task: coroutines on the loop, plain functions in the pool, timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from mqwire.runtime.dispatch import Action, Delivery, QueuePolicy, TaskEntry
+from mqwire.runtime.errors import TaskTimeout
+from mqwire.runtime.execution import TaskPool, execute, is_coroutine_task
+
+BODY = b'{"id": 1}'
+
+
+def delivery(attempt: int = 1) -> Delivery:
+    headers = {"x-mqwire-attempt": attempt}
+    return Delivery("q", BODY, {"content_type": "application/json", "headers": headers}, "q")
+
+
+def policy(function: Callable[..., Any], timeout: float | None = None) -> QueuePolicy:
+    task = TaskEntry("t", function, "q", timeout=timeout)
+    return QueuePolicy("q", task, retry_delays=(5.0,))
+
+
+def run(function: Callable[..., Any], *, attempt: int = 1, timeout: float | None = None) -> Any:
+    async def main() -> Any:
+        pool = TaskPool(1)
+        try:
+            return await execute(delivery(attempt), policy(function, timeout), pool)
+        finally:
+            pool.shutdown(wait=False)  # a timed-out plain task still holds its thread
+
+    return asyncio.run(main())
+
+
+def test_a_plain_task_runs_on_a_pool_thread_and_is_acked() -> None:
+    threads: list[str] = []
+
+    def task(context: Any, request: Any) -> None:
+        threads.append(threading.current_thread().name)
+
+    outcome = run(task)
+
+    assert outcome.action is Action.ACK
+    assert threads and threads[0].startswith("mqwire-task")
+
+
+def test_a_coroutine_task_runs_on_the_loop_thread() -> None:
+    threads: list[str] = []
+
+    async def task(context: Any, request: Any) -> None:
+        threads.append(threading.current_thread().name)
+
+    outcome = run(task)
+
+    assert outcome.action is Action.ACK
+    assert threads == [threading.current_thread().name]
+    assert is_coroutine_task(TaskEntry("t", task, "q"))
+
+
+@pytest.mark.parametrize("kind", ["plain", "coroutine"])
+def test_a_task_past_its_timeout_is_retried_then_dead_lettered(kind: str) -> None:
+    release = threading.Event()
+
+    def plain(context: Any, request: Any) -> None:
+        release.wait(10)  # blocks until the test is done with it
+
+    async def coroutine(context: Any, request: Any) -> None:
+        await asyncio.Event().wait()  # never set: only the timeout ends it
+
+    task = plain if kind == "plain" else coroutine
+    try:
+        first = run(task, timeout=0.05)
+        last = run(task, attempt=2, timeout=0.05)
+    finally:
+        release.set()
+
+    assert (first.action, first.delay) == (Action.RETRY, 5.0)
+    assert isinstance(first.error, TaskTimeout)
+    assert first.reason == "TaskTimeout: task 't' ran longer than its timeout of 0.05 s"
+    assert last.action is Action.DEAD_LETTER and isinstance(last.error, TaskTimeout)
+
+
+def test_an_exception_in_either_kind_of_task_becomes_the_outcome() -> None:
+    def plain(context: Any, request: Any) -> None:
+        raise KeyError("k")
+
+    async def coroutine(context: Any, request: Any) -> None:
+        raise KeyError("k")
+
+    for task in (plain, coroutine):
+        outcome = run(task)
+        assert outcome.action is Action.RETRY and outcome.reason == "KeyError: 'k'"
+
+
+def test_an_undecodable_body_is_judged_without_running_the_task() -> None:
+    ran: list[int] = []
+
+    async def main() -> Any:
+        bad = Delivery("q", b"{", {"content_type": "application/json"}, "q")
+        with TaskPool(1) as pool:
+            return await execute(bad, policy(lambda c, r: ran.append(1)), pool)
+
+    outcome = asyncio.run(main())
+
+    assert outcome.action is Action.DEAD_LETTER and ran == []
+
+
+def test_cancel_waiting_takes_back_tasks_that_have_not_started() -> None:
+    started, release = threading.Event(), threading.Event()
+    ran: list[int] = []
+
+    def blocker(context: Any, request: Any) -> None:
+        started.set()
+        release.wait(10)
+
+    async def main() -> tuple[Any, bool]:
+        with TaskPool(1) as pool:
+            running = asyncio.ensure_future(execute(delivery(), policy(blocker), pool))
+            waiting = asyncio.ensure_future(
+                execute(delivery(), policy(lambda c, r: ran.append(1)), pool)
+            )
+            await asyncio.get_running_loop().run_in_executor(None, started.wait, 10)
+            cancelled = pool.cancel_waiting()
+            release.set()
+            outcome = await running
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+            return outcome, cancelled == 1
+
+    outcome, one_cancelled = asyncio.run(main())
+
+    assert outcome.action is Action.ACK and one_cancelled and ran == []
