@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -24,16 +23,16 @@ from pika.adapters.tornado_connection import TornadoConnection  # type: ignore[i
 from tornado.ioloop import IOLoop
 
 from mqwire.topology.credentials import mask_resolved_url
-from mqwire.topology.model import Queue, retry_queue_name
+from mqwire.topology.model import Queue
 
 from .amqp_transport import AmqpTransport
 from .declarations import Declarations
-from .dispatch import Action, Delivery, Outcome, dead_letter_properties, retry_properties
+from .dispatch import Action, Delivery, Outcome
 from .errors import ExitCode, WorkerError, describe_error
-from .execution import TaskPool, execute
+from .execution import TaskPool, execute, failure_message
 from .metrics import Metrics
 from .registry import Registry
-from .wire import WireMessage, properties_dict
+from .wire import properties_dict
 from .worker_policy import WorkerOptions, backoff, fatal_error
 
 log = logging.getLogger("mqwire.worker")
@@ -313,20 +312,12 @@ class Worker:
     async def _settle(self, job: _Job, outcome: Outcome) -> None:
         d = job.delivery
         if outcome.action is not Action.ACK:
-            if outcome.action is Action.RETRY:
-                target = retry_queue_name(d.queue, outcome.delay or 0)
-                props = retry_properties(d)
-            else:
-                target = self._registry.dead_letter_queue(d.queue)
-                props = dead_letter_properties(d, outcome, now=time.time())
-            message_id = d.message_id or uuid.uuid4().hex
-            message = WireMessage(
-                "", target, d.body, message_id, {**props, "message_id": message_id}
-            )
+            dead_letter_queue = self._registry.dead_letter_queue(d.queue)
+            message = failure_message(d, outcome, dead_letter_queue, now=time.time())
             loop = asyncio.get_running_loop()
             (error,) = await loop.run_in_executor(None, self._outcomes.send, [message])
             if error is not None:
-                reason = f"could not move it to {target!r}: {error}"
+                reason = f"could not move it to {message.routing_key!r}: {error}"
                 self._finish(job, outcome.task, "requeue", requeue=True, reason=reason)
                 return
         self._finish(job, outcome.task, outcome.action.value, reason=outcome.reason)

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import uuid
 import weakref
 from collections.abc import Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any
+
+from mqwire.topology.model import retry_queue_name
 
 from .dispatch import (
     Action,
@@ -21,10 +24,13 @@ from .dispatch import (
     QueuePolicy,
     TaskEntry,
     call_task,
+    dead_letter_properties,
     failure_outcome,
     prepare,
+    retry_properties,
 )
 from .errors import TaskTimeout
+from .wire import WireMessage
 
 
 class TaskPool(ThreadPoolExecutor):
@@ -87,3 +93,18 @@ async def _with_timeout(awaitable: Any, timeout: float | None) -> Any:
     if timeout is None:
         return await awaitable
     return await asyncio.wait_for(awaitable, timeout)
+
+
+def failure_message(
+    delivery: Delivery, outcome: Outcome, dead_letter_queue: str, *, now: float
+) -> WireMessage:
+    """The copy of a failed delivery to publish: to its delay queue, or its dead-letter queue."""
+    if outcome.action is Action.RETRY:
+        target = retry_queue_name(delivery.queue, outcome.delay or 0)
+        properties = retry_properties(delivery)
+    else:
+        target = dead_letter_queue
+        properties = dead_letter_properties(delivery, outcome, now=now)
+    message_id = delivery.message_id or uuid.uuid4().hex  # trace even a message without one
+    properties["message_id"] = message_id
+    return WireMessage("", target, delivery.body, message_id, properties)
