@@ -1,0 +1,73 @@
+"""``python -m bench --quick`` end to end on a tiny N, so the benchmark harness never rots.
+
+Only the shape of the results is checked: every section, every contender, a median for each;
+never a timing (this machine's speed is not the test's business).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.broker
+def test_quick_run_reports_every_section(
+    amqp_url: str, rabbitmqctl: Callable[..., str], tmp_path: Path
+) -> None:
+    out = tmp_path / "results.json"
+    argv = ["--quick", "--n", "200", "--latency-n", "40", "--json", str(out), "--url", amqp_url]
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    results = json.loads(out.read_text())
+
+    assert {"meta", "consume", "publish", "latency", "compile", "ratios", "targets"} <= set(results)
+    assert results["meta"]["n"] == 200
+    assert {"cpu", "cores", "versions", "shared"} <= set(results["meta"]["machine"])
+    assert {"ceiling", "mserve_plain_c1", "mserve_async"} <= set(results["consume"])
+    assert {"mqwire_publish", "mqwire_batch", "raw_each", "raw_pipelined"} <= set(
+        results["publish"]
+    )
+    assert set(results["latency"]) == {"ceiling", "mserve_plain", "mserve_async"}
+    for section, field in (("consume", "rate"), ("publish", "rate"), ("latency", "p50_ms")):
+        for key, entry in results[section].items():
+            assert entry[field]["median"] is not None, (section, key, entry[field]["errors"])
+    assert set(results["compile"]["sizes"]) == {"10", "100", "1000"}
+    assert results["compile"]["mserve_startup_s"]["median"] is not None
+    assert results["compile"]["mserve_rss_mib"]["median"] is not None
+    assert {t["target"].split(":")[0] for t in results["targets"]} >= {
+        "consume",
+        "publish",
+        "latency p50",
+        "compile",
+    }
+
+    assert "Targets (issue 5)" in done.stdout
+    assert "share this machine" in done.stdout
+    assert out.with_suffix(".md").read_text().count("| target |") == 1
+
+
+def test_fewer_than_three_runs_need_quick() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--repeat", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "at least 3 runs" in done.stderr
