@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -25,13 +26,15 @@ from tornado.ioloop import IOLoop
 from mqwire.topology.credentials import mask_resolved_url
 from mqwire.topology.model import Queue
 
+from .acks import AckBatcher
 from .amqp_transport import AmqpTransport
 from .declarations import Declarations
 from .dispatch import Action, Delivery, Outcome
 from .errors import ExitCode, WorkerError, describe_error
-from .execution import TaskPool, execute, failure_message
+from .execution import execute, failure_message
 from .metrics import Metrics
 from .registry import Registry
+from .task_threads import TaskThreads
 from .wire import properties_dict
 from .worker_policy import WorkerOptions, backoff, fatal_error
 
@@ -48,7 +51,18 @@ class _Job:
 
     delivery: Delivery
     channel: Any
+    tag: int
     started: float = field(default_factory=time.monotonic)
+
+
+if sys.version_info >= (3, 12):
+
+    def _start_task(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run the task up to its first real wait now, without a trip through the loop."""
+        return asyncio.Task(coro, eager_start=True)
+
+else:
+    _start_task = asyncio.ensure_future
 
 
 class Worker:
@@ -72,7 +86,10 @@ class Worker:
             self._params.heartbeat = heartbeat
         self._queues, self._plan, self._registry = list(queues), plan, registry
         self._metrics, self._options = metrics, options or WorkerOptions()
-        self._pool = TaskPool(self._options.concurrency)
+        loop = asyncio.get_running_loop()  # built on the loop it serves
+        self._threads = TaskThreads(self._options.concurrency, loop)
+        self._acks = AckBatcher(loop.call_soon)
+        self._policies = {q.name: registry.queue_policy(q.name) for q in self._queues}
         self._outcomes = AmqpTransport(url, name=f"mserve:{name}:outcomes", heartbeat=heartbeat)
         self._jobs: dict[_Job, asyncio.Task[None]] = {}
         self._connection: Any = None
@@ -135,13 +152,13 @@ class Worker:
                 if not self._stopping:
                     # Plain tasks still waiting for a thread could not be acked: the broker
                     # redelivers them, so running them now would only run them twice.
-                    self._pool.cancel_waiting()
+                    self._threads.cancel_waiting()
                     log.warning("%s: %s; reconnecting", self.name, reason)
                     await self._teardown()
             return await self._shutdown()
         finally:
             await self._teardown()
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._threads.shutdown()
             await asyncio.get_running_loop().run_in_executor(None, self._outcomes.close)
 
     async def _start(self) -> None:
@@ -284,9 +301,12 @@ class Worker:
         if self._stopping:  # sent before our basic.cancel arrived: give it back untouched
             channel.basic_nack(method.delivery_tag, requeue=True)
             return
-        job = _Job(delivery, channel)
+        job = _Job(delivery, channel, method.delivery_tag)
+        self._acks.delivered(channel, method.delivery_tag)
         self._metrics.started(queue)
-        self._jobs[job] = asyncio.ensure_future(self._process(job))
+        task = _start_task(self._process(job))
+        if not task.done():  # an eagerly started task may have finished already
+            self._jobs[job] = task
 
     # -- processing -------------------------------------------------------------------------
 
@@ -295,8 +315,8 @@ class Worker:
         try:
             outcome = await execute(
                 job.delivery,
-                self._registry.queue_policy(queue),
-                self._pool,
+                self._policies[queue],
+                self._threads,
                 registry=self._registry,
                 settings=self._registry.settings,
             )
@@ -328,17 +348,18 @@ class Worker:
         """Ack (or nack with requeue) on the delivery's own channel, then count and log it."""
         d, channel = job.delivery, job.channel
         if self._forced:
+            # Left outstanding on purpose: no multiple ack may cover it before the close.
             result = "requeue"  # the closing connection gives it back
         elif not channel.is_open:
             result, reason = "dropped", "its channel closed; the broker redelivers it"
-        else:
+        elif requeue:
+            self._acks.settled(channel, job.tag)
             try:
-                if requeue:
-                    channel.basic_nack(d.delivery_tag, requeue=True)
-                else:
-                    channel.basic_ack(d.delivery_tag)
+                channel.basic_nack(job.tag, requeue=True)
             except pika.exceptions.AMQPError as exc:
                 result, reason = "dropped", f"could not settle it: {describe_error(exc)}"
+        else:
+            self._acks.ack(channel, job.tag)  # sent at the end of this loop turn
         duration = time.monotonic() - job.started
         self._metrics.finished(d.queue, task, result, duration)
         level = logging.INFO if result == "ack" else logging.WARNING
@@ -353,7 +374,7 @@ class Worker:
 
     async def _shutdown(self) -> ExitCode:
         self._cancel_consumers()
-        cancelled = self._pool.cancel_waiting()
+        cancelled = self._threads.cancel_waiting()
         if self._jobs:
             log.info(
                 "%s: stopping; %d task(s) in flight, %d not started (requeued), %.0f s grace",
@@ -377,8 +398,11 @@ class Worker:
 
     async def _teardown(self) -> None:
         """Close the consuming connection (unacked messages go back to their queues)."""
+        self._acks.flush()  # what finished is acked before the channels close
         connection, self._connection = self._connection, None
         self._consuming.clear()
+        for channel in self._channels:
+            self._acks.forget(channel)
         self._channels.clear()
         if connection is None or connection.is_closed:
             return

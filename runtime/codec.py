@@ -79,7 +79,10 @@ def decode_body(body: bytes, content_type: str | None) -> DecodedBody:
 
 def _json(body: bytes) -> DecodedBody:
     try:
-        value = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
+        text = body.decode("utf-8")
+        if text.startswith("\ufeff"):  # as json.loads does; JSONDecoder.decode does not
+            raise ValueError("Unexpected UTF-8 BOM (decode using utf-8-sig)")
+        value = _DECODER.decode(text)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise DecodeError(f"body is not valid JSON: {str(exc)[:200]}") from exc
     return DecodedBody(value, value if isinstance(value, dict) else {})
@@ -88,6 +91,10 @@ def _json(body: bytes) -> DecodedBody:
 def _refuse_constant(name: str) -> Any:
     """NaN and Infinity are not JSON (encode_body refuses them too)."""
     raise ValueError(f"{name} is not valid JSON")
+
+
+#: Built once: ``json.loads`` with any option builds a new decoder per call.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
 def _is_json(content_type: str) -> bool:

@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import uuid
-import weakref
 from collections.abc import Mapping
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any
 
 from mqwire.topology.model import retry_queue_name
@@ -30,25 +28,8 @@ from .dispatch import (
     retry_properties,
 )
 from .errors import TaskTimeout
+from .task_threads import TaskThreads
 from .wire import WireMessage
-
-
-class TaskPool(ThreadPoolExecutor):
-    """The bounded pool for plain tasks; remembers its futures so shutdown can take back the
-    ones that have not started (their messages are requeued instead of run late)."""
-
-    def __init__(self, size: int) -> None:
-        super().__init__(max_workers=size, thread_name_prefix="mqwire-task")
-        self._futures: weakref.WeakSet[Future[Any]] = weakref.WeakSet()
-
-    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
-        future = super().submit(fn, *args, **kwargs)
-        self._futures.add(future)
-        return future
-
-    def cancel_waiting(self) -> int:
-        """Cancel every task that has not started; how many were cancelled."""
-        return sum(1 for future in list(self._futures) if future.cancel())
 
 
 def is_coroutine_task(task: TaskEntry) -> bool:
@@ -59,7 +40,7 @@ def is_coroutine_task(task: TaskEntry) -> bool:
 async def execute(
     delivery: Delivery,
     policy: QueuePolicy,
-    executor: Executor,
+    threads: TaskThreads,
     *,
     registry: Any = None,
     settings: Mapping[str, str] | None = None,
@@ -77,8 +58,7 @@ async def execute(
         if is_coroutine_task(task):
             await _with_timeout(call_task(task, request), task.timeout)
         else:
-            future = executor.submit(call_task, task, request)
-            await _with_timeout(asyncio.wrap_future(future), task.timeout)
+            await _with_timeout(threads.submit(call_task, task, request), task.timeout)
     except asyncio.CancelledError:
         raise
     except asyncio.TimeoutError:

@@ -11,7 +11,8 @@ import pytest
 
 from mqwire.runtime.dispatch import Action, Delivery, QueuePolicy, TaskEntry
 from mqwire.runtime.errors import TaskTimeout
-from mqwire.runtime.execution import TaskPool, execute, is_coroutine_task
+from mqwire.runtime.execution import execute, is_coroutine_task
+from mqwire.runtime.task_threads import TaskThreads
 
 BODY = b'{"id": 1}'
 
@@ -28,11 +29,11 @@ def policy(function: Callable[..., Any], timeout: float | None = None) -> QueueP
 
 def run(function: Callable[..., Any], *, attempt: int = 1, timeout: float | None = None) -> Any:
     async def main() -> Any:
-        pool = TaskPool(1)
+        pool = TaskThreads(1)
         try:
             return await execute(delivery(attempt), policy(function, timeout), pool)
         finally:
-            pool.shutdown(wait=False)  # a timed-out plain task still holds its thread
+            pool.shutdown()  # a timed-out plain task still holds its (daemon) thread
 
     return asyncio.run(main())
 
@@ -46,7 +47,7 @@ def test_a_plain_task_runs_on_a_pool_thread_and_is_acked() -> None:
     outcome = run(task)
 
     assert outcome.action is Action.ACK
-    assert threads and threads[0].startswith("mqwire-task")
+    assert threads and threads[0].startswith("mqwire-task-")
 
 
 def test_a_coroutine_task_runs_on_the_loop_thread() -> None:
@@ -102,8 +103,11 @@ def test_an_undecodable_body_is_judged_without_running_the_task() -> None:
 
     async def main() -> Any:
         bad = Delivery("q", b"{", {"content_type": "application/json"}, "q")
-        with TaskPool(1) as pool:
+        pool = TaskThreads(1)
+        try:
             return await execute(bad, policy(lambda c, r: ran.append(1)), pool)
+        finally:
+            pool.shutdown()
 
     outcome = asyncio.run(main())
 
@@ -119,18 +123,19 @@ def test_cancel_waiting_takes_back_tasks_that_have_not_started() -> None:
         release.wait(10)
 
     async def main() -> tuple[Any, bool]:
-        with TaskPool(1) as pool:
-            running = asyncio.ensure_future(execute(delivery(), policy(blocker), pool))
-            waiting = asyncio.ensure_future(
-                execute(delivery(), policy(lambda c, r: ran.append(1)), pool)
-            )
-            await asyncio.get_running_loop().run_in_executor(None, started.wait, 10)
-            cancelled = pool.cancel_waiting()
-            release.set()
-            outcome = await running
-            with pytest.raises(asyncio.CancelledError):
-                await waiting
-            return outcome, cancelled == 1
+        pool = TaskThreads(1)
+        running = asyncio.ensure_future(execute(delivery(), policy(blocker), pool))
+        waiting = asyncio.ensure_future(
+            execute(delivery(), policy(lambda c, r: ran.append(1)), pool)
+        )
+        await asyncio.get_running_loop().run_in_executor(None, started.wait, 10)
+        cancelled = pool.cancel_waiting()
+        release.set()
+        outcome = await running
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        pool.shutdown()
+        return outcome, cancelled == 1
 
     outcome, one_cancelled = asyncio.run(main())
 
