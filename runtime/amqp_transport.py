@@ -129,20 +129,34 @@ class AmqpTransport:
         ``None`` means confirmed by the broker. Returns within ``confirm_timeout`` seconds.
         Raises :class:`EncodeError` (before anything is sent) if a message cannot be framed.
         """
+        return self.collect(self.submit(messages))
+
+    def submit(self, messages: Sequence[WireMessage]) -> Sequence[Any]:
+        """Hand ``messages`` to the I/O thread without waiting; pass the result to ``collect``.
+
+        Lets a batch keep the next chunk on the wire while the broker confirms the last one.
+        Raises :class:`EncodeError` (before anything of this call is sent).
+        """
         entries = [self._entry(m) for m in messages]
         if not entries:
-            return []
-        deadline = time.monotonic() + self._confirm_timeout
+            return entries
         with self._lock:
             if self._closed:
-                return [
-                    self._error(PublishConnectionError, "publisher is closed", e) for e in entries
-                ]
+                for entry in entries:
+                    entry.future.set_result(
+                        self._error(PublishConnectionError, "publisher is closed", entry)
+                    )
+                return entries
             loop = self._ensure_thread()
             self._inbox.append(entries)  # not passed to the callback: pika would log its repr
             loop.add_callback_threadsafe(self._io_drain_inbox)
+        return entries
+
+    def collect(self, submitted: Sequence[Any]) -> list[PublishError | None]:
+        """Wait for the confirms of what ``submit`` returned, at most ``confirm_timeout`` s."""
+        deadline = time.monotonic() + self._confirm_timeout
         outcomes: list[PublishError | None] = []
-        for entry in entries:
+        for entry in submitted:
             try:
                 outcome = entry.future.result(timeout=max(0.0, deadline - time.monotonic()))
             except FutureTimeout:

@@ -7,6 +7,7 @@ publisher is created, and only by ``amqp_transport``.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import threading
 import uuid
@@ -197,6 +198,29 @@ class AmqpPublisher(BasePublisher):
 
     def send(self, messages: Sequence[WireMessage]) -> list[PublishError | None]:
         return self._transport.send(messages)
+
+    def flush(self, messages: Sequence[WireMessage]) -> None:
+        """Send a batch with up to two chunks awaiting confirms, so the wire never idles."""
+        failures: list[tuple[int, PublishError]] = []
+        in_flight: collections.deque[tuple[int, Sequence[Any]]] = collections.deque()
+
+        def collect_oldest() -> None:
+            start, submitted = in_flight.popleft()
+            outcomes = self._transport.collect(submitted)
+            failures.extend((start + i, e) for i, e in enumerate(outcomes) if e is not None)
+
+        try:
+            for start in range(0, len(messages), BATCH_CHUNK):
+                in_flight.append(
+                    (start, self._transport.submit(messages[start : start + BATCH_CHUNK]))
+                )
+                if len(in_flight) > 2:
+                    collect_oldest()
+        finally:  # an EncodeError still waits for what was sent before it
+            while in_flight:
+                collect_oldest()
+        if failures:
+            raise BatchPublishError(failures, published=len(messages) - len(failures))
 
     def close(self) -> None:
         self._transport.close()

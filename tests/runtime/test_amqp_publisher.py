@@ -16,7 +16,15 @@ from pathlib import Path
 import pytest
 import wiring
 
-from mqwire.runtime import PublishConnectionError, PublishError, Registry, load
+from mqwire.runtime import (
+    BatchPublishError,
+    PublishConnectionError,
+    PublishError,
+    Registry,
+    Unroutable,
+    load,
+)
+from mqwire.runtime.publisher import BATCH_CHUNK
 
 TOPOLOGY = """\
 version: 1
@@ -79,6 +87,23 @@ def test_threads_of_a_web_server_share_one_connection(
     assert len(set(ids)) == 400
     assert len(publisher_connections(rabbitmqctl)) == 1
     assert wiring.counts(vhost_url, ["work"]) == {"work": 400}
+
+
+def test_a_batch_of_several_chunks_is_pipelined_and_reports_the_one_unroutable_message(
+    registry: Registry, vhost_url: str
+) -> None:
+    publisher = registry.publisher("web")
+    total = 2 * BATCH_CHUNK + 7  # three chunks, two of them awaiting confirms at once
+
+    with pytest.raises(BatchPublishError) as raised, publisher.batch():
+        for n in range(total):
+            routing_key = "nowhere" if n == BATCH_CHUNK + 3 else "work"
+            publisher.publish(body={"n": n}, routing_key=routing_key, mandatory=True)
+
+    (index, error), *more = raised.value.failures
+    assert (index, type(error), more) == (BATCH_CHUNK + 3, Unroutable, [])
+    assert raised.value.published == total - 1
+    assert wiring.counts(vhost_url, ["work"]) == {"work": total - 1}
 
 
 def test_a_connection_closed_by_the_broker_is_reopened_and_nothing_confirmed_is_lost(
