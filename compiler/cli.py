@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import importlib
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -83,7 +84,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Review tools, run as ``mq-compile TOOL ...``: module and one-line summary for --help.
+TOOLS: dict[str, tuple[str, str]] = {}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in TOOLS:  # a tool, not a topology file (a file has a suffix)
+        module = importlib.import_module(TOOLS[argv[0]][0], __package__)
+        tool_main: Callable[[list[str]], int] = module.main
+        return tool_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.print_schema:
