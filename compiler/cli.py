@@ -33,6 +33,10 @@ examples:
   mq-compile topology.yaml --transport local -o dev/   everything in-process, for development
   mq-compile --print-schema > topology.schema.json     the JSON Schema, for editors
 
+review tools (mq-compile TOOL --help for each):
+  mq-compile diff OLD.yaml NEW.yaml         mq-compile graph topology.yaml
+  mq-compile explain topology.yaml KEY      mq-compile export topology.yaml
+
 exit status: 0 done or up to date, 1 --check found stale files, 2 invalid topology or usage.
 """
 
@@ -85,7 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Review tools, run as ``mq-compile TOOL ...``: module and one-line summary for --help.
-TOOLS: dict[str, tuple[str, str]] = {}
+TOOLS: dict[str, tuple[str, str]] = {
+    "diff": (".diff_cli", "classify the changes between two topologies (for pull requests)"),
+    "graph": (".graph_cli", "draw publishers, exchanges, queues and tasks (Mermaid, DOT)"),
+    "explain": (".explain_cli", "where a routing key goes; lint the whole topology"),
+    "export": (".export_cli", "the topology as RabbitMQ definitions (import_definitions)"),
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
