@@ -1,0 +1,109 @@
+"""``mq-compile export``: golden definitions for the example, and a real import_definitions."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+from tool_example import EXAMPLE, check_golden, load_example
+
+from mqwire.compiler.export import definitions, exclusive_queues, export_definitions
+from mqwire.compiler.export_cli import build_parser, run
+from mqwire.topology import load_topology
+from mqwire.topology.model import retry_queue_name
+
+
+def test_example_exports_golden_definitions() -> None:
+    check_golden("ticketing/definitions.json", export_definitions(load_example()))
+
+
+def test_export_is_sorted_and_targets_the_vhost() -> None:
+    doc = definitions(load_example(), "staging")
+    for kind in ("exchanges", "queues", "bindings"):
+        assert doc[kind] and {item["vhost"] for item in doc[kind]} == {"staging"}
+    names = [q["name"] for q in doc["queues"]]
+    assert names == sorted(names)
+    assert "lots.election.retry.5s" in names and "lots.election.dead" in names
+    # cart has no exchange: its queue is declared, nothing is bound.
+    assert "cart" in names and all(b["destination"] != "cart" for b in doc["bindings"])
+
+
+def test_local_and_exclusive_queues_are_left_out() -> None:
+    topology = load_topology(
+        """\
+version: 1
+publisher_consumers:
+  dev: {prefix: dev.mq, transport: local}
+  live: {prefix: live.mq, transport: amqp, connection: c, exchange: x, routes: {"a.#": q}}
+connections: {c: {url: "amqp://localhost/"}}
+queues:
+  d: {consumer: dev}
+  q: {consumer: live}
+  e: {consumer: live, exclusive: true}
+""",
+        scanner=None,
+    )
+    names = [q["name"] for q in definitions(topology)["queues"]]
+    assert names == ["e.dead", "q", "q.dead"]  # e is exclusive; its dead-letter queue is not
+    assert exclusive_queues(topology) == ("e",)
+
+
+def test_cli_writes_the_file(tmp_path: Path) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    target = tmp_path / "defs.json"
+    args = build_parser().parse_args([str(EXAMPLE / "topology.yaml"), "-o", str(target)])
+    assert run(args, stdout=out, stderr=err) == 0, err.getvalue()
+    assert json.loads(target.read_text(encoding="utf-8")) == definitions(load_example())
+
+
+@pytest.mark.broker
+def test_rabbitmq_imports_the_export(
+    amqp_url: str,
+    rabbitmqctl: Callable[..., str],
+    fresh_vhost_url: str,
+) -> None:
+    vhost = unquote(fresh_vhost_url.rsplit("/", 1)[1])
+    topology = load_example()
+    expected = {q["name"] for q in definitions(topology, vhost)["queues"]}
+    # The broker node may read the file itself: put it where its user can (not in tmp_path).
+    with tempfile.TemporaryDirectory() as folder:
+        os.chmod(folder, 0o755)
+        path = Path(folder) / "definitions.json"
+        path.write_text(export_definitions(topology, vhost), encoding="utf-8")
+        path.chmod(0o644)
+        rabbitmqctl("import_definitions", str(path))
+
+    def listed_queues() -> dict[str, str]:
+        return dict(
+            line.split("\t", 1)
+            for line in rabbitmqctl("list_queues", "-p", vhost, "name", "arguments").splitlines()
+            if "\t" in line and not line.startswith("name\t")
+        )
+
+    deadline = time.monotonic() + 30  # the import runs asynchronously on the node
+    while set(queues := listed_queues()) != expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert set(queues) == expected
+    assert "x-max-priority" in queues["lots.election"]
+    retry = queues[retry_queue_name("lots.election", 30)]
+    assert "x-message-ttl" in retry and "30000" in retry and "lots.election" in retry
+
+    listed = rabbitmqctl(
+        "list_bindings", "-p", vhost, "source_name", "destination_name", "routing_key"
+    )
+    bindings = {
+        tuple(line.split("\t"))
+        for line in listed.splitlines()
+        if line.count("\t") == 2 and line.split("\t")[0] == "ticketing.lots"
+    }
+    assert bindings == {
+        ("ticketing.lots", b["destination"], b["routing_key"])
+        for b in definitions(topology, vhost)["bindings"]
+    }
