@@ -1,7 +1,7 @@
 """The topology as a RabbitMQ definitions document, for ``rabbitmqctl import_definitions``.
 
 Pure: model in, JSON text out. The content is the worker's own declaration plan
-(`mqwire.runtime.declarations.declarations`), applied to every amqp publisher_consumer, so
+(`mqwire.topology.declarations.declarations`), applied to every amqp publisher_consumer, so
 an export holds exactly what ``mserve`` would declare: the topic exchanges, every queue with
 its arguments (including the ``<queue>.retry.<delay>`` delay queues and the dead-letter
 queues) and every binding. Local publisher_consumers never touch a broker and are left out.
@@ -16,8 +16,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from mqwire.runtime.declarations import Declarations, declarations
-from mqwire.runtime.settings import PublisherConsumerSettings
+from mqwire.topology.declarations import Declarations, amqp_routing, declarations
 from mqwire.topology.model import Topology
 
 #: The vhost an export targets unless told otherwise.
@@ -26,19 +25,7 @@ DEFAULT_VHOST = "/"
 
 def broker_plan(topology: Topology) -> Declarations:
     """What ``mserve`` declares for all the topology's amqp publisher_consumers together."""
-    settings = [
-        PublisherConsumerSettings(
-            name=pc.name,
-            prefix=pc.prefix,
-            factories=(),
-            exchange=pc.exchange,
-            routes=topology.effective_routes(pc.name),
-            queues=tuple(q.name for q in topology.queues.values() if q.consumer == pc.name),
-        )
-        for pc in topology.publisher_consumers.values()
-        if pc.transport == "amqp"
-    ]
-    return declarations(settings, topology.queues)
+    return declarations(amqp_routing(topology), topology.queues)
 
 
 def exclusive_queues(topology: Topology) -> tuple[str, ...]:

@@ -13,8 +13,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mqwire.topology.declarations import Declarations, QueueDeclaration, declarations
+
 from .consumer import ConsumerSpec
-from .declarations import Declarations, QueueDeclaration, declarations
 from .dispatch import (
     ATTEMPT_HEADER,
     ATTEMPTS_HEADER,

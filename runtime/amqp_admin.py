@@ -17,9 +17,9 @@ import pika  # type: ignore[import-untyped]
 from pika.exceptions import AMQPError, ChannelClosedByBroker  # type: ignore[import-untyped]
 
 from mqwire.topology.credentials import mask_resolved_url
+from mqwire.topology.declarations import ExchangeDeclaration, QueueDeclaration
 from mqwire.topology.errors import MqError
 
-from .declarations import ExchangeDeclaration, QueueDeclaration
 from .errors import describe_error
 from .wire import properties_dict
 

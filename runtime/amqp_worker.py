@@ -24,11 +24,11 @@ from pika.adapters.tornado_connection import TornadoConnection  # type: ignore[i
 from tornado.ioloop import IOLoop
 
 from mqwire.topology.credentials import mask_resolved_url
+from mqwire.topology.declarations import Declarations
 from mqwire.topology.model import Queue
 
 from .acks import AckBatcher
 from .amqp_transport import AmqpTransport
-from .declarations import Declarations
 from .dispatch import Action, Delivery, Outcome
 from .errors import ExitCode, WorkerError, describe_error
 from .execution import execute, failure_message

@@ -15,10 +15,10 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from mqwire.topology.declarations import declarations
 from mqwire.topology.errors import MqError
 
 from .consumer import ConsumerSpec
-from .declarations import declarations
 from .errors import ConfigurationError, ExitCode
 from .loader import load
 from .metrics import Metrics

@@ -8,14 +8,14 @@ from urllib.parse import unquote
 
 import wiring
 
-from mqwire.runtime.declarations import (
+from mqwire.runtime.settings import read_settings
+from mqwire.topology import read_compiled_ini
+from mqwire.topology.declarations import (
     BindingDeclaration,
     ExchangeDeclaration,
     QueueDeclaration,
     declarations,
 )
-from mqwire.runtime.settings import read_settings
-from mqwire.topology import read_compiled_ini
 
 EXAMPLE_INI = Path(__file__).resolve().parents[2] / "examples" / "ticketing" / "compiled.ini"
 

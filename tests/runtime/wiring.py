@@ -14,10 +14,10 @@ import pika  # type: ignore[import-untyped]
 
 from mqwire.compiler import CompileOptions, compile_topology
 from mqwire.runtime import Registry
-from mqwire.runtime.declarations import Declarations, declarations
 from mqwire.runtime.dispatch import Delivery, Outcome, dispatch
 from mqwire.runtime.wire import properties_dict
 from mqwire.topology import load_topology
+from mqwire.topology.declarations import Declarations, declarations
 
 
 def compile_into(folder: Path, topology_yaml: str, transport: str | None = None) -> Path:

@@ -14,11 +14,41 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from mqwire.topology.model import Queue
+from .model import Queue, Route, Topology
 
-from .settings import PublisherConsumerSettings
+
+class Router(Protocol):
+    """What the plan needs of a publisher_consumer (runtime settings and ``Routing`` both fit)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def exchange(self) -> str | None: ...
+
+    @property
+    def routes(self) -> tuple[Route, ...]: ...
+
+
+@dataclass(frozen=True)
+class Routing:
+    """A publisher_consumer's exchange and effective routes, read from a topology."""
+
+    name: str
+    exchange: str | None
+    routes: tuple[Route, ...]
+
+
+def amqp_routing(topology: Topology) -> list[Routing]:
+    """Every amqp publisher_consumer of ``topology``, with its effective routes."""
+    return [
+        Routing(pc.name, pc.exchange, tuple(topology.effective_routes(pc.name)))
+        for pc in topology.publisher_consumers.values()
+        if pc.transport == "amqp"
+    ]
+
 
 #: The type of every exchange mqwire declares: routes are topic patterns.
 EXCHANGE_TYPE = "topic"
@@ -82,9 +112,7 @@ def failure_queue_declarations(queue: Queue) -> list[QueueDeclaration]:
     return [*retry_queue_declarations(queue), QueueDeclaration(queue.dead_letter_queue)]
 
 
-def declarations(
-    settings: Iterable[PublisherConsumerSettings], queues: Mapping[str, Queue]
-) -> Declarations:
+def declarations(settings: Iterable[Router], queues: Mapping[str, Queue]) -> Declarations:
     """Everything the given publisher_consumers consume from or route to.
 
     A route may name a queue another publisher_consumer consumes; it is declared here too
