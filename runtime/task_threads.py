@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import queue
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -23,8 +24,11 @@ class TaskThreads:
 
     def __init__(self, size: int, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self._loop = loop or asyncio.get_running_loop()
-        self._work: collections.deque[_Work] = collections.deque()
-        self._ready = threading.Condition()
+        # SimpleQueue (C) wakes a waiting thread faster than a Condition; ``_waiting`` says
+        # which queued tasks are still wanted, so shutdown can take them back.
+        self._work: queue.SimpleQueue[_Work | None] = queue.SimpleQueue()
+        self._waiting: set[asyncio.Future[Any]] = set()
+        self._lock = threading.Lock()
         self._results: collections.deque[tuple[asyncio.Future[Any], bool, Any]] = (
             collections.deque()
         )
@@ -40,19 +44,18 @@ class TaskThreads:
     def submit(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
         """Queue ``fn(*args)``; loop thread only."""
         future: asyncio.Future[Any] = self._loop.create_future()
-        with self._ready:
+        with self._lock:
             if self._closed:
                 raise RuntimeError("the task threads are shut down")
-            self._work.append((future, fn, args))
-            self._ready.notify()
+            self._waiting.add(future)
+        self._work.put((future, fn, args))
         return future
 
     def cancel_waiting(self) -> int:
         """Cancel the tasks no thread has started; how many. Loop thread only."""
-        with self._ready:
-            waiting = list(self._work)
-            self._work.clear()
-        for future, _, _ in waiting:
+        with self._lock:
+            waiting, self._waiting = self._waiting, set()
+        for future in waiting:
             future.cancel()
         return len(waiting)
 
@@ -62,20 +65,25 @@ class TaskThreads:
         The threads are daemons: one stuck in a task does not keep the process alive.
         """
         self.cancel_waiting()
-        with self._ready:
+        with self._lock:
+            if self._closed:
+                return
             self._closed = True
-            self._ready.notify_all()
+        for _ in self._threads:
+            self._work.put(None)
 
     # -- task threads -----------------------------------------------------------------------
 
     def _run(self) -> None:
         while True:
-            with self._ready:
-                while not self._work and not self._closed:
-                    self._ready.wait()
-                if not self._work:
-                    return
-                future, fn, args = self._work.popleft()
+            work = self._work.get()
+            if work is None:
+                return
+            future, fn, args = work
+            with self._lock:
+                if future not in self._waiting:
+                    continue  # taken back by cancel_waiting
+                self._waiting.remove(future)
             try:
                 self._results.append((future, True, fn(*args)))
             except Exception as exc:
