@@ -112,7 +112,7 @@ class QueueRow:
     name: str
     kind: str
     ready: int | None  #: None: the queue does not exist on the broker
-    unacked: int | None  #: None: not available over AMQP
+    unacked: int | None  #: None: not available (AMQP only, or no figure yet)
     consumers: int | None
 
     def as_json(self) -> dict[str, Any]:
@@ -239,9 +239,10 @@ def check_selection(ids: Sequence[str], replay_all: bool) -> None:
 
 @dataclass(frozen=True)
 class Finding:
-    """One thing ``verify`` looked at: ``state`` is ``ok``, ``missing`` or ``differs``."""
+    """One thing ``verify`` looked at: ``state`` is ``ok``, ``missing``, ``differs`` or
+    ``extra`` (a binding on a topology exchange that the topology does not declare)."""
 
-    kind: str  #: exchange or queue
+    kind: str  #: exchange, queue or binding
     name: str
     state: str
     detail: str = ""
@@ -251,22 +252,34 @@ class Finding:
         return self.state != "ok"
 
 
-#: What ``verify`` cannot see over AMQP, said every time it runs.
+#: What ``verify`` cannot see over AMQP, said every time it runs without the management API.
 UNVERIFIABLE = (
-    "AMQP cannot list bindings (the management API could; it is not used), "
+    "AMQP cannot list bindings (the management API can; it was not used), "
     "nor objects on the broker that the topology does not declare"
 )
 
+#: What ``verify`` cannot see even with the management API.
+UNCHECKED_WITH_API = "queues and exchanges on the broker that the topology does not declare"
 
-def verify_report(findings: Sequence[Finding], bindings: int) -> str:
-    """The findings, drift first, and what could not be checked."""
+
+def verify_report(findings: Sequence[Finding], bindings: int, *, api: bool = False) -> str:
+    """The findings, drift first, and what could not be checked.
+
+    ``api``: the bindings were compared through the management API (``bindings`` is then
+    ignored); otherwise ``bindings`` of them were not checked.
+    """
     order = sorted(findings, key=lambda f: (not f.drift, f.kind, f.name))
     rows = [(f.state.upper(), f.kind, f.name, f.detail) for f in order]
     drift = sum(f.drift for f in findings)
+    what = "exchanges, queues and bindings" if api else "exchanges and queues"
     summary = (
         f"{drift} of {len(findings)} declarations differ from the topology"
         if drift
-        else f"all {len(findings)} exchanges and queues match the topology"
+        else f"all {len(findings)} {what} match the topology"
     )
-    notes = f"not checked: {bindings} binding(s); {UNVERIFIABLE}"
+    notes = (
+        f"not checked: {UNCHECKED_WITH_API}"
+        if api
+        else f"not checked: {bindings} binding(s); {UNVERIFIABLE}"
+    )
     return "\n".join([format_table(["state", "kind", "name", "detail"], rows), summary, notes])

@@ -2,7 +2,9 @@
 
 A thin shell: the plan and the formatting live in ``admin``, the broker calls in
 ``amqp_admin``; publishing goes through the application's own publisher. No root, no
-``rabbitmqctl``: everything is an AMQP operation with the topology's credentials.
+``rabbitmqctl``: everything is an AMQP operation with the topology's credentials, plus, for
+``queues`` (unacked counts) and ``verify`` (bindings), the management HTTP API when it answers
+(``management_api``; ``admin_bindings`` compares).
 """
 
 from __future__ import annotations
@@ -11,26 +13,28 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from mqwire.topology.errors import MqError
 
 from . import admin
 from .admin import AdminExit, Finding, Target
+from .admin_bindings import compare_bindings
 from .amqp_admin import Admin, BrokerUnreachable
 from .errors import ConfigurationError, PublishConnectionError
 from .loader import load
+from .management_api import ManagementApi, ManagementUnavailable, endpoint
 from .registry import Registry
 
 EPILOG = """\
 examples:
-  mqctl compiled.ini queues [--json]
+  mqctl compiled.ini queues [--json] [--management-url URL | --no-management]
   mqctl compiled.ini publish lots lots.elect '{"id": 1}'
   mqctl compiled.ini publish lots lots.elect --file body.json | - (stdin)
   mqctl compiled.ini dead-letters lots.elect --limit 20
   mqctl compiled.ini replay lots.elect --all | --id MESSAGE_ID ...
   mqctl compiled.ini purge lots.elect [--force] [--any]
-  mqctl compiled.ini verify
+  mqctl compiled.ini verify [--json] [--management-url URL | --no-management]
 
 exit codes:
   0 done   1 verify found drift   2 bad usage, config or refused operation
@@ -47,7 +51,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("config", help="the compiled INI written by mq-compile")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    queues = sub.add_parser("queues", help="queues with ready / unacked / consumer counts")
+    api = argparse.ArgumentParser(add_help=False)
+    choice = api.add_mutually_exclusive_group()
+    choice.add_argument(
+        "--management-url",
+        metavar="URL",
+        help="the management HTTP API (default http://AMQP-HOST:15672, the AMQP URL's user "
+        "and password unless URL has its own)",
+    )
+    choice.add_argument(
+        "--no-management", action="store_true", help="AMQP only: no unacked counts, no bindings"
+    )
+    queues = sub.add_parser(
+        "queues", parents=[api], help="queues with ready / unacked / consumer counts"
+    )
     queues.add_argument("--json", action="store_true")
     pub = sub.add_parser("publish", help="publish one message through a publisher")
     pub.add_argument("publisher", help="the publisher_consumer to publish with")
@@ -68,21 +85,51 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("queue", help="a queue (its dead-letter queue is read) or its DLQ")
     replay.add_argument("--id", action="append", default=[], dest="ids", metavar="MESSAGE_ID")
     replay.add_argument("--all", action="store_true")
-    verify = sub.add_parser("verify", help="compare the broker with the topology")
+    verify = sub.add_parser("verify", parents=[api], help="compare the broker with the topology")
     verify.add_argument("--json", action="store_true")
     return parser
 
 
+T = TypeVar("T")
+
+
+class Management:
+    """The management API per target, when it answers; says once why it is not used."""
+
+    def __init__(self, args: argparse.Namespace, without: str) -> None:
+        self._off = bool(args.no_management)
+        self._url: str | None = args.management_url
+        self._without = without  # what the output lacks without the API
+        self._said = False
+
+    def read(self, target: Target, call: Callable[[ManagementApi], T]) -> T | None:
+        if self._off:
+            return None
+        try:
+            return call(ManagementApi(endpoint(target.url, self._url)))
+        except ManagementUnavailable as exc:
+            if not self._said:
+                print(f"mqctl: not using the {exc}; {self._without}", file=sys.stderr)
+                self._said = True
+            return None
+
+
 def cmd_queues(registry: Registry, found: Sequence[Target], args: argparse.Namespace) -> int:
     rows = []
+    management = Management(args, "unacked shown as n/a")
+    complete = True
     for target in found:
-        with Admin(target.url) as broker:
+        with Admin(target.url) as broker:  # first: an unreachable broker is the one error
+            stats = management.read(target, lambda api: api.queues())
+            complete = complete and stats is not None
             for queue in target.plan.queues:
                 probe = broker.probe_queue(queue.name)
                 kind = admin.queue_kind(registry, queue.name)
                 if probe.exists:
+                    live = (stats or {}).get(queue.name)
+                    unacked = live.unacked if live else None
                     rows.append(
-                        admin.QueueRow(queue.name, kind, probe.ready, None, probe.consumers)
+                        admin.QueueRow(queue.name, kind, probe.ready, unacked, probe.consumers)
                     )
                 else:
                     rows.append(admin.QueueRow(queue.name, kind, None, None, None))
@@ -90,7 +137,8 @@ def cmd_queues(registry: Registry, found: Sequence[Target], args: argparse.Names
         print(json.dumps([r.as_json() for r in rows], indent=2))
     else:
         print(admin.queue_table(rows))
-        print("(unacked: not available over AMQP)")
+        if not complete:
+            print("(unacked: not available over AMQP)")
     return AdminExit.OK
 
 
@@ -179,8 +227,15 @@ def cmd_replay(registry: Registry, found: Sequence[Target], args: argparse.Names
 
 def cmd_verify(registry: Registry, found: Sequence[Target], args: argparse.Namespace) -> int:
     findings: list[Finding] = []
+    management = Management(args, "bindings not checked")
+    unchecked = 0  # bindings not compared, for want of the management API
     for target in found:
         with Admin(target.url) as broker:
+            live = management.read(target, lambda api: api.bindings())
+            if live is None:
+                unchecked += len(target.plan.bindings)
+            else:
+                findings.extend(compare_bindings(target.plan, live))
             for exchange in target.plan.exchanges:
                 if not broker.exchange_exists(exchange.name):
                     findings.append(Finding("exchange", exchange.name, "missing"))
@@ -194,16 +249,17 @@ def cmd_verify(registry: Registry, found: Sequence[Target], args: argparse.Names
                     continue
                 text = broker.inequivalence(queue) or ""
                 findings.append(Finding("queue", queue.name, "differs" if text else "ok", text))
-    bindings = sum(len(t.plan.bindings) for t in found)
+    checked = unchecked == 0 and not args.no_management
     if args.json:
+        why = admin.UNCHECKED_WITH_API if checked else admin.UNVERIFIABLE
         report = {
             "drift": any(f.drift for f in findings),
             "findings": [f.__dict__ for f in findings],
-            "not_checked": {"bindings": bindings, "why": admin.UNVERIFIABLE},
+            "not_checked": {"bindings": unchecked, "why": why},
         }
         print(json.dumps(report, indent=2))
     else:
-        print(admin.verify_report(findings, bindings))
+        print(admin.verify_report(findings, unchecked, api=checked))
     return AdminExit.DRIFT if any(f.drift for f in findings) else AdminExit.OK
 
 

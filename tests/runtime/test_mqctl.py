@@ -7,10 +7,13 @@ and the worker processes every one of them.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
+import os
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -184,7 +187,7 @@ def test_queues_lists_every_queue_with_counts(
     ini: Path, registry: Registry, capsys: pytest.CaptureFixture[str]
 ) -> None:
     registry.publisher("work").publish({"id": 1}, routing_key="jobs.a")
-    code, out, _ = mqctl(capsys, str(ini), "queues")
+    code, out, _ = mqctl(capsys, str(ini), "queues", "--no-management")
     assert code == 0
     lines = out.splitlines()
     assert lines[0].split() == ["queue", "kind", "ready", "unacked", "consumers"]
@@ -196,7 +199,7 @@ def test_queues_lists_every_queue_with_counts(
         ["other.dead", "dead", "0", "n/a", "0"],
     ]
     assert "guest" not in out
-    code, out, _ = mqctl(capsys, str(ini), "queues", "--json")
+    code, out, _ = mqctl(capsys, str(ini), "queues", "--json", "--no-management")
     rows = json.loads(out)
     assert rows[0] == {
         "name": "jobs",
@@ -360,7 +363,7 @@ def test_replay_moves_every_dead_letter_back_and_the_worker_runs_them(
 def test_verify_reports_drift(
     ini: Path, fresh_vhost_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = mqctl(capsys, str(ini), "verify")
+    code, out, _ = mqctl(capsys, str(ini), "verify", "--no-management")
     assert code == 0, out
     assert "all 6 exchanges and queues match" in out and "not checked: 3 binding(s)" in out
     with pika.BlockingConnection(pika.URLParameters(fresh_vhost_url)) as connection:
@@ -370,7 +373,7 @@ def test_verify_reports_drift(
         channel.queue_declare("other", durable=True, arguments={"x-max-priority": 9})
         channel.exchange_delete("work.events")
         channel.exchange_declare("work.events", "direct", durable=True)
-    code, out, _ = mqctl(capsys, str(ini), "verify", "--json")
+    code, out, _ = mqctl(capsys, str(ini), "verify", "--json", "--no-management")
     assert code == 1
     report = json.loads(out)
     drift = {(f["kind"], f["name"]): f for f in report["findings"] if f["state"] != "ok"}
@@ -398,3 +401,100 @@ def test_unreachable_broker_is_a_one_liner(
     code, out, err = mqctl(capsys, str(ini), "queues")
     assert code == 3 and err.startswith("mqctl: error: cannot connect to")
     assert "s3cret" not in err + out and "***" in err
+
+
+# -- with the management API -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def management(amqp_url: str) -> str:
+    """The management API's base URL; skips (or fails, when CI is set) if it does not answer."""
+    base = "http://127.0.0.1:15672"
+    token = base64.b64encode(b"guest:guest").decode()
+    request = urllib.request.Request(
+        base + "/api/overview", headers={"Authorization": f"Basic {token}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            response.read()
+    except OSError as exc:
+        message = f"the RabbitMQ management API does not answer at {base}: {exc}"
+        if os.environ.get("CI"):
+            pytest.fail(message + " (CI enables rabbitmq_management in .ci/run)")
+        pytest.skip(message)
+    return base
+
+
+def unacked(capsys: pytest.CaptureFixture[str], ini: Path, url: str) -> dict[str, int | None]:
+    code, out, err = mqctl(capsys, str(ini), "queues", "--json", "--management-url", url)
+    assert code == 0 and err == "", err
+    return {row["name"]: row["unacked"] for row in json.loads(out)}
+
+
+@pytest.mark.broker
+def test_queues_shows_unacked_from_the_management_api(
+    ini: Path,
+    registry: Registry,
+    fresh_vhost_url: str,
+    management: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    publisher = registry.publisher("work")
+    for n in range(3):
+        publisher.publish({"id": n}, routing_key="jobs.a")
+    with pika.BlockingConnection(pika.URLParameters(fresh_vhost_url)) as connection:
+        channel = connection.channel()
+        for _ in range(2):  # held, not acked, until the connection closes
+            assert channel.basic_get("jobs", auto_ack=False)[0] is not None
+        wait_until(
+            lambda: unacked(capsys, ini, management)["jobs"] == 2,
+            timeout=30,
+            what="the management API reporting 2 unacked",
+        )
+        code, out, err = mqctl(capsys, str(ini), "queues")  # the default URL
+        assert code == 0 and err == ""
+        assert out.splitlines()[1].split() == ["jobs", "queue", "1", "2", "0"]
+        assert "not available" not in out
+    assert unacked(capsys, ini, management)["other"] == 0
+
+
+@pytest.mark.broker
+def test_verify_compares_bindings_through_the_management_api(
+    ini: Path, fresh_vhost_url: str, management: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = mqctl(capsys, str(ini), "verify")
+    assert code == 0 and err == "", out + err
+    assert "all 9 exchanges, queues and bindings match" in out
+    assert "OK     binding   work.events -> jobs [jobs.#]" in out
+    with pika.BlockingConnection(pika.URLParameters(fresh_vhost_url)) as connection:
+        channel = connection.channel()
+        channel.queue_unbind("jobs", "work.events", "jobs.#")
+        channel.queue_bind("other", "work.events", "surprise")
+    code, out, _ = mqctl(capsys, str(ini), "verify", "--json", "--management-url", management)
+    assert code == 1
+    report = json.loads(out)
+    drift = {(f["kind"], f["name"]): f["state"] for f in report["findings"] if f["state"] != "ok"}
+    assert drift == {
+        ("binding", "work.events -> jobs [jobs.#]"): "missing",
+        ("binding", "work.events -> other [surprise]"): "extra",
+    }
+    assert report["not_checked"]["bindings"] == 0
+    code, out, _ = mqctl(capsys, str(ini), "verify")
+    assert code == 1 and "2 of 10 declarations differ" in out  # the extra binding counts
+    assert [line.split()[0] for line in out.splitlines()[1:4]] == ["MISSING", "EXTRA", "OK"]
+
+
+@pytest.mark.broker
+def test_an_unreachable_management_api_falls_back_to_amqp(
+    ini: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = "http://guest:s3cret@127.0.0.1:1"
+    code, out, err = mqctl(capsys, str(ini), "queues", "--management-url", url)
+    assert code == 0 and out.splitlines()[1].split() == ["jobs", "queue", "0", "n/a", "0"]
+    assert "(unacked: not available over AMQP)" in out
+    assert err.startswith("mqctl: not using the management API at http://guest:***@127.0.0.1:1")
+    assert err.count("\n") == 1 and "unacked shown as n/a" in err
+    code, out, err = mqctl(capsys, str(ini), "verify", "--management-url", url)
+    assert code == 0 and "not checked: 3 binding(s)" in out
+    assert err.count("mqctl: not using the management API") == 1 and "bindings not checked" in err
+    assert "s3cret" not in out + err

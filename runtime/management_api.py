@@ -1,0 +1,145 @@
+"""The HTTP edge of ``mqctl``: RabbitMQ's management API, read-only, with the stdlib only.
+
+AMQP cannot report unacknowledged counts nor list bindings; the management plugin's HTTP API
+can. ``mqctl`` uses it when it answers and falls back to AMQP alone when it does not, so every
+failure here is one :class:`ManagementUnavailable` whose message never holds a password.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+from mqwire.topology.credentials import mask_resolved_url
+from mqwire.topology.errors import MqError
+
+#: Seconds to wait for one answer of the management API.
+TIMEOUT = 5.0
+
+
+class ManagementUnavailable(MqError):
+    """The management API did not answer, refused the credentials or sent something else."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the management API is, who to be, and which vhost to read."""
+
+    base_url: str  #: scheme://host:port[/path], without credentials
+    user: str
+    password: str
+    vhost: str
+
+    @property
+    def masked(self) -> str:
+        parts = urlsplit(self.base_url)
+        netloc = f"{self.user}:***@{parts.netloc}" if self.user else parts.netloc
+        return mask_resolved_url(parts._replace(netloc=netloc).geturl())
+
+
+def endpoint(amqp_url: str, management_url: str | None = None) -> Endpoint:
+    """The management endpoint for a broker URL (pure).
+
+    Without ``management_url``: ``http://HOST:15672`` (``https://HOST:15671`` for ``amqps``).
+    Credentials come from ``management_url`` when it has them, else from the AMQP URL
+    (``guest``/``guest`` when it has none, as pika assumes); the vhost always from the AMQP URL.
+    """
+    amqp = urlsplit(amqp_url)
+    vhost = unquote(amqp.path[1:]) if len(amqp.path) > 1 else "/"
+    user, password = unquote(amqp.username or "guest"), unquote(amqp.password or "guest")
+    if management_url is None:
+        secure = amqp.scheme == "amqps"
+        host = amqp.hostname or "localhost"
+        host = f"[{host}]" if ":" in host else host
+        base = f"{'https' if secure else 'http'}://{host}:{15671 if secure else 15672}"
+        return Endpoint(base, user, password, vhost)
+    given = urlsplit(management_url)
+    if given.username is not None:
+        user, password = unquote(given.username), unquote(given.password or "")
+    hostport = given.netloc.rpartition("@")[2]
+    base = given._replace(netloc=hostport, query="", fragment="").geturl().rstrip("/")
+    return Endpoint(base, user, password, vhost)
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """One queue as the management API reports it; ``None`` where it has no figure yet."""
+
+    ready: int | None
+    unacked: int | None
+    consumers: int | None
+
+
+@dataclass(frozen=True)
+class LiveBinding:
+    """A binding on the broker: ``exchange`` -> ``destination`` with ``routing_key``."""
+
+    exchange: str
+    destination: str
+    routing_key: str
+    destination_type: str = "queue"
+
+
+class ManagementApi:
+    """Read-only calls on one vhost of the management API."""
+
+    def __init__(self, where: Endpoint, timeout: float = TIMEOUT) -> None:
+        self.endpoint = where
+        self._timeout = timeout
+        token = base64.b64encode(f"{where.user}:{where.password}".encode()).decode("ascii")
+        self._headers = {"Authorization": f"Basic {token}", "Accept": "application/json"}
+
+    def _get(self, path: str) -> Any:
+        url = self.endpoint.base_url + path
+        request = urllib.request.Request(url, headers=self._headers)
+        where = f"management API at {self.endpoint.masked}"
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            raise ManagementUnavailable(f"{where}: HTTP {exc.code} {exc.reason}") from None
+        except urllib.error.URLError as exc:
+            raise ManagementUnavailable(f"{where}: {exc.reason}") from None
+        except (OSError, ValueError) as exc:
+            raise ManagementUnavailable(f"{where}: {type(exc).__name__}: {exc}") from None
+
+    def _vhost_path(self, kind: str) -> str:
+        return f"/api/{kind}/{quote(self.endpoint.vhost, safe='')}"
+
+    def queues(self) -> dict[str, QueueStats]:
+        """Every queue of the vhost by name (the figures lag the broker by a few seconds)."""
+        found: dict[str, QueueStats] = {}
+        for item in _listing(self._get(self._vhost_path("queues"))):
+            found[str(item.get("name"))] = QueueStats(
+                _count(item.get("messages_ready")),
+                _count(item.get("messages_unacknowledged")),
+                _count(item.get("consumers")),
+            )
+        return found
+
+    def bindings(self) -> list[LiveBinding]:
+        """Every binding of the vhost, the default exchange's included (``exchange`` "")."""
+        return [
+            LiveBinding(
+                str(item.get("source", "")),
+                str(item.get("destination", "")),
+                str(item.get("routing_key", "")),
+                str(item.get("destination_type", "queue")),
+            )
+            for item in _listing(self._get(self._vhost_path("bindings")))
+        ]
+
+
+def _listing(data: Any) -> list[dict[str, Any]]:
+    if not isinstance(data, list):
+        raise ManagementUnavailable("the management API answered something other than a list")
+    return [item for item in data if isinstance(item, dict)]
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
