@@ -66,7 +66,7 @@ def render_explanation(routing_key: str, reaches: tuple[PublisherReach, ...]) ->
         through = f"exchange {item.exchange}" if item.exchange else "the default exchange"
         lines.append(f"  published by {item.publisher} (through {through}):")
         if not item.reaches:
-            lines.append("    reaches no queue: the broker drops the message (unroutable)")
+            lines.append("    reaches no queue: publish() raises Unroutable (mandatory)")
         for reach in item.reaches:
             task = f"task {reach.task}" if reach.task else "no task (mserve dead-letters it)"
             patterns = ", ".join(reach.patterns)
