@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from mqwire.runtime.dispatch import Action, Delivery, QueuePolicy, TaskEntry
+from mqwire.runtime.dispatch import Action, Delivery, Outcome, QueuePolicy, TaskEntry
 from mqwire.runtime.errors import TaskTimeout
-from mqwire.runtime.execution import execute, is_coroutine_task
+from mqwire.runtime.execution import execute, failure_message, is_coroutine_task
 from mqwire.runtime.task_threads import TaskThreads
 
 BODY = b'{"id": 1}'
@@ -140,3 +140,24 @@ def test_cancel_waiting_takes_back_tasks_that_have_not_started() -> None:
     outcome, one_cancelled = asyncio.run(main())
 
     assert outcome.action is Action.ACK and one_cancelled and ran == []
+
+
+def test_a_retry_copy_goes_to_the_delay_queue_with_the_next_attempt() -> None:
+    outcome = Outcome(Action.RETRY, "t", delay=5.0, reason="KeyError: 'k'")
+    message = failure_message(delivery(attempt=1), outcome, "q.dead", now=1_700_000_000.0)
+
+    assert (message.exchange, message.routing_key, message.body) == ("", "q.retry.5s", BODY)
+    assert message.properties["headers"]["x-mqwire-attempt"] == 2
+    assert message.properties["message_id"] == message.message_id != ""
+
+
+def test_a_dead_letter_copy_says_why_and_keeps_the_message_id() -> None:
+    failed = Delivery("q", BODY, {"message_id": "m-1", "headers": {"x-mqwire-attempt": 2}}, "q")
+    outcome = Outcome(Action.DEAD_LETTER, "t", reason="ValueError: no", error=ValueError("no"))
+    message = failure_message(failed, outcome, "q.dead", now=1_700_000_000.5)
+
+    headers = message.properties["headers"]
+    assert (message.routing_key, message.message_id) == ("q.dead", "m-1")
+    assert headers["x-mqwire-reason"] == "ValueError: no"
+    assert headers["x-mqwire-exception"] == "ValueError"
+    assert (headers["x-mqwire-attempts"], headers["x-mqwire-failed-at"]) == (2, 1_700_000_000)
