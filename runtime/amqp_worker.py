@@ -1,6 +1,6 @@
 """The worker's AMQP edge: consume a publisher_consumer's queues on the running tornado loop.
 
-One ``Worker`` per publisher_consumer. It owns one pika ``TornadoConnection`` for consuming (one
+One ``Worker`` per publisher_consumer. It owns one consuming connection (``AmqpSession``; one
 channel per queue, each with its own ``basic_qos``), touched only from the loop thread: every
 ack and nack happens there. Retries and dead letters are published through an ``AmqpTransport``
 (its own connection, confirmed, ``mandatory``), and the input is acked only after that confirm.
@@ -20,14 +20,13 @@ from functools import partial
 from typing import Any
 
 import pika  # type: ignore[import-untyped]
-from pika.adapters.tornado_connection import TornadoConnection  # type: ignore[import-untyped]
-from tornado.ioloop import IOLoop
 
 from mqwire.topology.credentials import mask_resolved_url
 from mqwire.topology.declarations import Declarations
 from mqwire.topology.model import Queue
 
 from .acks import AckBatcher
+from .amqp_session import AmqpSession, Lost
 from .amqp_transport import AmqpTransport
 from .dispatch import Action, Delivery, Outcome
 from .errors import ExitCode, WorkerError, describe_error
@@ -36,13 +35,9 @@ from .metrics import Metrics
 from .registry import Registry
 from .task_threads import TaskThreads
 from .wire import properties_dict
-from .worker_policy import WorkerOptions, backoff, fatal_error
+from .worker_policy import WorkerOptions, backoff
 
 log = logging.getLogger("mqwire.worker")
-
-
-class _Lost(Exception):
-    """The connection or one of its channels went away; reconnect."""
 
 
 @dataclass(eq=False)
@@ -92,10 +87,9 @@ class Worker:
         self._policies = {q.name: registry.queue_policy(q.name) for q in self._queues}
         self._outcomes = AmqpTransport(url, name=f"mserve:{name}:outcomes", heartbeat=heartbeat)
         self._jobs: dict[_Job, asyncio.Task[None]] = {}
-        self._connection: Any = None
+        self._session: AmqpSession | None = None
         self._channels: list[Any] = []  # the consuming channels of the current connection
         self._consuming: set[str] = set()
-        self._pending: set[asyncio.Future[Any]] = set()
         self._lost: asyncio.Future[str] | None = None
         self._stopping = self._forced = False
 
@@ -120,7 +114,9 @@ class Worker:
             for task in self._jobs.values():
                 task.cancel()
         self._stopping = True
-        self._fail_pending(ConnectionAbortedError("stop requested"))
+        if self._session is not None:
+            self._session.quiet = True
+            self._session.fail_pending(ConnectionAbortedError("stop requested"))
         self._wake("stop requested")
 
     # -- the reconnect loop -----------------------------------------------------------------
@@ -135,7 +131,7 @@ class Worker:
                 except WorkerError as exc:
                     log.error("%s: %s", self.name, exc)
                     return exc.exit_code
-                except (_Lost, pika.exceptions.AMQPError, OSError) as exc:
+                except (Lost, pika.exceptions.AMQPError, OSError) as exc:
                     if self._stopping:
                         break
                     down_since = down_since or time.monotonic()
@@ -162,16 +158,17 @@ class Worker:
             await asyncio.get_running_loop().run_in_executor(None, self._outcomes.close)
 
     async def _start(self) -> None:
-        self._connection = await self._connect()
-        channel = await self._open_channel()
-        await self._declare(channel)
+        self._session = session = AmqpSession(self._params, self.masked_url, self._wake)
+        await session.connect()
+        channel = await session.channel()
+        await session.declare(self._plan, channel)
         channel.close()
         for queue in self._queues:
-            channel = await self._open_channel()
+            channel = await session.channel()
             channel.add_on_cancel_callback(partial(self._on_cancel, queue.name))
-            await self._rpc("setting qos", channel.basic_qos, prefetch_count=queue.prefetch)
+            await session.rpc("setting qos", channel.basic_qos, prefetch_count=queue.prefetch)
             on_message = partial(self._on_message, queue.name)
-            await self._rpc(
+            await session.rpc(
                 f"consuming {queue.name!r}", channel.basic_consume, queue=queue.name,
                 on_message_callback=on_message,
             )  # fmt: skip
@@ -184,111 +181,12 @@ class Worker:
             self.masked_url,
         )
 
-    async def _declare(self, channel: Any) -> None:
-        """Exchanges, queues (retry and dead-letter ones included), bindings: idempotent."""
-        for x in self._plan.exchanges:
-            await self._rpc(
-                f"declaring exchange {x.name!r}", channel.exchange_declare,
-                exchange=x.name, exchange_type=x.type, durable=x.durable,
-            )  # fmt: skip
-        for q in self._plan.queues:
-            await self._rpc(
-                f"declaring queue {q.name!r}", channel.queue_declare, queue=q.name,
-                durable=q.durable, exclusive=q.exclusive, auto_delete=q.auto_delete,
-                arguments=dict(q.arguments) or None,
-            )  # fmt: skip
-        for b in self._plan.bindings:
-            await self._rpc(
-                f"declaring the binding {b.exchange!r} -> {b.queue!r} ({b.routing_key!r})",
-                channel.queue_bind,
-                queue=b.queue, exchange=b.exchange, routing_key=b.routing_key,
-            )  # fmt: skip
-
-    async def _connect(self) -> Any:
-        opened: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending.add(opened)  # a stop request ends the wait too
-
-        def on_open(connection: Any) -> None:
-            if not opened.done():
-                opened.set_result(connection)
-
-        def on_open_error(connection: Any, exc: BaseException) -> None:
-            if not opened.done():
-                opened.set_exception(exc)
-
-        connection = TornadoConnection(
-            self._params,
-            on_open_callback=on_open,
-            on_open_error_callback=on_open_error,
-            on_close_callback=self._on_connection_closed,
-            custom_ioloop=IOLoop.current(),
-        )
-        self._connection = connection
-        try:
-            return await opened
-        except Exception as exc:
-            self._connection = None
-            during = f"connecting to {self.masked_url}"
-            raise fatal_error(exc, during) or _Lost(f"{during}: {describe_error(exc)}") from None
-
-    async def _open_channel(self) -> Any:
-        connection = self._connection
-        channel = await self._rpc(
-            "opening a channel", lambda callback: connection.channel(on_open_callback=callback)
-        )
-        channel.add_on_close_callback(self._on_channel_closed)
-        return channel
-
-    def _rpc(self, during: str, method: Any, **kwargs: Any) -> Any:
-        """Call a pika method with a completion callback; await its result or the loss."""
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending.add(future)
-
-        def done(result: Any) -> None:
-            self._pending.discard(future)
-            if not future.done():
-                future.set_result(result)
-
-        method(callback=done, **kwargs)
-        return self._translate(future, during)
-
-    async def _translate(self, future: asyncio.Future[Any], during: str) -> Any:
-        try:
-            return await future
-        except _Lost as exc:
-            cause = exc.args[0] if exc.args else exc
-            if isinstance(cause, BaseException):
-                fatal = fatal_error(cause, during)
-                if fatal is not None:
-                    raise fatal from None
-                raise _Lost(f"{during}: {describe_error(cause)}") from None
-            raise
-
     # -- pika callbacks (loop thread) -------------------------------------------------------
-
-    def _fail_pending(self, cause: BaseException) -> None:
-        for future in list(self._pending):
-            if not future.done():
-                future.set_exception(_Lost(cause))
-        self._pending.clear()
 
     def _wake(self, reason: str) -> None:
         self._consuming.clear()
         if self._lost is not None and not self._lost.done():
             self._lost.set_result(reason)
-
-    def _on_connection_closed(self, connection: Any, exc: BaseException) -> None:
-        if connection is not self._connection:
-            return
-        self._connection = None
-        self._fail_pending(exc)
-        self._wake(f"connection closed: {describe_error(exc)}")
-
-    def _on_channel_closed(self, channel: Any, exc: BaseException) -> None:
-        if self._stopping or isinstance(exc, pika.exceptions.ChannelClosedByClient):
-            return  # our own close
-        self._fail_pending(exc)
-        self._wake(f"channel closed: {describe_error(exc)}")
 
     def _on_cancel(self, queue: str, frame: Any) -> None:
         self._wake(f"the broker cancelled the consumer of {queue!r} (queue deleted?)")
@@ -399,23 +297,14 @@ class Worker:
     async def _teardown(self) -> None:
         """Close the consuming connection (unacked messages go back to their queues)."""
         self._acks.flush()  # what finished is acked before the channels close
-        connection, self._connection = self._connection, None
+        session, self._session = self._session, None
         self._consuming.clear()
         for channel in self._channels:
             self._acks.forget(channel)
         self._channels.clear()
-        if connection is None or connection.is_closed:
-            return
-        closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-        def on_close(*_: Any) -> None:
-            if not closed.done():
-                closed.set_result(None)
-
-        connection.add_on_close_callback(on_close)
-        if not connection.is_closing:
-            connection.close()
-        await asyncio.wait([closed], timeout=10)
+        if session is not None:
+            session.quiet = True
+            await session.close()
 
     async def _sleep_unless_stopped(self, delay: float) -> None:
         lost = asyncio.get_running_loop().create_future()
