@@ -109,13 +109,7 @@ class Admin:
         """
         try:
             with self._channel() as channel:
-                channel.queue_declare(
-                    queue.name,
-                    durable=queue.durable,
-                    exclusive=queue.exclusive,
-                    auto_delete=queue.auto_delete,
-                    arguments=dict(queue.arguments) or None,
-                )
+                channel.queue_declare(**queue.declare_kwargs())
         except BrokerError as exc:
             if exc.reply_code in (405, 406):
                 return str(exc).split(" ", 1)[1]

@@ -92,10 +92,8 @@ class AmqpSession:
             )  # fmt: skip
         for q in plan.queues:
             await self.rpc(
-                f"declaring queue {q.name!r}", channel.queue_declare, queue=q.name,
-                durable=q.durable, exclusive=q.exclusive, auto_delete=q.auto_delete,
-                arguments=dict(q.arguments) or None,
-            )  # fmt: skip
+                f"declaring queue {q.name!r}", channel.queue_declare, **q.declare_kwargs()
+            )
         for b in plan.bindings:
             await self.rpc(
                 f"declaring the binding {b.exchange!r} -> {b.queue!r} ({b.routing_key!r})",

@@ -43,6 +43,11 @@ class TaskEntry:
     root_factory: Callable[..., Any] | None = None
     timeout: float | None = None
     path: str = ""
+    #: ``async def`` (also through ``functools.partial``): run on the loop, not in a thread.
+    is_coroutine: bool = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "is_coroutine", inspect.iscoroutinefunction(self.function))
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,19 @@ from collections.abc import Sequence
 from mqwire.topology.errors import MqError
 
 
-def describe_error(exc: BaseException) -> str:
-    """A one-line cause, with reply code and text when the broker gave them."""
-    # pika wraps a failed connect three deep; the innermost exception says what happened.
+def innermost(exc: BaseException) -> BaseException:
+    """The exception pika wrapped (a failed connect is three deep): it says what happened."""
     for _ in range(5):
         inner = getattr(exc, "exceptions", None) or exc.args
         if not inner or not isinstance(inner[-1], BaseException):
             break
         exc = inner[-1]
+    return exc
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line cause, with reply code and text when the broker gave them."""
+    exc = innermost(exc)
     code, text = getattr(exc, "reply_code", None), getattr(exc, "reply_text", None)
     if code is not None:
         return f"{type(exc).__name__}: {code} {text}"

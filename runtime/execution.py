@@ -8,7 +8,6 @@ while it works; a coroutine runs on the loop itself and must not block.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -34,7 +33,7 @@ from .wire import WireMessage
 
 def is_coroutine_task(task: TaskEntry) -> bool:
     """True when the task is an ``async def`` (also through ``functools.partial``)."""
-    return inspect.iscoroutinefunction(task.function)
+    return task.is_coroutine
 
 
 async def execute(
@@ -55,7 +54,7 @@ async def execute(
         return prepared
     task, request = prepared
     try:
-        if is_coroutine_task(task):
+        if task.is_coroutine:
             await _with_timeout(call_task(task, request), task.timeout)
         else:
             await _with_timeout(threads.submit(call_task, task, request), task.timeout)

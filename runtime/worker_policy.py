@@ -6,7 +6,7 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from .errors import ExitCode, WorkerError, describe_error
+from .errors import ExitCode, WorkerError, describe_error, innermost
 
 
 @dataclass(frozen=True)
@@ -31,12 +31,7 @@ def backoff(cap: float, rng: Callable[[], float] = random.random) -> Iterator[fl
 def fatal_error(exc: BaseException, during: str) -> WorkerError | None:
     """The exit code for errors a reconnect cannot fix; ``None`` when retrying may help."""
     code = getattr(exc, "reply_code", None)
-    inner = exc
-    for _ in range(5):  # pika wraps a failed connect several deep
-        args = getattr(inner, "exceptions", None) or inner.args
-        if not args or not isinstance(args[-1], BaseException):
-            break
-        inner = args[-1]
+    inner = innermost(exc)
     names = {type(exc).__name__, type(inner).__name__}
     code = code or getattr(inner, "reply_code", None)
     # pika guesses "authentication" for any connection closed during login, a broker

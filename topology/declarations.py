@@ -69,6 +69,16 @@ class QueueDeclaration:
     auto_delete: bool = False
     arguments: Mapping[str, Any] = field(default_factory=dict)
 
+    def declare_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of pika's ``queue_declare`` (blocking and async channels alike)."""
+        return {
+            "queue": self.name,
+            "durable": self.durable,
+            "exclusive": self.exclusive,
+            "auto_delete": self.auto_delete,
+            "arguments": dict(self.arguments) or None,
+        }
+
 
 @dataclass(frozen=True)
 class BindingDeclaration:

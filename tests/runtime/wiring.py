@@ -48,13 +48,7 @@ def apply(url: str, wanted: Declarations) -> Declarations:
         for exchange in wanted.exchanges:
             channel.exchange_declare(exchange.name, exchange.type, durable=exchange.durable)
         for queue in wanted.queues:
-            channel.queue_declare(
-                queue.name,
-                durable=queue.durable,
-                exclusive=queue.exclusive,
-                auto_delete=queue.auto_delete,
-                arguments=dict(queue.arguments) or None,
-            )
+            channel.queue_declare(**queue.declare_kwargs())
         for binding in wanted.bindings:
             channel.queue_bind(binding.queue, binding.exchange, binding.routing_key)
     return wanted
