@@ -23,7 +23,7 @@ import pytest
 from pika import spec
 from wiring import connection_pids
 
-from mqwire.runtime.amqp_transport import AmqpTransport
+from mqwire.runtime.amqp_transport import AmqpTransport, _CoalescingConnection
 from mqwire.runtime.errors import (
     ConfigurationError,
     EncodeError,
@@ -157,6 +157,39 @@ def test_one_send_of_500_persistent_messages_lands_exactly_once(
     found = broker.ids(queue)
     assert len(found) == 500
     assert set(found) == {m.message_id for m in batch}
+
+
+@pytest.mark.broker
+def test_bodies_spanning_several_frames_arrive_intact_beside_small_ones(
+    amqp_url: str, broker: Broker, make_transport: Callable[..., AmqpTransport], unique_name: str
+) -> None:
+    # Each message's frames go out as one write: a body above frame_max (128 KiB) is several
+    # body frames, and the stream must still parse, in order, between small messages.
+    queue = broker.queue(unique_name)
+    bodies = [b"a", bytes(range(256)) * 1200, b"", b"z" * 131_065, b"b"]
+    batch = [WireMessage("", queue, body, f"m{i}") for i, body in enumerate(bodies)]
+
+    assert make_transport(amqp_url).send(batch) == [None] * len(batch)
+
+    got = []
+    for _ in bodies:
+        method, properties, body = broker.channel.basic_get(queue, auto_ack=True)
+        assert method is not None, f"only {len(got)} of {len(bodies)} arrived"
+        got.append((properties.message_id, body))
+    assert got == [(m.message_id, m.body) for m in batch]
+
+
+def test_a_message_is_written_as_one_chunk_with_exact_counters() -> None:
+    connection = _CoalescingConnection.__new__(_CoalescingConnection)  # only the write path
+    connection.bytes_sent = connection.frames_sent = 0
+    written: list[bytes] = []
+    connection._adapter_emit_data = written.append
+
+    connection._output_marshaled_frames([b"method", b"header", b"body1", b"body2"])
+    connection._output_marshaled_frames([b"heartbeat"])
+
+    assert written == [b"methodheaderbody1body2", b"heartbeat"]
+    assert (connection.bytes_sent, connection.frames_sent) == (31, 5)
 
 
 @pytest.mark.broker
