@@ -15,7 +15,6 @@ import logging
 import sys
 import time
 from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -40,14 +39,14 @@ from .worker_policy import WorkerOptions, backoff
 log = logging.getLogger("mqwire.worker")
 
 
-@dataclass(eq=False)
 class _Job:
     """One delivery being worked on, and the channel it must be settled on."""
 
-    delivery: Delivery
-    channel: Any
-    tag: int
-    started: float = field(default_factory=time.monotonic)
+    __slots__ = ("channel", "delivery", "started", "tag")
+
+    def __init__(self, delivery: Delivery, channel: Any, tag: int) -> None:
+        self.delivery, self.channel, self.tag = delivery, channel, tag
+        self.started = time.monotonic()
 
 
 if sys.version_info >= (3, 12):
@@ -57,7 +56,10 @@ if sys.version_info >= (3, 12):
         return asyncio.Task(coro, eager_start=True)
 
 else:
-    _start_task = asyncio.ensure_future
+
+    def _start_task(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Schedule the task; ``asyncio.Task`` directly skips ``ensure_future``'s checks."""
+        return asyncio.Task(coro)
 
 
 class Worker:

@@ -45,9 +45,12 @@ class TaskEntry:
     path: str = ""
     #: ``async def`` (also through ``functools.partial``): run on the loop, not in a thread.
     is_coroutine: bool = field(init=False, compare=False)
+    #: The outcome of every successful run, built once rather than per message.
+    acked: Outcome = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "is_coroutine", inspect.iscoroutinefunction(self.function))
+        object.__setattr__(self, "acked", Outcome(Action.ACK, self.name))
 
 
 @dataclass(frozen=True)
@@ -169,7 +172,7 @@ def dispatch(
             run_to_completion(result)
     except Exception as exc:  # a task's failure is the message's outcome, not ours to crash on
         return failure_outcome(delivery, policy, exc)
-    return Outcome(Action.ACK, task.name)
+    return task.acked
 
 
 def run_to_completion(awaitable: Awaitable[Any]) -> Any:

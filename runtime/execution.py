@@ -55,9 +55,13 @@ async def execute(
     task, request = prepared
     try:
         if task.is_coroutine:
-            await _with_timeout(call_task(task, request), task.timeout)
+            running = call_task(task, request)
         else:
-            await _with_timeout(threads.submit(call_task, task, request), task.timeout)
+            running = threads.submit(call_task, task, request)
+        if task.timeout is None:
+            await running
+        else:
+            await asyncio.wait_for(running, task.timeout)
     except asyncio.CancelledError:
         raise
     except asyncio.TimeoutError:
@@ -65,13 +69,7 @@ async def execute(
         return failure_outcome(delivery, policy, error)
     except Exception as exc:  # the task's failure is the message's outcome
         return failure_outcome(delivery, policy, exc)
-    return Outcome(Action.ACK, task.name)
-
-
-async def _with_timeout(awaitable: Any, timeout: float | None) -> Any:
-    if timeout is None:
-        return await awaitable
-    return await asyncio.wait_for(awaitable, timeout)
+    return task.acked
 
 
 def failure_message(

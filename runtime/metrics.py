@@ -6,6 +6,7 @@ Series are keyed by label values; a series, once seen, stays (at zero) rather th
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 from collections.abc import Sequence
@@ -102,10 +103,8 @@ class Metrics:
                 histogram = self._durations.get(key)
                 if histogram is None:
                     histogram = self._durations[key] = _Histogram(len(self._bounds) + 1)
-                index = next(
-                    (i for i, b in enumerate(self._bounds) if duration <= b), len(self._bounds)
-                )
-                histogram.counts[index] += 1
+                # The first bucket whose bound is >= duration; past the last one, +Inf.
+                histogram.counts[bisect.bisect_left(self._bounds, duration)] += 1
                 histogram.sum += duration
 
     def snapshot(self) -> dict[str, Any]:

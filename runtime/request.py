@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class MessageRequest:
     """One delivery of one message to one task, as ``task(context, request)`` sees it.
 
@@ -15,6 +15,10 @@ class MessageRequest:
     ``body`` the raw bytes. ``attempt`` counts from 1 and grows with each retry. ``registry``
     reaches the publishers (``request.registry.publisher("lots")``) and ``settings`` the flat
     settings.
+
+    Built once per delivery and read by nobody after the task returns, so it is a plain
+    slotted dataclass: a frozen one cost a tenth of the worker's time per message. Slots
+    still refuse new attributes; keep per-request state on the context.
     """
 
     body: bytes
