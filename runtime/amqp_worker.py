@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -29,7 +28,7 @@ from .amqp_session import AmqpSession, Lost
 from .amqp_transport import AmqpTransport
 from .dispatch import Action, Delivery, Outcome
 from .errors import ExitCode, WorkerError, describe_error
-from .execution import execute, failure_message
+from .execution import Started, failure_message, finish, start, start_eagerly
 from .metrics import Metrics
 from .registry import Registry
 from .task_threads import TaskThreads
@@ -47,19 +46,6 @@ class _Job:
     def __init__(self, delivery: Delivery, channel: Any, tag: int) -> None:
         self.delivery, self.channel, self.tag = delivery, channel, tag
         self.started = time.monotonic()
-
-
-if sys.version_info >= (3, 12):
-
-    def _start_task(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        """Run the task up to its first real wait now, without a trip through the loop."""
-        return asyncio.Task(coro, eager_start=True)
-
-else:
-
-    def _start_task(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        """Schedule the task; ``asyncio.Task`` directly skips ``ensure_future``'s checks."""
-        return asyncio.Task(coro)
 
 
 class Worker:
@@ -194,32 +180,39 @@ class Worker:
         self._wake(f"the broker cancelled the consumer of {queue!r} (queue deleted?)")
 
     def _on_message(self, queue: str, channel: Any, method: Any, props: Any, body: bytes) -> None:
+        tag = method.delivery_tag
+        if self._stopping:  # sent before our basic.cancel arrived: give it back untouched
+            channel.basic_nack(tag, requeue=True)
+            return
         delivery = Delivery(
             queue, body, properties_dict(props), method.routing_key, method.exchange,
-            method.redelivered, method.delivery_tag,
+            method.redelivered, tag,
         )  # fmt: skip
-        if self._stopping:  # sent before our basic.cancel arrived: give it back untouched
-            channel.basic_nack(method.delivery_tag, requeue=True)
-            return
-        job = _Job(delivery, channel, method.delivery_tag)
-        self._acks.delivered(channel, method.delivery_tag)
+        started: Outcome | Started | Exception
+        try:  # first: a plain task's thread wakes up while the bookkeeping below runs
+            started = start(
+                delivery, self._policies[queue], self._threads,
+                registry=self._registry, settings=self._registry.settings,
+            )  # fmt: skip
+        except Exception as exc:  # a bug of ours: requeue below, never raise into pika
+            started = exc
+        job = _Job(delivery, channel, tag)
+        self._acks.delivered(channel, tag)
         self._metrics.started(queue)
-        task = _start_task(self._process(job))
+        if isinstance(started, Exception):
+            log.error("%s: starting a message of %r failed: %r", self.name, queue, started)
+            self._finish(job, None, "requeue", requeue=True, reason=describe_error(started))
+            return
+        task = start_eagerly(self._process(job, started))
         if not task.done():  # an eagerly started task may have finished already
             self._jobs[job] = task
 
     # -- processing -------------------------------------------------------------------------
 
-    async def _process(self, job: _Job) -> None:
+    async def _process(self, job: _Job, started: Outcome | Started) -> None:
         queue = job.delivery.queue
         try:
-            outcome = await execute(
-                job.delivery,
-                self._policies[queue],
-                self._threads,
-                registry=self._registry,
-                settings=self._registry.settings,
-            )
+            outcome = await finish(job.delivery, self._policies[queue], started)
             await self._settle(job, outcome)
         except asyncio.CancelledError:
             self._finish(job, None, "requeue", requeue=True, reason="stopped before it finished")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -11,7 +12,14 @@ import pytest
 
 from mqwire.runtime.dispatch import Action, Delivery, Outcome, QueuePolicy, TaskEntry
 from mqwire.runtime.errors import TaskTimeout
-from mqwire.runtime.execution import execute, failure_message, is_coroutine_task
+from mqwire.runtime.execution import (
+    execute,
+    failure_message,
+    finish,
+    is_coroutine_task,
+    start,
+    start_eagerly,
+)
 from mqwire.runtime.task_threads import TaskThreads
 
 BODY = b'{"id": 1}'
@@ -161,3 +169,84 @@ def test_a_dead_letter_copy_says_why_and_keeps_the_message_id() -> None:
     assert headers["x-mqwire-reason"] == "ValueError: no"
     assert headers["x-mqwire-exception"] == "ValueError"
     assert (headers["x-mqwire-attempts"], headers["x-mqwire-failed-at"]) == (2, 1_700_000_000)
+
+
+# -- starting work from a loop callback, as the worker does on a delivery --------------------
+
+
+def test_start_hands_a_plain_task_to_its_thread_before_returning() -> None:
+    began = threading.Event()
+
+    async def main() -> Outcome:
+        pool = TaskThreads(1)
+        try:
+            started = start(delivery(), policy(lambda c, r: began.set()), pool)
+            # The loop is blocked here: only a thread that already has the task can run it.
+            assert began.wait(10), "the task did not start while the loop was busy"
+            return await finish(delivery(), policy(lambda c, r: None), started)
+        finally:
+            pool.shutdown()
+
+    assert asyncio.run(main()).action is Action.ACK
+
+
+def test_start_leaves_a_coroutine_for_finish_to_call() -> None:
+    calls: list[str] = []
+
+    async def task(context: Any, request: Any) -> None:
+        calls.append(request.task_name)
+
+    async def main() -> Outcome:
+        pool = TaskThreads(1)
+        try:
+            started = start(delivery(), policy(task), pool)
+            assert calls == []
+            return await finish(delivery(), policy(task), started)
+        finally:
+            pool.shutdown()
+
+    assert asyncio.run(main()).action is Action.ACK
+    assert calls == ["t"]
+
+
+def test_start_eagerly_runs_a_real_task_up_to_its_first_wait_before_returning() -> None:
+    events: list[str] = []
+
+    async def work() -> str:
+        me = asyncio.current_task()
+        events.append("first step in its own task" if me is not None else "no task")
+        async with asyncio.timeout(5):  # needs a current task; fails outside one
+            await asyncio.sleep(0)
+        events.append("resumed")
+        return "done"
+
+    async def main() -> str:
+        loop = asyncio.get_running_loop()
+        made: asyncio.Future[asyncio.Task[str]] = loop.create_future()
+
+        def on_delivery() -> None:  # a plain callback, as pika calls the worker
+            task = start_eagerly(work())
+            events.append("returned")
+            made.set_result(task)
+
+        loop.call_soon(on_delivery)
+        return await (await made)
+
+    assert asyncio.run(main()) == "done"
+    assert events == ["first step in its own task", "returned", "resumed"]
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="3.12's eager_start runs it at once")
+def test_start_eagerly_inside_a_task_leaves_the_new_task_scheduled() -> None:
+    events: list[str] = []
+
+    async def work() -> None:
+        events.append("ran")
+
+    async def main() -> None:
+        task = start_eagerly(work())
+        events.append("returned")
+        await task
+
+    asyncio.run(main())
+    assert events == ["returned", "ran"]
