@@ -33,7 +33,7 @@ def encode_body(
         if not _is_json(content_type):
             raise EncodeError(f"a {type(body).__name__} body is sent as JSON, not {content_type!r}")
         try:
-            text = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+            text = _ENCODER.encode(body)
         except (TypeError, ValueError, RecursionError) as exc:
             raise EncodeError(f"body is not JSON-serialisable: {exc}") from exc
         return text.encode("utf-8"), props
@@ -94,8 +94,9 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-#: Built once: ``json.loads`` with any option builds a new decoder per call.
+#: Built once: ``json.loads`` and ``json.dumps`` with any option build a new one per call.
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 @functools.lru_cache(maxsize=64)  # a queue sees few content types; bounded against floods

