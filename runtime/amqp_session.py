@@ -13,11 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pika  # type: ignore[import-untyped]
-from pika.adapters.tornado_connection import TornadoConnection  # type: ignore[import-untyped]
 from tornado.ioloop import IOLoop
 
 from mqwire.topology.declarations import Declarations
 
+from .amqp_writes import DirectTornadoConnection
 from .errors import describe_error
 from .worker_policy import fatal_error
 
@@ -48,7 +48,7 @@ class AmqpSession:
             if not opened.done():
                 opened.set_exception(exc)
 
-        self.connection = TornadoConnection(
+        self.connection = DirectTornadoConnection(
             self._params,
             on_open_callback=on_open,
             on_open_error_callback=on_open_error,

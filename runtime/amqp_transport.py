@@ -27,10 +27,11 @@ from urllib.parse import unquote, urlsplit
 
 import pika  # type: ignore[import-untyped]
 from pika import spec
-from pika.adapters.select_connection import IOLoop, SelectConnection  # type: ignore[import-untyped]
+from pika.adapters.select_connection import IOLoop  # type: ignore[import-untyped]
 
 from mqwire.topology.credentials import mask_resolved_url
 
+from .amqp_writes import DirectSelectConnection
 from .errors import (
     ConfigurationError,
     EncodeError,
@@ -59,25 +60,6 @@ class _Entry:
     properties: Any  # pika.BasicProperties
     future: Future[PublishError | None] = field(default_factory=Future)
     returned: str | None = None  # "312 NO_ROUTE" once a basic.return arrived for it
-
-
-class _CoalescingConnection(SelectConnection):  # type: ignore[misc]
-    """A ``SelectConnection`` that writes each message's frames with one ``send``.
-
-    pika emits a message's method, header and body frames as separate writes, and with
-    ``TCP_NODELAY`` each becomes its own syscall and TCP segment that the broker reads on
-    its own: joined, a confirmed publish costs one of each. Byte counts (heartbeats use
-    them) stay exact.
-    """
-
-    def _output_marshaled_frames(self, marshaled_frames: Sequence[bytes]) -> None:
-        if len(marshaled_frames) > 1:
-            data = b"".join(marshaled_frames)
-            self.bytes_sent += len(data)
-            self.frames_sent += len(marshaled_frames)
-            self._adapter_emit_data(data)
-        else:
-            super()._output_marshaled_frames(marshaled_frames)
 
 
 def _on_loop(
@@ -308,7 +290,7 @@ class AmqpTransport:
             self._io_publish()
         elif self._io_connection is None:
             self._io_opening = True
-            self._io_connection = _CoalescingConnection(
+            self._io_connection = DirectSelectConnection(
                 self._params,
                 on_open_callback=self._io_on_connection_open,
                 on_open_error_callback=self._io_on_connection_open_error,

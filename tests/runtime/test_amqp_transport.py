@@ -23,7 +23,7 @@ import pytest
 from pika import spec
 from wiring import connection_pids
 
-from mqwire.runtime.amqp_transport import AmqpTransport, _CoalescingConnection
+from mqwire.runtime.amqp_transport import AmqpTransport
 from mqwire.runtime.errors import (
     ConfigurationError,
     EncodeError,
@@ -177,19 +177,6 @@ def test_bodies_spanning_several_frames_arrive_intact_beside_small_ones(
         assert method is not None, f"only {len(got)} of {len(bodies)} arrived"
         got.append((properties.message_id, body))
     assert got == [(m.message_id, m.body) for m in batch]
-
-
-def test_a_message_is_written_as_one_chunk_with_exact_counters() -> None:
-    connection = _CoalescingConnection.__new__(_CoalescingConnection)  # only the write path
-    connection.bytes_sent = connection.frames_sent = 0
-    written: list[bytes] = []
-    connection._adapter_emit_data = written.append
-
-    connection._output_marshaled_frames([b"method", b"header", b"body1", b"body2"])
-    connection._output_marshaled_frames([b"heartbeat"])
-
-    assert written == [b"methodheaderbody1body2", b"heartbeat"]
-    assert (connection.bytes_sent, connection.frames_sent) == (31, 5)
 
 
 @pytest.mark.broker

@@ -1,0 +1,62 @@
+"""How mqwire's pika connections write: one ``send`` per message, at once when the socket can.
+
+pika 1.x hands each frame of a message to its transport separately, and the transport sends
+only once the ioloop next reports the socket writable. For a confirmed publish that is three
+syscalls and three TCP segments (``TCP_NODELAY``), an extra ioloop turn and two ``epoll_ctl``
+calls before the broker sees anything; profiled, that turn was a fifth of ``publish()``'s
+CPU time. ``DirectWrites`` joins a message's frames into one chunk and, when nothing is
+queued ahead of it on a plaintext socket, sends it at once. Whatever the socket does not
+take, and everything on TLS, goes pika's usual way, so order and error handling stay pika's.
+It leans on pika's transport internals (pinned below 2), and falls back to the usual path
+wherever they do not look as expected; ``test_amqp_writes`` notices if they change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pika.adapters.select_connection import SelectConnection  # type: ignore[import-untyped]
+from pika.adapters.tornado_connection import TornadoConnection  # type: ignore[import-untyped]
+from pika.adapters.utils.io_services_utils import (  # type: ignore[import-untyped]
+    _AsyncPlaintextTransport,
+)
+
+
+class DirectWrites:
+    """Mixin for a pika ``BaseConnection`` subclass (listed before it)."""
+
+    bytes_sent: int
+    frames_sent: int
+    _transport: Any
+
+    def _output_marshaled_frames(self, marshaled_frames: Sequence[bytes]) -> None:
+        # Byte counts stay exact: the heartbeat checker reads them.
+        data = marshaled_frames[0] if len(marshaled_frames) == 1 else b"".join(marshaled_frames)
+        self.bytes_sent += len(data)
+        self.frames_sent += len(marshaled_frames)
+        self._adapter_emit_data(data)
+
+    def _adapter_emit_data(self, data: bytes) -> None:
+        transport = self._transport
+        if (
+            type(transport) is _AsyncPlaintextTransport
+            and getattr(transport, "_state", None) == _AsyncPlaintextTransport._STATE_ACTIVE
+            and not getattr(transport, "_tx_buffers", True)
+        ):
+            try:
+                sent = transport._sock.send(data)
+            except OSError:  # would block, or a broken socket that pika's own write reports
+                sent = 0
+            if sent == len(data):
+                return
+            data = data[sent:]
+        transport.write(data)
+
+
+class DirectSelectConnection(DirectWrites, SelectConnection):  # type: ignore[misc]
+    """The publisher's connection (its own I/O thread runs the ioloop)."""
+
+
+class DirectTornadoConnection(DirectWrites, TornadoConnection):  # type: ignore[misc]
+    """The worker's connection, on the running tornado/asyncio loop."""
