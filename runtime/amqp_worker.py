@@ -74,7 +74,7 @@ class Worker:
         self._acks = AckBatcher(loop.call_soon)
         self._policies = {q.name: registry.queue_policy(q.name) for q in self._queues}
         self._outcomes = AmqpTransport(url, name=f"mserve:{name}:outcomes", heartbeat=heartbeat)
-        self._jobs: dict[_Job, asyncio.Task[None]] = {}
+        self._jobs: dict[_Job, asyncio.Future[Any]] = {}  # its settling task, or its thread
         self._session: AmqpSession | None = None
         self._channels: list[Any] = []  # the consuming channels of the current connection
         self._consuming: set[str] = set()
@@ -203,6 +203,15 @@ class Worker:
             log.error("%s: starting a message of %r failed: %r", self.name, queue, started)
             self._finish(job, None, "requeue", requeue=True, reason=describe_error(started))
             return
+        if isinstance(started, Started) and started.in_thread and started.task.timeout is None:
+            # Nothing to do on the loop until the thread is done: settle then, so the loop goes
+            # idle (and lets the thread have the GIL) without building a task first.
+            self._jobs[job] = started.in_thread
+            started.in_thread.add_done_callback(partial(self._settle_soon, job, started))
+        else:
+            self._settle_soon(job, started)
+
+    def _settle_soon(self, job: _Job, started: Outcome | Started, *_: Any) -> None:
         task = start_eagerly(self._process(job, started))
         if not task.done():  # an eagerly started task may have finished already
             self._jobs[job] = task
@@ -273,7 +282,11 @@ class Worker:
                 "%s: stopping; %d task(s) in flight, %d not started (requeued), %.0f s grace",
                 self.name, len(self._jobs) - cancelled, cancelled, self._options.grace,
             )  # fmt: skip
-            _, late = await asyncio.wait(list(self._jobs.values()), timeout=self._options.grace)
+            # A plain task's job waits on its thread, then on the task that settles it.
+            deadline = time.monotonic() + self._options.grace
+            while self._jobs and (left := deadline - time.monotonic()) > 0:
+                await asyncio.wait(list(self._jobs.values()), timeout=left)
+            late = list(self._jobs.values())
             if late:
                 log.error("%s: grace period over; requeueing %d message(s)", self.name, len(late))
                 self._forced = True

@@ -149,6 +149,19 @@ def test_a_second_signal_requeues_what_is_in_flight(
     assert records(tmp_path / "records.txt") == []
 
 
+def test_a_task_outlasting_the_grace_period_is_requeued(
+    setup: tuple[Path, Registry], start: Callable[..., Mserve], fresh_vhost_url: str, tmp_path: Path
+) -> None:
+    worker = start("--grace", "1")
+    publish_ids(setup[1], "slow", range(1), seconds=30)
+    wait_until(lambda: records(tmp_path / "records.txt", "started"), what="the slow task")
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(timeout=20) == ExitCode.FORCED_STOP
+    assert "grace period over; requeueing 1 message(s)" in worker.output()
+    wait_until(lambda: queue_state(fresh_vhost_url, ["slow"])["slow"] == (1, 0), what="requeue")
+    assert records(tmp_path / "records.txt") == []
+
+
 def test_a_bad_config_exits_with_the_config_code(tmp_path: Path) -> None:
     ini = wiring.compile_into(tmp_path, topology().replace("mserve_app:record", "mserve_app:nope"))
     worker = Mserve(ini, "amqp://guest:guest@127.0.0.1:1/%2F", tmp_path)
