@@ -6,8 +6,11 @@ connection and one channel in confirm mode. :meth:`AmqpTransport.send` hands its
 that thread and waits on one ``Future`` per message: messages of a call are published back to
 back and their confirms awaited together, and concurrent callers share the connection.
 
-Only the I/O thread touches pika objects and the ``_io_*`` state; other threads only append to
-``_inbox`` and wake the loop with ``add_callback_threadsafe`` (the one thread-safe ioloop call).
+Pika objects and the ``_io_*`` state belong to whoever holds the loop's lock: the I/O thread,
+except while it waits for events. Then a caller takes the lock and publishes its own messages
+(the common case: no thread wake-up before the broker sees them); otherwise it appends to
+``_inbox`` and wakes the loop with ``add_callback_threadsafe``. Confirms, reconnects and
+everything else happen on the I/O thread.
 """
 
 from __future__ import annotations
@@ -27,11 +30,10 @@ from urllib.parse import unquote, urlsplit
 
 import pika  # type: ignore[import-untyped]
 from pika import spec
-from pika.adapters.select_connection import IOLoop  # type: ignore[import-untyped]
 
 from mqwire.topology.credentials import mask_resolved_url
 
-from .amqp_writes import DirectSelectConnection
+from .amqp_writes import DirectSelectConnection, SharedIOLoop
 from .errors import (
     ConfigurationError,
     EncodeError,
@@ -48,6 +50,8 @@ log = logging.getLogger("mqwire.publisher")
 
 #: Seconds ``close()`` lets in-flight confirms arrive and the connection close cleanly.
 CLOSE_GRACE = 5.0
+#: Seconds a caller waits for the I/O thread's lock before handing its messages over instead.
+LOCK_WAIT = 0.1
 
 _P = ParamSpec("_P")
 
@@ -149,6 +153,16 @@ class AmqpTransport:
                     )
                 return entries
             loop = self._ensure_thread()
+            # The I/O thread holds the lock only while it handles events (microseconds); the
+            # timeout covers a stall there: the message then goes the usual way.
+            if loop.lock.acquire(timeout=LOCK_WAIT):  # the I/O thread waits: send ourselves
+                try:
+                    if self._io_ready and not (self._inbox or self._io_outbox):
+                        self._io_outbox.extend(entries)
+                        self._io_pump_now()
+                        return entries
+                finally:
+                    loop.lock.release()
             self._inbox.append(entries)  # not passed to the callback: pika would log its repr
             loop.add_callback_threadsafe(self._io_drain_inbox)
         return entries
@@ -211,7 +225,7 @@ class AmqpTransport:
             if self._thread is not None:
                 log.warning("%s: the publisher's I/O thread had stopped; restarting", self._name)
             self._io_reset()  # the old thread is gone: nobody else touches this state
-            self._loop = IOLoop()
+            self._loop = SharedIOLoop()
             self._thread = threading.Thread(
                 target=self._run,
                 args=(self._loop,),
@@ -244,7 +258,9 @@ class AmqpTransport:
             loop.start()
         except Exception as exc:
             log.exception("%s: the publisher's I/O thread failed", self._name)
-            self._io_fail_all(f"the publisher's I/O thread failed: {describe_error(exc)}")
+            with loop.lock:  # no caller may publish on the dead connection meanwhile
+                self._io_ready = False
+                self._io_fail_all(f"the publisher's I/O thread failed: {describe_error(exc)}")
 
     def _io_reset(self) -> None:
         self._io_connection: Any = None
@@ -277,6 +293,11 @@ class AmqpTransport:
     def _io_drain_inbox(self) -> None:
         while self._inbox:
             self._io_outbox.extend(self._inbox.popleft())
+        self._io_pump()
+
+    @_on_loop
+    def _io_pump_now(self) -> None:
+        """A caller holding the loop's lock publishes what it just queued."""
         self._io_pump()
 
     def _io_pump(self) -> None:

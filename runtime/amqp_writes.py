@@ -1,4 +1,4 @@
-"""How mqwire's pika connections write: one ``send`` per message, at once when the socket can.
+"""How mqwire's pika connections write: one ``send`` per message, at once, from the caller.
 
 pika 1.x hands each frame of a message to its transport separately, and the transport sends
 only once the ioloop next reports the socket writable. For a confirmed publish that is three
@@ -13,10 +13,16 @@ wherever they do not look as expected; ``test_amqp_writes`` notices if they chan
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import select
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from pika.adapters.select_connection import SelectConnection  # type: ignore[import-untyped]
+from pika.adapters.select_connection import (  # type: ignore[import-untyped]
+    EPollPoller,
+    IOLoop,
+    SelectConnection,
+)
 from pika.adapters.tornado_connection import TornadoConnection  # type: ignore[import-untyped]
 from pika.adapters.utils.io_services_utils import (  # type: ignore[import-untyped]
     _AsyncPlaintextTransport,
@@ -60,3 +66,57 @@ class DirectSelectConnection(DirectWrites, SelectConnection):  # type: ignore[mi
 
 class DirectTornadoConnection(DirectWrites, TornadoConnection):  # type: ignore[misc]
     """The worker's connection, on the running tornado/asyncio loop."""
+
+
+class SharedIOLoop(IOLoop):  # type: ignore[misc]
+    """pika's ``IOLoop`` for an I/O thread that holds ``lock`` except while it waits for events.
+
+    Whoever holds ``lock`` may use the connection, so a thread that publishes can take it
+    while the I/O thread sleeps and send its message itself, instead of waking the I/O
+    thread to do it: on this kind of machine a cross-thread wake-up costs tens of
+    microseconds, a tenth of a confirmed publish. Anything that would change what the I/O
+    thread waits for (new timers, new sockets) still goes through ``add_callback_threadsafe``.
+    Only epoll (Linux) is wrapped; elsewhere the I/O thread never lets go, and callers fall
+    back to waking it.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        super().__init__()
+
+    def _get_poller(
+        self, get_wait_seconds: Callable[[], float | None], process_timeouts: Callable[[], None]
+    ) -> Any:
+        if not hasattr(select, "epoll"):
+            return IOLoop._get_poller(get_wait_seconds, process_timeouts)
+        poller = _UnlockingEPollPoller(get_wait_seconds, process_timeouts)
+        poller.lock = self.lock
+        return poller
+
+    def start(self) -> None:
+        with self.lock:
+            super().start()
+
+
+class _UnlockingEPollPoller(EPollPoller):  # type: ignore[misc]
+    lock: threading.Lock
+
+    def _create_poller(self) -> Any:
+        return _UnlockedWhileWaiting(select.epoll(), self.lock)
+
+
+class _UnlockedWhileWaiting:
+    """An epoll object that releases ``lock`` for as long as ``poll`` blocks."""
+
+    def __init__(self, epoll: Any, lock: threading.Lock) -> None:
+        self._epoll, self._lock = epoll, lock
+
+    def poll(self, timeout: float = -1) -> Any:
+        self._lock.release()
+        try:
+            return self._epoll.poll(timeout)
+        finally:
+            self._lock.acquire()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._epoll, name)

@@ -180,6 +180,25 @@ def test_bodies_spanning_several_frames_arrive_intact_beside_small_ones(
 
 
 @pytest.mark.broker
+def test_once_connected_the_caller_publishes_itself_in_order(
+    amqp_url: str, broker: Broker, make_transport: Callable[..., AmqpTransport], unique_name: str
+) -> None:
+    queue = broker.queue(unique_name)
+    transport = make_transport(amqp_url)
+    assert transport.send(messages(queue, 1)) == [None]  # connects through the I/O thread
+    handed_over: list[Any] = []
+    real_add = transport._loop.add_callback_threadsafe
+    transport._loop.add_callback_threadsafe = lambda cb: (handed_over.append(cb), real_add(cb))
+
+    batch = messages(queue, 100)
+    outcomes = [transport.send([m])[0] for m in batch]
+
+    assert outcomes == [None] * 100
+    assert handed_over == [], "a caller woke the I/O thread instead of sending itself"
+    assert broker.ids(queue)[1:] == [m.message_id for m in batch]
+
+
+@pytest.mark.broker
 def test_eight_threads_share_one_connection(
     amqp_url: str,
     broker: Broker,
