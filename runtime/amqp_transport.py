@@ -9,8 +9,10 @@ back and their confirms awaited together, and concurrent callers share the conne
 Pika objects and the ``_io_*`` state belong to whoever holds the loop's lock: the I/O thread,
 except while it waits for events. Then a caller takes the lock and publishes its own messages
 (the common case: no thread wake-up before the broker sees them); otherwise it appends to
-``_inbox`` and wakes the loop with ``add_callback_threadsafe``. Confirms, reconnects and
-everything else happen on the I/O thread.
+``_inbox`` and wakes the loop with ``add_callback_threadsafe``. A caller waiting for a few
+confirms reads the socket itself meanwhile (``SharedIOLoop.lead``: the I/O thread stops reading
+it), so a publish one by one involves no other thread; reconnects, timers and everything else
+happen on the I/O thread.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import collections
 import contextlib
 import functools
 import logging
+import select
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -52,6 +55,8 @@ log = logging.getLogger("mqwire.publisher")
 CLOSE_GRACE = 5.0
 #: Seconds a caller waits for the I/O thread's lock before handing its messages over instead.
 LOCK_WAIT = 0.1
+#: A send of at most this many messages reads its own confirms (see ``_read_own_confirms``).
+LEAD_AT_MOST = 16
 
 _P = ParamSpec("_P")
 
@@ -170,6 +175,8 @@ class AmqpTransport:
     def collect(self, submitted: Sequence[Any]) -> list[PublishError | None]:
         """Wait for the confirms of what ``submit`` returned, at most ``confirm_timeout`` s."""
         deadline = time.monotonic() + self._confirm_timeout
+        if 0 < len(submitted) <= LEAD_AT_MOST:
+            self._read_own_confirms(submitted, deadline)
         outcomes: list[PublishError | None] = []
         for entry in submitted:
             try:
@@ -183,6 +190,42 @@ class AmqpTransport:
                     outcome = entry.future.result()
             outcomes.append(outcome)
         return outcomes
+
+    def _read_own_confirms(self, entries: Sequence[_Entry], deadline: float) -> None:
+        """Wait for a few confirms by reading the socket on this thread, if nobody else does.
+
+        Saves the cross-thread wake-up per confirm that makes one-by-one publishing slower
+        than a single-threaded client. Returns early (the caller then waits on the futures)
+        when another thread leads, the connection goes away, or the deadline passes.
+        """
+        loop = self._loop
+        if loop is None or not loop.lock.acquire(timeout=LOCK_WAIT):
+            return
+        try:
+            fd = loop.lead() if self._io_ready else None
+        finally:
+            loop.lock.release()
+        if fd is None:
+            return
+        try:
+            readable = select.poll()
+            readable.register(fd, select.POLLIN)
+            while not all(entry.future.done() for entry in entries):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                readable.poll(min(left, 1.0) * 1000)
+                with loop.lock:
+                    if not loop.read_as_leader(fd):
+                        break
+        except Exception:
+            log.exception("%s: reading confirms on the caller's thread failed", self._name)
+        finally:
+            with loop.lock:
+                try:
+                    loop.unlead()
+                except Exception:  # the loop closed meanwhile: nothing left to watch
+                    log.debug("%s: could not hand the socket back", self._name, exc_info=True)
 
     def close(self) -> None:
         """Close the connection cleanly and stop the I/O thread; idempotent."""

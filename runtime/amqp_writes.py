@@ -74,15 +74,67 @@ class SharedIOLoop(IOLoop):  # type: ignore[misc]
     Whoever holds ``lock`` may use the connection, so a thread that publishes can take it
     while the I/O thread sleeps and send its message itself, instead of waking the I/O
     thread to do it: on this kind of machine a cross-thread wake-up costs tens of
-    microseconds, a tenth of a confirmed publish. Anything that would change what the I/O
-    thread waits for (new timers, new sockets) still goes through ``add_callback_threadsafe``.
+    microseconds, a tenth of a confirmed publish. Likewise a caller waiting for its confirm
+    may ``lead``: read the socket itself while the I/O thread stops watching it for reads.
+    Anything that would change what the I/O thread waits for (new timers, new sockets) still
+    goes through ``add_callback_threadsafe``.
     Only epoll (Linux) is wrapped; elsewhere the I/O thread never lets go, and callers fall
     back to waking it.
     """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        self._handlers: dict[int, Callable[[int, int], None]] = {}
+        self._wanted: dict[int, int] = {}  # the events pika asked to watch, per fd
+        self._leading = False
         super().__init__()
+
+    # pika registers its socket through these (lock held); a leader masks out reads.
+
+    def add_handler(self, fd: int, handler: Callable[[int, int], None], events: int) -> None:
+        self._handlers[fd], self._wanted[fd] = handler, events
+        super().add_handler(fd, handler, self._masked(events))
+
+    def update_handler(self, fd: int, events: int) -> None:
+        self._wanted[fd] = events
+        super().update_handler(fd, self._masked(events))
+
+    def remove_handler(self, fd: int) -> None:
+        self._handlers.pop(fd, None)
+        self._wanted.pop(fd, None)
+        super().remove_handler(fd)
+
+    def _masked(self, events: int) -> int:
+        return events & ~self.READ if self._leading else events
+
+    def lead(self) -> int | None:
+        """Let the calling thread read the connection's socket instead of the I/O thread.
+
+        Lock held. A caller waiting for its confirms then wakes up on the socket itself, as a
+        single-threaded client does, rather than being woken by the I/O thread (which keeps
+        its timers, writes and error events). Returns the socket's fd, or None if another
+        thread leads or there is no single connection.
+        """
+        if self._leading or len(self._handlers) != 1:
+            return None
+        (fd,) = self._handlers
+        self._leading = True
+        super().update_handler(fd, self._masked(self._wanted[fd]))
+        return fd
+
+    def read_as_leader(self, fd: int) -> bool:
+        """Handle the socket being readable, as the I/O thread would (lock held)."""
+        handler = self._handlers.get(fd)
+        if handler is None:  # the connection went away meanwhile
+            return False
+        handler(fd, self.READ)
+        return True
+
+    def unlead(self) -> None:
+        """The I/O thread reads the socket again (lock held)."""
+        self._leading = False
+        for fd, events in self._wanted.items():
+            super().update_handler(fd, events)
 
     def _get_poller(
         self, get_wait_seconds: Callable[[], float | None], process_timeouts: Callable[[], None]
@@ -90,7 +142,7 @@ class SharedIOLoop(IOLoop):  # type: ignore[misc]
         if not hasattr(select, "epoll"):
             return IOLoop._get_poller(get_wait_seconds, process_timeouts)
         poller = _UnlockingEPollPoller(get_wait_seconds, process_timeouts)
-        poller.lock = self.lock
+        poller.owner = self
         return poller
 
     def start(self) -> None:
@@ -99,24 +151,29 @@ class SharedIOLoop(IOLoop):  # type: ignore[misc]
 
 
 class _UnlockingEPollPoller(EPollPoller):  # type: ignore[misc]
-    lock: threading.Lock
+    owner: SharedIOLoop
 
     def _create_poller(self) -> Any:
-        return _UnlockedWhileWaiting(select.epoll(), self.lock)
+        return _UnlockedWhileWaiting(select.epoll(), self.owner)
 
 
 class _UnlockedWhileWaiting:
-    """An epoll object that releases ``lock`` for as long as ``poll`` blocks."""
+    """An epoll object that releases the loop's lock for as long as ``poll`` blocks.
 
-    def __init__(self, epoll: Any, lock: threading.Lock) -> None:
-        self._epoll, self._lock = epoll, lock
+    A read event reported just before a caller took over the socket is not acted on: pika
+    re-checks each event against the current registration (masked) before dispatching it.
+    """
+
+    def __init__(self, epoll: Any, owner: SharedIOLoop) -> None:
+        self._epoll, self._owner = epoll, owner
 
     def poll(self, timeout: float = -1) -> Any:
-        self._lock.release()
+        lock = self._owner.lock
+        lock.release()
         try:
             return self._epoll.poll(timeout)
         finally:
-            self._lock.acquire()
+            lock.acquire()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._epoll, name)
