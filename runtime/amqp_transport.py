@@ -160,11 +160,11 @@ class AmqpTransport:
             loop = self._ensure_thread()
             # The I/O thread holds the lock only while it handles events (microseconds); the
             # timeout covers a stall there: the message then goes the usual way.
-            if loop.lock.acquire(timeout=LOCK_WAIT):  # the I/O thread waits: send ourselves
+            if loop.try_lock(LOCK_WAIT):  # the I/O thread waits: send ourselves
                 try:
                     if self._io_ready and not (self._inbox or self._io_outbox):
                         self._io_outbox.extend(entries)
-                        self._io_pump_now()
+                        self._io_drain_inbox()  # nothing in it: publishes what we queued
                         return entries
                 finally:
                     loop.lock.release()
@@ -199,7 +199,7 @@ class AmqpTransport:
         when another thread leads, the connection goes away, or the deadline passes.
         """
         loop = self._loop
-        if loop is None or not loop.lock.acquire(timeout=LOCK_WAIT):
+        if loop is None or not loop.try_lock(LOCK_WAIT):
             return
         try:
             fd = loop.lead() if self._io_ready else None
@@ -336,11 +336,6 @@ class AmqpTransport:
     def _io_drain_inbox(self) -> None:
         while self._inbox:
             self._io_outbox.extend(self._inbox.popleft())
-        self._io_pump()
-
-    @_on_loop
-    def _io_pump_now(self) -> None:
-        """A caller holding the loop's lock publishes what it just queued."""
         self._io_pump()
 
     def _io_pump(self) -> None:

@@ -78,30 +78,33 @@ class SharedIOLoop(IOLoop):  # type: ignore[misc]
     may ``lead``: read the socket itself while the I/O thread stops watching it for reads.
     Anything that would change what the I/O thread waits for (new timers, new sockets) still
     goes through ``add_callback_threadsafe``.
-    Only epoll (Linux) is wrapped; elsewhere the I/O thread never lets go, and callers fall
-    back to waking it.
+    Only epoll (Linux) is wrapped; elsewhere the I/O thread never lets go, ``try_lock`` says
+    so at once, and callers wake the I/O thread as before.
     """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self._handlers: dict[int, Callable[[int, int], None]] = {}
-        self._wanted: dict[int, int] = {}  # the events pika asked to watch, per fd
+        self._shared = False  # True once the poller lets go of the lock while it waits
+        self._watched: dict[int, tuple[Callable[[int, int], None], int]] = {}  # as pika asked
         self._leading = False
         super().__init__()
+
+    def try_lock(self, timeout: float) -> bool:
+        """Take ``lock`` if the I/O thread ever lets go of it (epoll), waiting ``timeout`` s."""
+        return self._shared and self.lock.acquire(timeout=timeout)
 
     # pika registers its socket through these (lock held); a leader masks out reads.
 
     def add_handler(self, fd: int, handler: Callable[[int, int], None], events: int) -> None:
-        self._handlers[fd], self._wanted[fd] = handler, events
+        self._watched[fd] = handler, events
         super().add_handler(fd, handler, self._masked(events))
 
     def update_handler(self, fd: int, events: int) -> None:
-        self._wanted[fd] = events
+        self._watched[fd] = self._watched[fd][0], events
         super().update_handler(fd, self._masked(events))
 
     def remove_handler(self, fd: int) -> None:
-        self._handlers.pop(fd, None)
-        self._wanted.pop(fd, None)
+        self._watched.pop(fd, None)
         super().remove_handler(fd)
 
     def _masked(self, events: int) -> int:
@@ -115,25 +118,25 @@ class SharedIOLoop(IOLoop):  # type: ignore[misc]
         its timers, writes and error events). Returns the socket's fd, or None if another
         thread leads or there is no single connection.
         """
-        if self._leading or len(self._handlers) != 1:
+        if self._leading or len(self._watched) != 1:
             return None
-        (fd,) = self._handlers
+        ((fd, (_, events)),) = self._watched.items()
         self._leading = True
-        super().update_handler(fd, self._masked(self._wanted[fd]))
+        super().update_handler(fd, self._masked(events))
         return fd
 
     def read_as_leader(self, fd: int) -> bool:
         """Handle the socket being readable, as the I/O thread would (lock held)."""
-        handler = self._handlers.get(fd)
-        if handler is None:  # the connection went away meanwhile
+        watched = self._watched.get(fd)
+        if watched is None:  # the connection went away meanwhile
             return False
-        handler(fd, self.READ)
+        watched[0](fd, self.READ)
         return True
 
     def unlead(self) -> None:
         """The I/O thread reads the socket again (lock held)."""
         self._leading = False
-        for fd, events in self._wanted.items():
+        for fd, (_, events) in self._watched.items():
             super().update_handler(fd, events)
 
     def _get_poller(
@@ -142,7 +145,7 @@ class SharedIOLoop(IOLoop):  # type: ignore[misc]
         if not hasattr(select, "epoll"):
             return IOLoop._get_poller(get_wait_seconds, process_timeouts)
         poller = _UnlockingEPollPoller(get_wait_seconds, process_timeouts)
-        poller.owner = self
+        poller.owner, self._shared = self, True
         return poller
 
     def start(self) -> None:
