@@ -135,31 +135,39 @@ def test_sigterm_lets_the_running_task_finish_and_exits_zero(
     assert unacked(rabbitmqctl, vhost_of(fresh_vhost_url))["slow"] == 0
 
 
-def test_a_second_signal_requeues_what_is_in_flight(
-    setup: tuple[Path, Registry], start: Callable[..., Mserve], fresh_vhost_url: str, tmp_path: Path
-) -> None:
-    worker = start("--grace", "60")
+def stopping_during_a_slow_task(
+    setup: tuple[Path, Registry], start: Callable[..., Mserve], tmp_path: Path, grace: str
+) -> Mserve:
+    """A worker sent SIGTERM while a 30-second task runs."""
+    worker = start("--grace", grace)
     publish_ids(setup[1], "slow", range(1), seconds=30)
     wait_until(lambda: records(tmp_path / "records.txt", "started"), what="the slow task")
     worker.signal(signal.SIGTERM)
+    return worker
+
+
+def assert_requeued_unfinished(fresh_vhost_url: str, tmp_path: Path) -> None:
+    wait_until(lambda: queue_state(fresh_vhost_url, ["slow"])["slow"] == (1, 0), what="requeue")
+    assert records(tmp_path / "records.txt") == []
+
+
+def test_a_second_signal_requeues_what_is_in_flight(
+    setup: tuple[Path, Registry], start: Callable[..., Mserve], fresh_vhost_url: str, tmp_path: Path
+) -> None:
+    worker = stopping_during_a_slow_task(setup, start, tmp_path, grace="60")
     wait_until(lambda: "stopping;" in worker.output(), what="graceful stop begun")
     worker.signal(signal.SIGINT)
     assert worker.wait(timeout=20) == ExitCode.FORCED_STOP
-    wait_until(lambda: queue_state(fresh_vhost_url, ["slow"])["slow"] == (1, 0), what="requeue")
-    assert records(tmp_path / "records.txt") == []
+    assert_requeued_unfinished(fresh_vhost_url, tmp_path)
 
 
 def test_a_task_outlasting_the_grace_period_is_requeued(
     setup: tuple[Path, Registry], start: Callable[..., Mserve], fresh_vhost_url: str, tmp_path: Path
 ) -> None:
-    worker = start("--grace", "1")
-    publish_ids(setup[1], "slow", range(1), seconds=30)
-    wait_until(lambda: records(tmp_path / "records.txt", "started"), what="the slow task")
-    worker.signal(signal.SIGTERM)
+    worker = stopping_during_a_slow_task(setup, start, tmp_path, grace="1")
     assert worker.wait(timeout=20) == ExitCode.FORCED_STOP
     assert "grace period over; requeueing 1 message(s)" in worker.output()
-    wait_until(lambda: queue_state(fresh_vhost_url, ["slow"])["slow"] == (1, 0), what="requeue")
-    assert records(tmp_path / "records.txt") == []
+    assert_requeued_unfinished(fresh_vhost_url, tmp_path)
 
 
 def test_a_bad_config_exits_with_the_config_code(tmp_path: Path) -> None:
