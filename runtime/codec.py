@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
 from .errors import DecodeError, EncodeError
@@ -44,12 +44,14 @@ def encode_body(
     raise EncodeError(f"body must be a dict, list, str or bytes, not {type(body).__name__}")
 
 
-@dataclass(frozen=True)
-class DecodedBody:
-    """A body as a task sees it: ``json`` (any JSON value) and ``params`` (a dict, maybe empty)."""
+class DecodedBody(NamedTuple):
+    """A body as a task sees it: ``json`` (any JSON value) and ``params`` (a dict, maybe empty).
+
+    A named tuple (one per message, built before the task starts): immutable and cheap.
+    """
 
     json: Any = None
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = MappingProxyType({})
 
 
 def decode_body(body: bytes, content_type: str | None) -> DecodedBody:

@@ -8,7 +8,6 @@ run at once instead of after their delays, and dead letters kept for inspection.
 from __future__ import annotations
 
 import collections
-import dataclasses
 import logging
 import sys
 import threading
@@ -114,14 +113,14 @@ class LocalBroker:
             return None
         if outcome.action is Action.RETRY:
             props = retry_properties(delivery)
-            self._pending.append(_replace(delivery, properties=props, redelivered=False))
+            self._pending.append(delivery._replace(properties=props, redelivered=False))
             return None
         props = dead_letter_properties(delivery, outcome, now=self.clock())
         self.dead_letters.append(
             DeadLetter(
                 delivery.queue,
                 self.dead_letter_queue(delivery.queue),
-                _replace(delivery, properties=props),
+                delivery._replace(properties=props),
                 outcome,
             )
         )
@@ -145,10 +144,6 @@ def _add_note(error: BaseException, note: str) -> None:
         error.add_note(note)
     else:
         error.__notes__ = [*getattr(error, "__notes__", []), note]
-
-
-def _replace(delivery: Delivery, **changes: Any) -> Delivery:
-    return dataclasses.replace(delivery, **changes)
 
 
 class LocalPublisherConsumer(BasePublisher):

@@ -55,9 +55,12 @@ PROPERTY_NAMES = (
 
 
 def properties_dict(properties: Any) -> dict[str, Any]:
-    """The set fields of a received ``BasicProperties``, as a plain dict (pika-free callers)."""
-    return {
-        name: value
-        for name in PROPERTY_NAMES
-        if (value := getattr(properties, name, None)) is not None
-    }
+    """The set fields of a received ``BasicProperties``, as a plain dict (pika-free callers).
+
+    pika sets every field in ``__init__``, in AMQP order, so the instance dict is read as is
+    (half the time of fourteen ``getattr``); an object without one is read field by field.
+    """
+    fields = getattr(properties, "__dict__", None)
+    if fields is None:
+        fields = {name: getattr(properties, name, None) for name in PROPERTY_NAMES}
+    return {name: value for name, value in fields.items() if value is not None}

@@ -41,3 +41,26 @@ def test_properties_dict_keeps_the_set_fields_in_amqp_order() -> None:
         "message_id": "m1",
     }
     assert list(got) == [name for name in PROPERTY_NAMES if name in got]
+
+
+def test_properties_dict_reads_decoded_properties_exactly() -> None:
+    # The fast path reads pika's instance dict: it must hold the AMQP fields and nothing else,
+    # also for properties decoded off the wire (a pika upgrade that adds state fails here).
+    sent = pika.BasicProperties(content_type="text/plain", priority=3, timestamp=7, app_id="a")
+    decoded = pika.BasicProperties()
+    decoded.decode(b"".join(sent.encode()))
+
+    assert list(vars(decoded)) == list(PROPERTY_NAMES)
+    assert properties_dict(decoded) == {
+        "content_type": "text/plain", "priority": 3, "timestamp": 7, "app_id": "a",
+    }  # fmt: skip
+
+
+def test_properties_dict_reads_an_object_without_instance_dict_field_by_field() -> None:
+    class Slotted:
+        __slots__ = ("content_type", "message_id")
+
+        def __init__(self) -> None:
+            self.content_type, self.message_id = "application/json", "m2"
+
+    assert properties_dict(Slotted()) == {"content_type": "application/json", "message_id": "m2"}
