@@ -203,11 +203,11 @@ class Worker:
             log.error("%s: starting a message of %r failed: %r", self.name, queue, started)
             self._finish(job, None, "requeue", requeue=True, reason=describe_error(started))
             return
-        if isinstance(started, Started) and started.in_thread and started.task.timeout is None:
-            # Nothing to do on the loop until the thread is done: settle then, so the loop goes
-            # idle (and lets the thread have the GIL) without building a task first.
-            self._jobs[job] = started.in_thread
-            started.in_thread.add_done_callback(partial(self._settle_soon, job, started))
+        if isinstance(started, Started) and started.task.timeout is None:
+            # Nothing to do on the loop until the task is done: settle then, so the loop goes
+            # idle (and lets a thread have the GIL) without building another task first.
+            self._jobs[job] = started.running
+            started.running.add_done_callback(partial(self._settle_soon, job, started))
         else:
             self._settle_soon(job, started)
 

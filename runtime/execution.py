@@ -63,11 +63,11 @@ def start_eagerly(coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
 
 
 class Started(NamedTuple):
-    """A decoded delivery whose task is under way: a plain one already has its thread."""
+    """A decoded delivery whose task is under way, in its thread or as an asyncio task."""
 
     task: TaskEntry
     request: MessageRequest
-    in_thread: asyncio.Future[Any] | None  # None: a coroutine, called by ``finish``
+    running: asyncio.Future[Any]
 
 
 def start(
@@ -78,30 +78,38 @@ def start(
     registry: Any = None,
     settings: Mapping[str, str] | None = None,
 ) -> Outcome | Started:
-    """Decode ``delivery`` and hand a plain task to a thread at once; loop thread only.
+    """Decode ``delivery`` and set its task going; loop thread only.
 
-    The worker calls this first thing on a delivery, so the thread wakes up while the loop
-    does its bookkeeping. An ``Outcome`` means there is nothing to run (dead-lettered).
+    The worker calls this first thing on a delivery and does its bookkeeping after: a plain
+    task is in its thread by then, and a coroutine, called from a pika callback (outside any
+    asyncio task), has already run up to its first wait or to its end: its own asyncio task,
+    with no worker coroutine between it and the message. An ``Outcome`` means there is
+    nothing to run (dead-lettered).
     """
     prepared = prepare(delivery, policy, registry=registry, settings=settings)
     if isinstance(prepared, Outcome):
         return prepared
     task, request = prepared
-    in_thread = None if task.is_coroutine else threads.submit(call_task, task, request)
-    return Started(task, request, in_thread)
+    if not task.is_coroutine:
+        return Started(task, request, threads.submit(call_task, task, request))
+    try:
+        running: asyncio.Future[Any] = start_eagerly(call_task(task, request))
+    except Exception as exc:  # the root factory failed: the task's failure, judged by finish
+        running = asyncio.get_running_loop().create_future()
+        running.set_exception(exc)
+    return Started(task, request, running)
 
 
 async def finish(delivery: Delivery, policy: QueuePolicy, started: Outcome | Started) -> Outcome:
-    """Wait for (or run) the started task and judge it; raises only ``CancelledError``.
+    """Wait for the started task and judge it; raises only ``CancelledError``.
 
     Cancellation (shutdown before a queued plain task started) propagates so the caller can
     requeue the message instead of judging it.
     """
     if isinstance(started, Outcome):
         return started
-    task, request, in_thread = started
+    task, _, running = started
     try:
-        running = call_task(task, request) if in_thread is None else in_thread
         if task.timeout is None:
             await running
         else:

@@ -190,23 +190,58 @@ def test_start_hands_a_plain_task_to_its_thread_before_returning() -> None:
     assert asyncio.run(main()).action is Action.ACK
 
 
-def test_start_leaves_a_coroutine_for_finish_to_call() -> None:
-    calls: list[str] = []
+def test_start_runs_a_coroutine_task_as_its_own_task_up_to_its_first_wait() -> None:
+    events: list[Any] = []
 
     async def task(context: Any, request: Any) -> None:
-        calls.append(request.task_name)
+        events.append(asyncio.current_task())  # the task itself, no worker coroutine around it
+        await asyncio.sleep(0)
+        events.append("resumed")
 
-    async def main() -> Outcome:
+    async def main() -> tuple[Any, Outcome]:
+        loop = asyncio.get_running_loop()
+        made: asyncio.Future[Any] = loop.create_future()
         pool = TaskThreads(1)
+
+        def on_delivery() -> None:  # a plain callback, as pika calls the worker
+            made.set_result(start(delivery(), policy(task), pool))
+            events.append("returned")
+
+        loop.call_soon(on_delivery)
         try:
-            started = start(delivery(), policy(task), pool)
-            assert calls == []
-            return await finish(delivery(), policy(task), started)
+            started = await made
+            return started, await finish(delivery(), policy(task), started)
         finally:
             pool.shutdown()
 
-    assert asyncio.run(main()).action is Action.ACK
-    assert calls == ["t"]
+    started, outcome = asyncio.run(main())
+
+    assert outcome.action is Action.ACK
+    assert isinstance(started.running, asyncio.Task)
+    assert events == [started.running, "returned", "resumed"]
+
+
+def test_a_failing_root_factory_is_the_task_s_failure_for_both_kinds() -> None:
+    def no_tenant(request: Any) -> Any:
+        raise LookupError("no tenant")
+
+    async def coroutine_task(context: Any, request: Any) -> None:
+        raise AssertionError("not called without a context")
+
+    def plain_task(context: Any, request: Any) -> None:
+        raise AssertionError("not called without a context")
+
+    async def main(function: Callable[..., Any]) -> Outcome:
+        task = TaskEntry("t", function, "q", root_factory=no_tenant)
+        pool = TaskThreads(1)
+        try:
+            return await execute(delivery(), QueuePolicy("q", task, retry_delays=(5.0,)), pool)
+        finally:
+            pool.shutdown()
+
+    for function in (coroutine_task, plain_task):
+        outcome = asyncio.run(main(function))
+        assert (outcome.action, outcome.reason) == (Action.RETRY, "LookupError: no tenant")
 
 
 def test_start_eagerly_runs_a_real_task_up_to_its_first_wait_before_returning() -> None:
