@@ -81,3 +81,39 @@ def test_submit_after_shutdown_is_refused() -> None:
             threads.submit(print)
 
     asyncio.run(main())
+
+
+def test_submit_to_an_idle_pool_returns_once_a_thread_has_the_task() -> None:
+    async def main() -> tuple[int, int]:
+        threads = TaskThreads(2, handover=60)  # no timeout in play: submit waits for a thread
+        try:
+            running = threads.submit(pow, 3, 2)
+            taken_back = threads.cancel_waiting()  # too late: a thread has it
+            return taken_back, await running
+        finally:
+            threads.shutdown()
+
+    assert asyncio.run(main()) == (0, 9)
+
+
+def test_submit_to_a_busy_pool_does_not_wait_for_a_thread() -> None:
+    gate = threading.Event()
+
+    async def main() -> int:
+        threads = TaskThreads(1, handover=60)
+        # Opens the gate only if submit below waited for the busy thread, so the task it
+        # queued would be taken and the assertion fail; a correct submit returns at once.
+        watchdog = threading.Timer(10, gate.set)
+        try:
+            first = threads.submit(gate.wait)
+            watchdog.start()
+            threads.submit(print)
+            taken_back = threads.cancel_waiting()  # the queued one: no thread had it yet
+            gate.set()
+            await first
+            return taken_back
+        finally:
+            watchdog.cancel()
+            threads.shutdown()
+
+    assert asyncio.run(main()) == 1
