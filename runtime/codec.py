@@ -85,7 +85,12 @@ def _json(body: bytes) -> DecodedBody:
         text = body.decode("utf-8")
         if text.startswith("\ufeff"):  # as json.loads does; JSONDecoder.decode does not
             raise ValueError("Unexpected UTF-8 BOM (decode using utf-8-sig)")
-        value = _DECODER.decode(text)
+        try:  # the C scanner alone: JSONDecoder.decode adds two calls and two regex matches
+            value, end = _SCAN(text, 0)
+        except StopIteration:  # nothing at index 0 (whitespace, or not JSON)
+            end = -1
+        if end != len(text):  # surrounding whitespace, extra data or an error: let it judge
+            value = _DECODER.decode(text)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise DecodeError(f"body is not valid JSON: {str(exc)[:200]}") from exc
     return DecodedBody(value, value if isinstance(value, dict) else {})
@@ -98,6 +103,7 @@ def _refuse_constant(name: str) -> Any:
 
 #: Built once: ``json.loads`` and ``json.dumps`` with any option build a new one per call.
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+_SCAN = _DECODER.scan_once
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 

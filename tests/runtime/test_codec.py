@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mqwire.runtime.codec import DecodedBody, decode_body, encode_body
 from mqwire.runtime.errors import DecodeError, EncodeError
@@ -160,6 +162,31 @@ def test_a_body_that_is_not_json_under_a_json_content_type_is_a_decode_error(
 ) -> None:
     with pytest.raises(DecodeError, match=f"^body is not valid JSON: .*{fragment}"):
         decode_body(body, JSON)
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+    max_leaves=8,
+)  # fmt: skip
+_WHITESPACE = st.text(alphabet=" \t\n\r", max_size=3)
+
+
+@given(_JSON_VALUES, _WHITESPACE, _WHITESPACE, st.sampled_from(["", "x", "1", "{}", ",", "]"]))
+def test_json_bodies_decode_exactly_as_json_loads_would(
+    value: Any, before: str, after: str, extra: str
+) -> None:
+    # decode_body takes a shortcut for the usual body (no surrounding whitespace): it must
+    # accept and refuse exactly what the standard decoder does.
+    text = before + json.dumps(value) + after + extra
+    try:
+        expected = json.loads(text)
+    except ValueError:
+        with pytest.raises(DecodeError):
+            decode_body(text.encode(), JSON)
+    else:
+        assert decode_body(text.encode(), JSON).json == expected
 
 
 def test_a_long_json_error_is_cut_to_a_readable_length() -> None:
