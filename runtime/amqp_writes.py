@@ -159,6 +159,15 @@ class _UnlockingEPollPoller(EPollPoller):  # type: ignore[misc]
     def _create_poller(self) -> Any:
         return _UnlockedWhileWaiting(select.epoll(), self.owner)
 
+    def _dispatch_fd_events(self, fd_event_map: dict[int, int]) -> None:
+        # While epoll waited, unlocked, a caller may have closed a socket (a connection lost
+        # as it read its confirms): epoll reported it all the same. pika masks the read,
+        # write and error bits of a removed fd but not a hang-up, and looks up its handler:
+        # a KeyError that ended the I/O thread. A single-threaded pika never sees this.
+        for fileno in [fd for fd in fd_event_map if fd not in self._fd_handlers]:
+            del fd_event_map[fileno]
+        super()._dispatch_fd_events(fd_event_map)
+
 
 class _UnlockedWhileWaiting:
     """An epoll object that releases the loop's lock for as long as ``poll`` blocks.

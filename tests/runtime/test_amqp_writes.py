@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import select
+import socket
 from typing import Any
 
 import pika  # type: ignore[import-untyped]
 import pytest
 from pika.adapters.select_connection import SelectConnection  # type: ignore[import-untyped]
 
-from mqwire.runtime.amqp_writes import DirectSelectConnection, DirectWrites
+from mqwire.runtime.amqp_writes import DirectSelectConnection, DirectWrites, SharedIOLoop
 
 
 def test_a_message_is_written_as_one_chunk_with_exact_counters() -> None:
@@ -22,6 +24,46 @@ def test_a_message_is_written_as_one_chunk_with_exact_counters() -> None:
 
     assert written == [b"methodheaderbody1body2", b"heartbeat"]
     assert (connection.bytes_sent, connection.frames_sent) == (31, 5)
+
+
+class _StaleEpoll:
+    """Reports what a real epoll had collected before a caller removed the socket."""
+
+    def __init__(self, events: list[tuple[int, int]]) -> None:
+        self.events = events
+
+    def poll(self, timeout: float = -1) -> list[tuple[int, int]]:
+        events, self.events = self.events, []
+        return events
+
+    def register(self, fd: int, events: int) -> None:
+        pass
+
+    unregister = modify = close = lambda self, *args: None
+
+
+def test_an_event_for_a_socket_removed_while_epoll_waited_is_dropped() -> None:
+    loop = SharedIOLoop()
+    kept_events: list[int] = []
+    gone, kept = socket.socketpair()
+    with gone, kept:
+        loop.add_handler(gone.fileno(), lambda fd, events: None, loop.READ)
+        loop.add_handler(kept.fileno(), lambda fd, events: kept_events.append(events), loop.READ)
+        hang_up = select.EPOLLIN | select.EPOLLHUP
+        poller = loop._poller
+        poller._init_poller()  # as start() does, with the epoll call that returns them
+        poller._poll._epoll.close()
+        stale = [(gone.fileno(), hang_up), (kept.fileno(), select.EPOLLIN)]
+        poller._poll._epoll = _StaleEpoll(stale)
+        loop.remove_handler(gone.fileno())  # by a caller, while the I/O thread waited
+        try:
+            with loop.lock:  # as the I/O thread runs: lock held but while waiting
+                poller.poll()  # pika raised KeyError here and the I/O thread died
+        finally:
+            poller._uninit_poller()
+            loop.close()
+
+    assert kept_events == [loop.READ]
 
 
 def publish_without_running_the_loop(url: str, queue: str, kind: type[Any]) -> int:
