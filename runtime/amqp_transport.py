@@ -241,7 +241,7 @@ class AmqpTransport:
         if thread.is_alive():
             log.warning("%s: the publisher's I/O thread did not stop in time", self._name)
         elif first:
-            loop.close()
+            self._release(loop)
 
     # -- caller threads ----------------------------------------------------------------------
 
@@ -267,6 +267,7 @@ class AmqpTransport:
         if self._thread is None or not self._thread.is_alive():
             if self._thread is not None:
                 log.warning("%s: the publisher's I/O thread had stopped; restarting", self._name)
+                self._release(self._loop)
             self._io_reset()  # the old thread is gone: nobody else touches this state
             self._loop = SharedIOLoop()
             self._thread = threading.Thread(
@@ -277,6 +278,18 @@ class AmqpTransport:
             )
             self._thread.start()
         return self._loop
+
+    def _release(self, loop: Any) -> None:
+        """Close what a stopped I/O thread leaves: its connection's socket, if one is still
+        open (it died mid-connection), and the loop's own sockets. Its thread is gone."""
+        transport = getattr(self._io_connection, "_transport", None)
+        sock = getattr(transport, "_sock", None)
+        try:
+            if sock is not None:
+                sock.close()
+            loop.close()
+        except Exception:  # nothing to do about it but not to leak the rest
+            log.debug("%s: releasing the I/O thread's sockets failed", self._name, exc_info=True)
 
     def _error(self, kind: type[PublishError], cause: str, entry: _Entry) -> PublishError:
         m = entry.message

@@ -103,7 +103,7 @@ def _refuse_constant(name: str) -> Any:
 
 #: Built once: ``json.loads`` and ``json.dumps`` with any option build a new one per call.
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
-_SCAN = _DECODER.scan_once
+_SCAN = _DECODER.scan_once  # type: ignore[attr-defined]  # set in __init__, not in typeshed
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
