@@ -207,11 +207,26 @@ class Worker:
             # Nothing to do on the loop until the task is done: settle then, so the loop goes
             # idle (and lets a thread have the GIL) without building another task first.
             self._jobs[job] = started.running
-            started.running.add_done_callback(partial(self._settle_soon, job, started))
+            started.running.add_done_callback(partial(self._on_done, job, started))
         else:
             self._settle_soon(job, started)
 
-    def _settle_soon(self, job: _Job, started: Outcome | Started, *_: Any) -> None:
+    def _on_done(self, job: _Job, started: Started, running: asyncio.Future[Any]) -> None:
+        """A task without a timeout ended: ack a success at once, judge anything else in a task.
+
+        Most messages succeed, and acking one is synchronous: no task and coroutines to build.
+        """
+        if running.cancelled() or running.exception() is not None:
+            self._settle_soon(job, started)
+            return
+        self._jobs.pop(job, None)
+        try:
+            self._finish(job, started.task.name, "ack")
+        except Exception as exc:  # a bug of ours: never lose the message, never kill the loop
+            log.exception("%s: settling a message of %r failed", self.name, job.delivery.queue)
+            self._finish(job, None, "requeue", requeue=True, reason=describe_error(exc))
+
+    def _settle_soon(self, job: _Job, started: Outcome | Started) -> None:
         task = start_eagerly(self._process(job, started))
         if not task.done():  # an eagerly started task may have finished already
             self._jobs[job] = task
