@@ -74,7 +74,7 @@ class Worker:
         self._acks = AckBatcher(loop.call_soon)
         self._policies = {q.name: registry.queue_policy(q.name) for q in self._queues}
         self._outcomes = AmqpTransport(url, name=f"mserve:{name}:outcomes", heartbeat=heartbeat)
-        self._jobs: dict[_Job, asyncio.Future[Any]] = {}  # its settling task, or its thread
+        self._jobs: dict[_Job, asyncio.Future[Any]] = {}  # its running task, or the one settling it
         self._session: AmqpSession | None = None
         self._channels: list[Any] = []  # the consuming channels of the current connection
         self._consuming: set[str] = set()
@@ -223,8 +223,7 @@ class Worker:
         try:
             self._finish(job, started.task.name, "ack")
         except Exception as exc:  # a bug of ours: never lose the message, never kill the loop
-            log.exception("%s: settling a message of %r failed", self.name, job.delivery.queue)
-            self._finish(job, None, "requeue", requeue=True, reason=describe_error(exc))
+            self._requeue_after_bug(job, exc)
 
     def _settle_soon(self, job: _Job, started: Outcome | Started) -> None:
         task = start_eagerly(self._process(job, started))
@@ -241,10 +240,13 @@ class Worker:
         except asyncio.CancelledError:
             self._finish(job, None, "requeue", requeue=True, reason="stopped before it finished")
         except Exception as exc:  # a bug of ours: never lose the message, never kill the loop
-            log.exception("%s: settling a message of %r failed", self.name, queue)
-            self._finish(job, None, "requeue", requeue=True, reason=describe_error(exc))
+            self._requeue_after_bug(job, exc)
         finally:
             self._jobs.pop(job, None)
+
+    def _requeue_after_bug(self, job: _Job, exc: Exception) -> None:
+        log.exception("%s: settling a message of %r failed", self.name, job.delivery.queue)
+        self._finish(job, None, "requeue", requeue=True, reason=describe_error(exc))
 
     async def _settle(self, job: _Job, outcome: Outcome) -> None:
         d = job.delivery
@@ -297,7 +299,7 @@ class Worker:
                 "%s: stopping; %d task(s) in flight, %d not started (requeued), %.0f s grace",
                 self.name, len(self._jobs) - cancelled, cancelled, self._options.grace,
             )  # fmt: skip
-            # A plain task's job waits on its thread, then on the task that settles it.
+            # A job waits on its running task, then (a failure) on the task that settles it.
             deadline = time.monotonic() + self._options.grace
             while self._jobs and (left := deadline - time.monotonic()) > 0:
                 await asyncio.wait(list(self._jobs.values()), timeout=left)

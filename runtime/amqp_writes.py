@@ -173,7 +173,8 @@ class _UnlockedWhileWaiting:
     """An epoll object that releases the loop's lock for as long as ``poll`` blocks.
 
     A read event reported just before a caller took over the socket is not acted on: pika
-    re-checks each event against the current registration (masked) before dispatching it.
+    re-checks each event against the current registration (masked) before dispatching it,
+    and the poller drops the events of a socket removed meanwhile.
     """
 
     def __init__(self, epoll: Any, owner: SharedIOLoop) -> None:

@@ -135,13 +135,12 @@ def prepare(
             policy.validate(decoded.json)
     except (DecodeError, MessageSchemaError) as exc:
         return Outcome(Action.DEAD_LETTER, task.name, reason=str(exc), error=exc)
-    properties = delivery.properties
-    headers = properties.get("headers") or {}
+    properties, headers = delivery.properties, delivery.headers
     request = MessageRequest(  # positional, in field order: built once per message
         delivery.body, decoded.params, decoded.json, properties.get("content_type"), headers,
         properties, delivery.routing_key, delivery.exchange, delivery.queue, task.name,
-        str(properties.get("message_id") or ""), attempt_of(headers), delivery.redelivered,
-        delivery.delivery_tag, registry, settings or {},
+        delivery.message_id, attempt_of(headers), delivery.redelivered, delivery.delivery_tag,
+        registry, settings or {},
     )  # fmt: skip
     return task, request
 
