@@ -206,8 +206,12 @@ class Worker:
         if isinstance(started, Started) and started.task.timeout is None:
             # Nothing to do on the loop until the task is done: settle then, so the loop goes
             # idle (and lets a thread have the GIL) without building another task first.
-            self._jobs[job] = started.running
-            started.running.add_done_callback(partial(self._on_done, job, started))
+            running = started.running
+            if running.done():  # an async def that never waited: settle it now, not next turn
+                self._on_done(job, started, running)
+                return
+            self._jobs[job] = running
+            running.add_done_callback(partial(self._on_done, job, started))
         else:
             self._settle_soon(job, started)
 
