@@ -28,6 +28,8 @@ from pika.adapters.utils.io_services_utils import (  # type: ignore[import-untyp
     _AsyncPlaintextTransport,
 )
 
+from .amqp_reads import FrameReads
+
 
 class DirectWrites:
     """Mixin for a pika ``BaseConnection`` subclass (listed before it)."""
@@ -60,11 +62,11 @@ class DirectWrites:
         transport.write(data)
 
 
-class DirectSelectConnection(DirectWrites, SelectConnection):  # type: ignore[misc]
+class DirectSelectConnection(FrameReads, DirectWrites, SelectConnection):  # type: ignore[misc]
     """The publisher's connection (its own I/O thread runs the ioloop)."""
 
 
-class DirectTornadoConnection(DirectWrites, TornadoConnection):  # type: ignore[misc]
+class DirectTornadoConnection(FrameReads, DirectWrites, TornadoConnection):  # type: ignore[misc]
     """The worker's connection, on the running tornado/asyncio loop."""
 
 

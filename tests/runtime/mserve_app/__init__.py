@@ -23,7 +23,12 @@ def _note(event: str, request: Any) -> None:
 
 
 def record(context: Any, request: Any) -> None:
-    """Records the message, after ``seconds`` of work when the body asks for it."""
+    """Records the message, after ``seconds`` of work when the body asks for it.
+
+    A body with ``pad`` must have kept all of it (``pad_length`` characters) on the way.
+    """
+    if len(request.params.get("pad", "")) != request.params.get("pad_length", 0):
+        raise ValueError(f"message {request.params.get('id')} lost part of its body")
     time.sleep(float(request.params.get("seconds", 0)))
     _note("done", request)
 
