@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Coroutine, Mapping
+from functools import partial
 from typing import Any, NamedTuple, TypeVar
 
 from mqwire.topology.model import retry_queue_name
@@ -45,21 +46,38 @@ def start_eagerly(coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
     Called from a pika callback, this starts a message's task in the same loop turn that
     received it instead of one turn later: at a steady low rate, where every message finds
     the caches cold, that turn was most of the worker's latency above a bare consumer. On
-    3.11 the task's first step, which ``Task()`` has just queued, is taken off the loop's
-    ready queue and run now, so it runs as a real task (``current_task()``, timeouts,
-    context) either way. Inside another task, or on a loop without a ready queue, it is left
-    scheduled.
+    3.11 the first step that ``Task()`` asks the loop to schedule is caught and run now, so
+    it runs as a real task (``current_task()``, timeouts, context) either way, without a
+    handle on the loop's queue. Inside another task it is left scheduled.
     """
+    loop = asyncio.get_running_loop()
     if sys.version_info >= (3, 12):
-        return asyncio.Task(coro, eager_start=True)
-    task = asyncio.Task(coro)
-    ready = getattr(task.get_loop(), "_ready", None)
-    if ready and asyncio.current_task() is None:
-        step = ready[-1]
-        if getattr(step._callback, "__self__", None) is task:
-            ready.pop()
-            step._run()
+        return asyncio.Task(coro, loop=loop, eager_start=True)
+    if asyncio.current_task(loop) is not None:
+        return asyncio.Task(coro, loop=loop)
+    first = _FirstStep()
+    try:
+        loop.call_soon = first  # type: ignore[method-assign,assignment]  # for one call
+    except AttributeError:  # a loop without instance attributes (uvloop): scheduled as usual
+        return asyncio.Task(coro, loop=loop)
+    try:
+        task = asyncio.Task(coro, loop=loop)
+    finally:
+        del loop.call_soon
+    first.run()
     return task
+
+
+class _FirstStep:
+    """Stands in for ``loop.call_soon`` while a ``Task`` schedules its first step."""
+
+    __slots__ = ("callback", "context")
+
+    def __call__(self, callback: Any, *args: Any, context: Any = None) -> None:
+        self.callback, self.context = partial(callback, *args) if args else callback, context
+
+    def run(self) -> None:
+        self.context.run(self.callback)
 
 
 class Started(NamedTuple):

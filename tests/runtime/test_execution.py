@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import sys
 import threading
 from collections.abc import Callable
@@ -284,4 +285,60 @@ def test_start_eagerly_inside_a_task_leaves_the_new_task_scheduled() -> None:
         await task
 
     asyncio.run(main())
+    assert events == ["returned", "ran"]
+
+
+def test_start_eagerly_keeps_what_the_task_sets_in_its_own_context() -> None:
+    tenant: contextvars.ContextVar[str] = contextvars.ContextVar("tenant", default="none")
+    seen: list[str] = []
+
+    async def work() -> None:
+        tenant.set("acme")  # in the task's copy of the context, never the worker's
+        seen.append(tenant.get())
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+
+        def on_delivery() -> None:
+            start_eagerly(work())
+            seen.append(tenant.get())
+            done.set_result(None)
+
+        loop.call_soon(on_delivery)
+        await done
+
+    asyncio.run(main())
+    assert seen == ["acme", "none"]
+
+
+class _SlottedLoop(asyncio.SelectorEventLoop):
+    """A loop that refuses instance attributes, as uvloop's does."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "call_soon":
+            raise AttributeError(name)
+        super().__setattr__(name, value)
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="3.12's eager_start needs no stand-in")
+def test_start_eagerly_on_a_loop_without_instance_attributes_schedules_the_task() -> None:
+    events: list[str] = []
+
+    async def work() -> None:
+        events.append("ran")
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[asyncio.Task[None]] = loop.create_future()
+
+        def on_delivery() -> None:
+            done.set_result(start_eagerly(work()))
+            events.append("returned")
+
+        loop.call_soon(on_delivery)
+        await (await done)
+
+    with asyncio.Runner(loop_factory=_SlottedLoop) as runner:
+        runner.run(main())
     assert events == ["returned", "ran"]
