@@ -90,6 +90,7 @@ def run(config: RunConfig, say: Callable[[str], None]) -> dict[str, Any]:
         def once() -> dict[str, Any]:
             with config.broker.vhost(f"consume-{key}") as vhost:
                 prepare(config, vhost)
+                config.broker.wait_quiet()  # the messages just written are on disk
                 return drain(config, vhost, spawn)
 
         return once

@@ -172,12 +172,16 @@ def repeated(
     say: Callable[[str], None],
 ) -> dict[str, list[T | dict[str, Any]]]:
     """Run each contender ``config.repeat`` times, interleaved (round after round), so a slow
-    drift of the machine affects all alike. A failed run is tried once more (the broker is
-    shared: another user may restart it); if that fails too it is kept as ``{"error": ...}``.
+    drift of the machine affects all alike; each round starts one contender further on, so
+    none always runs right after the same one; each run starts on a quiet broker. A failed
+    run is tried once more (the broker is shared: another user may restart it); if that fails
+    too it is kept as ``{"error": ...}``.
     """
     results: dict[str, list[T | dict[str, Any]]] = {key: [] for key, _ in contenders}
     for round_ in range(config.repeat):
-        for key, run in contenders:
+        shift = round_ % len(contenders)
+        for key, run in [*contenders[shift:], *contenders[:shift]]:
+            config.broker.wait_quiet()
             say(f"  {key} (run {round_ + 1}/{config.repeat}, load {os.getloadavg()[0]:.2f})")
             for attempt in (1, 2):
                 try:

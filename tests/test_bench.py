@@ -71,3 +71,39 @@ def test_fewer_than_three_runs_need_quick() -> None:
     )
     assert done.returncode == 2
     assert "at least 3 runs" in done.stderr
+
+
+class _QuietBroker:
+    def __init__(self, calls: list[str]) -> None:
+        self.calls = calls
+
+    def wait_quiet(self) -> float:
+        self.calls.append("quiet")
+        return 0.0
+
+
+def test_each_round_starts_one_contender_further_on_a_quiet_broker() -> None:
+    from bench.harness import RunConfig, repeated
+
+    calls: list[str] = []
+    config = RunConfig(broker=_QuietBroker(calls), work=Path("unused"))  # type: ignore[arg-type]
+
+    def run(key: str) -> Callable[[], str]:
+        return lambda: calls.append(key) or key  # type: ignore[func-returns-value]
+
+    results = repeated(config, [(k, run(k)) for k in "abc"], lambda line: None)
+
+    ran = [c for c in calls if c != "quiet"]
+    assert ran == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
+    assert calls == [x for key in ran for x in ("quiet", key)]
+    assert results == {"a": ["a"] * 3, "b": ["b"] * 3, "c": ["c"] * 3}
+
+
+@pytest.mark.broker
+def test_the_broker_watched_for_quiet_is_the_local_rabbitmq(amqp_url: str) -> None:
+    from bench.broker import Broker
+
+    broker = Broker(amqp_url)
+    broker.wait_quiet(timeout=0.5)
+
+    assert Path(f"/proc/{broker._pid}/comm").read_text().strip() == "beam.smp"
