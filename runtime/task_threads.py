@@ -2,9 +2,10 @@
 
 ``concurrent.futures`` plus ``asyncio.wrap_future`` costs two futures, a lock dance and one
 self-pipe wake-up of the loop per task; profiled, that hand-off was a third of ``mserve``'s
-time per message. Here a task is one tuple in a deque, and a finished task wakes the loop
-only when the loop has no wake-up pending already, so a busy worker drains many results per
-wake-up. Futures are created, completed and cancelled on the loop thread only.
+time per message. Here a task is one item on a ``SimpleQueue``, its result one tuple in a
+deque, and a finished task wakes the loop only when the loop has no wake-up pending already,
+so a busy worker drains many results per wake-up. Futures are created, completed and
+cancelled on the loop thread only.
 
 When the pool has nothing else to do (no task queued, running or unreported: a worker
 between messages), ``submit`` waits, at most ``handover`` seconds, for a thread to take the
