@@ -7,13 +7,14 @@ like everyone's), how to start its worker, and its confirmed one-by-one publishi
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import importlib.util
 import signal
 import sys
-import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,7 @@ import pika  # type: ignore[import-untyped]
 
 from .broker import Vhost
 from .harness import QUEUE, Process, RunConfig, worker_env
-from .rawpika import payload, publish_pipelined
+from .rawpika import Send, payload, publish_pipelined
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,8 @@ class Peer:
     prepare: Callable[[RunConfig, Vhost], None]
     #: Start its worker on the vhost.
     spawn: Callable[[RunConfig, Vhost], Process]
-    #: Publish ``n`` messages one by one, each confirmed; seconds.
-    publish: Callable[[Vhost, int], float]
+    #: Connect a one-by-one confirmed publisher (its queues declared as its own code does).
+    publisher: Callable[[Vhost], AbstractContextManager[Send]]
 
 
 def versions() -> dict[str, str]:
@@ -96,20 +97,22 @@ def _celery_spawn(config: RunConfig, vhost: Vhost) -> Process:
     return Process(argv, env, config.log_path("celery"), stop_signal=signal.SIGQUIT)
 
 
-def _celery_publish(vhost: Vhost, n: int) -> float:
+@contextlib.contextmanager
+def _celery_publisher(vhost: Vhost) -> Iterator[Send]:
     app = _celery_app(vhost)
     task = app.tasks["bench.noop"]
     try:
         task.apply_async(kwargs=payload(-1))  # connects and declares: not timed
-        started = time.perf_counter()
-        for i in range(n):
+
+        def send(i: int) -> None:
             task.apply_async(kwargs=payload(i))
-        return time.perf_counter() - started
+
+        yield send
     finally:
         app.close()
 
 
-_CELERY = (_celery_prepare, _celery_spawn, _celery_publish)
+_CELERY = (_celery_prepare, _celery_spawn, _celery_publisher)
 
 
 # -- Dramatiq ------------------------------------------------------------------------------
@@ -145,19 +148,21 @@ def _dramatiq_spawn(config: RunConfig, vhost: Vhost) -> Process:
     return Process(argv, env, config.log_path("dramatiq"))
 
 
-def _dramatiq_publish(vhost: Vhost, n: int) -> float:
+@contextlib.contextmanager
+def _dramatiq_publisher(vhost: Vhost) -> Iterator[Send]:
     from .dramatiq_app import make_broker
 
     broker = make_broker(vhost.url)
     actor = broker.get_actor("noop")
     try:
         actor.send(**payload(-1))  # connects and declares: not timed
-        started = time.perf_counter()
-        for i in range(n):
+
+        def send(i: int) -> None:
             actor.send(**payload(i))
-        return time.perf_counter() - started
+
+        yield send
     finally:
         broker.close()
 
 
-_DRAMATIQ = (_dramatiq_prepare, _dramatiq_spawn, _dramatiq_publish)
+_DRAMATIQ = (_dramatiq_prepare, _dramatiq_spawn, _dramatiq_publisher)

@@ -1,22 +1,29 @@
 """Publish throughput: confirmed publishing of N ~100-byte persistent JSON messages.
 
-Each contender publishes N messages to a durable queue in a fresh vhost and is timed from its
-first to its last confirm; connecting (and the peers' queue declarations) happen before the
-clock starts, through one untimed warm-up message. Every contender JSON-encodes a dict per
-message. Afterwards the queue must hold every message sent.
+Every contender JSON-encodes a dict per message, publishes to a durable queue in a fresh vhost
+of its own, and connects (and declares) before the clock starts, through one untimed warm-up
+message. Afterwards each queue must hold every message sent.
 
-- mqwire ``publisher.publish()`` one by one: each call returns once confirmed;
-- mqwire ``with publisher.batch():``: sent with pipelined confirms when the block ends;
-- raw pika ``BlockingConnection`` with ``confirm_delivery()``: waits for each confirm;
-- raw pika ``SelectConnection`` with up to 1000 unconfirmed in flight (the ceiling);
-- Celery ``apply_async`` (``confirm_publish``) and Dramatiq ``send`` (``confirm_delivery``).
+One by one, each call returning once its message is confirmed, all at once: mqwire
+``publisher.publish()``, raw pika ``BlockingConnection`` with ``confirm_delivery()``, Celery
+``apply_async`` (``confirm_publish``) and Dramatiq ``send`` (``confirm_delivery``) take turns
+in blocks of ``BLOCK`` messages, the first of each turn rotating, each timed over its own
+blocks. Every confirm waits for the broker's disk, whose pace drifts over seconds: run one
+after the other, the same publisher moved by 20 % between runs, more than the difference
+being measured.
+
+Pipelined, one after the other (each a burst that keeps the broker busy): mqwire ``with
+publisher.batch():`` and raw pika ``SelectConnection`` with up to 1000 unconfirmed in flight
+(the ceiling).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pika  # type: ignore[import-untyped]
@@ -24,57 +31,71 @@ import pika  # type: ignore[import-untyped]
 from .broker import BenchError, Vhost
 from .harness import BENCH, QUEUE, RunConfig, repeated
 from .peers import installed
-from .rawpika import payload, publish_each, publish_pipelined
+from .rawpika import Send, each_publisher, payload, publish_pipelined
 from .report import summarize
 
-#: Publishes n messages on the vhost (its queue declared); the seconds it took.
-Publish = Callable[[RunConfig, Vhost, int], float]
+#: Messages each one-by-one publisher sends in its turn.
+BLOCK = 50
+#: Connects a one-by-one publisher to the vhost (its queue declared).
+Publisher = Callable[[RunConfig, Vhost], AbstractContextManager[Send]]
+#: Publishes n messages pipelined on the vhost (its queue declared); the seconds it took.
+Burst = Callable[[RunConfig, Vhost, int], float]
 
 
-def _mqwire(batch: bool) -> Publish:
-    def publish(config: RunConfig, vhost: Vhost, n: int) -> float:
-        if str(BENCH) not in sys.path:
-            sys.path.append(str(BENCH))  # the compiled registry imports noop_app
-        from mqwire.runtime import load
+@contextlib.contextmanager
+def _mqwire_publisher(config: RunConfig, vhost: Vhost) -> Iterator[Any]:
+    if str(BENCH) not in sys.path:
+        sys.path.append(str(BENCH))  # the compiled registry imports noop_app
+    from mqwire.runtime import load
 
-        registry = load(config.mserve_ini("noop"), environ={"AMQP_URL": vhost.url})
-        try:
-            publisher = registry.publisher("bench")
-            publisher.publish(body=payload(-1), routing_key=QUEUE)  # connects: not timed
-            started = time.perf_counter()
-            if batch:
-                with publisher.batch():
-                    for i in range(n):
-                        publisher.publish(body=payload(i), routing_key=QUEUE)
-            else:
-                for i in range(n):
-                    publisher.publish(body=payload(i), routing_key=QUEUE)
-            return time.perf_counter() - started
-        finally:
-            registry.close()
-
-    return publish
+    registry = load(config.mserve_ini("noop"), environ={"AMQP_URL": vhost.url})
+    try:
+        publisher = registry.publisher("bench")
+        publisher.publish(body=payload(-1), routing_key=QUEUE)  # connects: not timed
+        yield publisher
+    finally:
+        registry.close()
 
 
-def _raw_each(config: RunConfig, vhost: Vhost, n: int) -> float:
-    return publish_each(vhost.url, QUEUE, n)
+@contextlib.contextmanager
+def _mqwire_each(config: RunConfig, vhost: Vhost) -> Iterator[Send]:
+    with _mqwire_publisher(config, vhost) as publisher:
+
+        def send(i: int) -> None:
+            publisher.publish(body=payload(i), routing_key=QUEUE)
+
+        yield send
+
+
+def _mqwire_batch(config: RunConfig, vhost: Vhost, n: int) -> float:
+    with _mqwire_publisher(config, vhost) as publisher:
+        started = time.perf_counter()
+        with publisher.batch():
+            for i in range(n):
+                publisher.publish(body=payload(i), routing_key=QUEUE)
+        return time.perf_counter() - started
 
 
 def _raw_pipelined(config: RunConfig, vhost: Vhost, n: int) -> float:
     return publish_pipelined(vhost.url, QUEUE, n)
 
 
-def contenders() -> list[tuple[str, str, Publish]]:
-    found: list[tuple[str, str, Publish]] = [
-        ("mqwire_publish", "mqwire publish(), one by one, confirmed", _mqwire(batch=False)),
-        ("mqwire_batch", "mqwire with publisher.batch()", _mqwire(batch=True)),
-        ("raw_each", "raw pika BlockingConnection, per-message confirms", _raw_each),
-        ("raw_pipelined", "raw pika SelectConnection, pipelined confirms", _raw_pipelined),
-    ]
+def one_by_one() -> list[tuple[str, str, Publisher]]:
+    found: list[tuple[str, str, Publisher]] = [
+        ("mqwire_publish", "mqwire publish(), one by one, confirmed", _mqwire_each),
+        ("raw_each", "raw pika BlockingConnection, per-message confirms",
+         lambda config, vhost: each_publisher(vhost.url, QUEUE)),
+    ]  # fmt: skip
     for peer in installed():
         label = f"{peer.label.split(' (')[0]}, one by one, confirmed"
-        found.append((peer.key, label, lambda c, v, n, p=peer: p.publish(v, n)))
+        found.append((peer.key, label, lambda config, vhost, p=peer: p.publisher(vhost)))
     return found
+
+
+BURSTS: list[tuple[str, str, Burst]] = [
+    ("mqwire_batch", "mqwire with publisher.batch()", _mqwire_batch),
+    ("raw_pipelined", "raw pika SelectConnection, pipelined confirms", _raw_pipelined),
+]
 
 
 def _queued(vhost: Vhost) -> int:
@@ -82,30 +103,68 @@ def _queued(vhost: Vhost) -> int:
         return int(connection.channel().queue_declare(QUEUE, passive=True).method.message_count)
 
 
-def run(config: RunConfig, say: Callable[[str], None]) -> dict[str, Any]:
-    say(f"publish: {config.n} messages")
-    found = contenders()
+def _declared(config: RunConfig, stack: contextlib.ExitStack, key: str) -> Vhost:
+    vhost = stack.enter_context(config.broker.vhost(f"publish-{key}"))
+    if key != "dramatiq":  # Dramatiq declares its queue with arguments of its own
+        vhost.declare(QUEUE)
+    return vhost
 
-    def measure(key: str, publish: Publish) -> Callable[[], dict[str, Any]]:
+
+def _check(config: RunConfig, vhost: Vhost) -> None:
+    queued = _queued(vhost)
+    if queued < config.n:
+        raise BenchError(f"{queued} of {config.n} messages reached the queue")
+
+
+def interleaved(config: RunConfig, publishers: list[tuple[str, Publisher]]) -> dict[str, Any]:
+    """All one-by-one publishers, taking turns in blocks; each one's rate over its own blocks."""
+    seconds = {key: 0.0 for key, _ in publishers}
+    with contextlib.ExitStack() as stack:
+        vhosts, sends = {}, []
+        for key, publisher in publishers:
+            vhosts[key] = _declared(config, stack, key)
+            sends.append((key, stack.enter_context(publisher(config, vhosts[key]))))
+        for turn, first in enumerate(range(0, config.n, BLOCK)):
+            shift = turn % len(sends)
+            for key, send in [*sends[shift:], *sends[:shift]]:
+                started = time.perf_counter()
+                for i in range(first, min(first + BLOCK, config.n)):
+                    send(i)
+                seconds[key] += time.perf_counter() - started
+        for key in vhosts:
+            _check(config, vhosts[key])
+    return {key: {"rate": config.n / s, "seconds": s} for key, s in seconds.items()}
+
+
+def run(config: RunConfig, say: Callable[[str], None]) -> dict[str, Any]:
+    say(f"publish: {config.n} messages; one by one interleaved in blocks of {BLOCK}")
+    each = one_by_one()
+
+    def burst(key: str, publish: Burst) -> Callable[[], dict[str, Any]]:
         def once() -> dict[str, Any]:
-            with config.broker.vhost(f"publish-{key}") as vhost:
-                if key != "dramatiq":  # Dramatiq declares its queue with arguments of its own
-                    vhost.declare(QUEUE)
+            with contextlib.ExitStack() as stack:
+                vhost = _declared(config, stack, key)
                 seconds = publish(config, vhost, config.n)
-                queued = _queued(vhost)
-                if queued < config.n:
-                    raise BenchError(f"{queued} of {config.n} messages reached the queue")
+                _check(config, vhost)
                 return {"rate": config.n / seconds, "seconds": seconds}
 
         return once
 
-    runs = repeated(config, [(key, measure(key, publish)) for key, _, publish in found], say)
+    publishers = [(key, publisher) for key, _, publisher in each]
+    contenders = [("one by one", lambda: interleaved(config, publishers))]
+    contenders += [(key, burst(key, publish)) for key, _, publish in BURSTS]
+    runs = repeated(config, contenders, say)
+    for key, _, _ in each:
+        runs[key] = [r if "error" in r else r[key] for r in runs["one by one"]]
+    labels = dict([(key, label) for key, label, _ in [*each, *BURSTS]])
+    order = ["mqwire_publish", "mqwire_batch", "raw_each", "raw_pipelined"]
+    order += [key for key in labels if key not in order]  # the peers
     return {
         key: {
-            "label": label,
+            "label": labels[key],
             "unit": "msg/s",
             "rate": summarize(runs[key], "rate"),
             "runs": runs[key],
         }
-        for key, label, _ in found
+        for key in order
     }

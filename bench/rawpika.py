@@ -3,15 +3,16 @@
 ``payload(i)`` JSON-encodes to about 100 bytes and carries ``sent`` (``time.time()``) for the
 latency section. ``publish_pipelined`` keeps up to ``window`` unconfirmed messages in flight on
 a ``SelectConnection`` (the pipelined-confirms ceiling; also how every consume run pre-publishes
-its N messages); ``publish_each`` waits for each confirm on a ``BlockingConnection``.
+its N messages); ``each_publisher`` waits for each confirm on a ``BlockingConnection``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pika  # type: ignore[import-untyped]
@@ -26,6 +27,8 @@ _PAD = "x" * 31  # {"id": 10000, "sent": 1760000000.123456, "kind": "bench", "pa
 
 #: Makes message ``i``: its body and its pika properties.
 Maker = Callable[[int], tuple[bytes, Any]]
+#: Publishes message ``i`` and returns once the broker confirmed it.
+Send = Callable[[int], None]
 
 
 def payload(i: int) -> dict[str, Any]:
@@ -40,16 +43,18 @@ def json_message(i: int) -> tuple[bytes, Any]:
     return json.dumps(payload(i)).encode(), properties
 
 
-def publish_each(url: str, routing_key: str, n: int, make: Maker = json_message) -> float:
-    """Publish ``n`` messages, waiting for each confirm; seconds from the first to the last."""
+@contextlib.contextmanager
+def each_publisher(url: str, routing_key: str, make: Maker = json_message) -> Iterator[Send]:
+    """A connected ``BlockingConnection`` whose ``send(i)`` returns once message i is confirmed."""
     with pika.BlockingConnection(pika.URLParameters(url)) as connection:
         channel = connection.channel()
         channel.confirm_delivery()
-        started = time.perf_counter()
-        for i in range(n):
+
+        def send(i: int) -> None:
             body, properties = make(i)
             channel.basic_publish("", routing_key, body, properties, mandatory=True)
-        return time.perf_counter() - started
+
+        yield send
 
 
 def publish_pipelined(
