@@ -156,7 +156,7 @@ def run(config: RunConfig, say: Callable[[str], None]) -> dict[str, Any]:
     runs = repeated(config, contenders, say)
     for key, _, _ in each:
         runs[key] = [r if "error" in r else r[key] for r in runs["one by one"]]
-    labels = dict([(key, label) for key, label, _ in [*each, *BURSTS]])
+    labels = {key: label for key, label, _ in [*each, *BURSTS]}
     order = ["mqwire_publish", "mqwire_batch", "raw_each", "raw_pipelined"]
     order += [key for key in labels if key not in order]  # the peers
     return {

@@ -27,6 +27,7 @@ _BODY_SIZE = struct.Struct(">Q").unpack_from  # in a content header, after class
 _HEAD_SIZE: int = spec.FRAME_HEADER_SIZE  # 7
 _DELIVER = struct.pack(">I", spec.Basic.Deliver.INDEX)
 _PROTOCOL_HEADER = b"AMQP"
+_PROTOCOL_HEADER_SIZE = 8  # b"AMQP", 0, then the version the broker speaks
 
 
 class _Delivery(NamedTuple):
@@ -59,20 +60,16 @@ class FrameReads:
         try:
             while offset + _HEAD_SIZE <= size and self._frame_buffer is buf:
                 if buf.startswith(_PROTOCOL_HEADER, offset):  # the broker refused our version
-                    consumed, value = frame.decode_frame(buf[offset:])
-                    if value is None:
-                        break
-                    offset += consumed
-                    self.bytes_received += consumed
-                    self._process_frame(value)
-                    continue
-                kind, number, length = _HEAD(buf, offset)
-                end = offset + _HEAD_SIZE + length + 1
-                if end > size:
-                    break
-                if kind == spec.FRAME_METHOD and buf.startswith(_DELIVER, offset + _HEAD_SIZE):
-                    delivery = self._whole_delivery(buf, offset, end, number)
-                    if delivery is not None:
+                    end = offset + _PROTOCOL_HEADER_SIZE
+                else:
+                    kind, number, length = _HEAD(buf, offset)
+                    end = offset + _HEAD_SIZE + length + 1
+                    if (
+                        end <= size
+                        and kind == spec.FRAME_METHOD
+                        and buf.startswith(_DELIVER, offset + _HEAD_SIZE)
+                        and (delivery := self._whole_delivery(buf, offset, end, number)) is not None
+                    ):
                         self.bytes_received += delivery.end - offset
                         self.frames_received += delivery.frames
                         offset = delivery.end  # consumed first, as pika does, even if it raises
@@ -80,6 +77,8 @@ class FrameReads:
                             delivery.method, delivery.header, delivery.body
                         )
                         continue
+                if end > size:
+                    break
                 consumed, value = frame.decode_frame(buf[offset:end])
                 offset = end
                 self.bytes_received += consumed

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Coroutine, Mapping
-from functools import partial
 from typing import Any, NamedTuple, TypeVar
 
 from mqwire.topology.model import retry_queue_name
@@ -71,13 +70,13 @@ def start_eagerly(coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
 class _FirstStep:
     """Stands in for ``loop.call_soon`` while a ``Task`` schedules its first step."""
 
-    __slots__ = ("callback", "context")
+    __slots__ = ("args", "callback", "context")
 
     def __call__(self, callback: Any, *args: Any, context: Any = None) -> None:
-        self.callback, self.context = partial(callback, *args) if args else callback, context
+        self.callback, self.args, self.context = callback, args, context
 
     def run(self) -> None:
-        self.context.run(self.callback)
+        self.context.run(self.callback, *self.args)
 
 
 class Started(NamedTuple):
