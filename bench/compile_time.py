@@ -100,7 +100,7 @@ def _compile(config: RunConfig, queues: int) -> Callable[[], dict[str, Any]]:
 def _startup(config: RunConfig) -> dict[str, Any]:
     with config.broker.vhost("startup") as vhost:
         watcher = Watcher(vhost.url)
-        argv = [sys.executable, "-m", "mqwire.runtime.mserve", str(EXAMPLE / "compiled.ini")]
+        argv = [sys.executable, "-m", "mqwire.runtime.worker.mserve", str(EXAMPLE / "compiled.ini")]
         env = worker_env(AMQP_URL=vhost.url)
         env["PYTHONPATH"] = f"{EXAMPLE}:{env['PYTHONPATH']}"
         process = Process([*argv, "--log-level", "WARNING"], env, config.log_path("startup"))

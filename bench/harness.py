@@ -83,7 +83,7 @@ def worker_env(**extra: str) -> dict[str, str]:
 
 def mserve_argv(ini: Path, concurrency: int) -> list[str]:
     return [
-        sys.executable, "-m", "mqwire.runtime.mserve", str(ini),
+        sys.executable, "-m", "mqwire.runtime.worker.mserve", str(ini),
         "--concurrency", str(concurrency), "--log-level", "WARNING",
     ]  # fmt: skip
 

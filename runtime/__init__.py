@@ -6,7 +6,6 @@ publisher_consumer) imports it, so applications on the local transport never nee
 
 from __future__ import annotations
 
-from .config import Configurator, resolve_dotted
 from .decorator import task_config
 from .errors import (
     BatchPublishError,
@@ -20,11 +19,12 @@ from .errors import (
     PublishTimeout,
     Unroutable,
 )
-from .loader import load
-from .local import DeadLetter, LocalBroker, LocalPublisherConsumer
-from .publisher import Publisher
-from .registry import Registry, dispatch_task
+from .publish.base import Publisher
+from .publish.local import DeadLetter, LocalBroker, LocalPublisherConsumer
 from .request import DefaultResource, MessageRequest
+from .wiring.configurator import Configurator, resolve_dotted
+from .wiring.load import load
+from .wiring.registry import Registry, dispatch_task
 
 __all__ = [
     "BatchPublishError",

@@ -114,7 +114,7 @@ def run_on_broker() -> int:
         "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
     }
     worker = subprocess.Popen(
-        [sys.executable, "-m", "mqwire.runtime.mserve", *args], env=env, cwd=ROOT
+        [sys.executable, "-m", "mqwire.runtime.worker.mserve", *args], env=env, cwd=ROOT
     )
     try:
         while processed(port) is None:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import wiring
+import topology_setup as wiring
 from mserve_harness import CHECKED_SCHEMA, QUEUES, Mserve, consuming, topology, wait_until
 
 from mqwire.runtime import Registry, load

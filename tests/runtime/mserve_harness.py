@@ -83,7 +83,7 @@ class Mserve:
         }
         self._log_file = self.log.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mqwire.runtime.mserve", str(ini), *args],
+            [sys.executable, "-m", "mqwire.runtime.worker.mserve", str(ini), *args],
             env=env,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,

@@ -23,11 +23,11 @@ from mqwire.runtime.dispatch import (
     QueuePolicy,
     TaskEntry,
     dead_letter_properties,
-    dispatch,
     failure_outcome,
     retry_properties,
 )
 from mqwire.runtime.errors import DecodeError, MessageSchemaError
+from mqwire.runtime.publish.inline import dispatch
 
 JSON = {"content_type": "application/json"}
 

@@ -1,0 +1,539 @@
+"""The publishing edge of the RabbitMQ publisher: send encoded messages, report each outcome.
+
+Web applications publish from many threads, and pika objects are not thread-safe. So each
+transport owns one daemon I/O thread running a pika ``SelectConnection`` ioloop, with one
+connection and one channel in confirm mode. :meth:`AmqpTransport.send` hands its messages to
+that thread and waits on one ``Future`` per message: messages of a call are published back to
+back and their confirms awaited together, and concurrent callers share the connection.
+
+Pika objects and the ``_io_*`` state belong to whoever holds the loop's lock: the I/O thread,
+except while it waits for events. Then a caller takes the lock and publishes its own messages
+(the common case: no thread wake-up before the broker sees them); otherwise it appends to
+``_inbox`` and wakes the loop with ``add_callback_threadsafe``. A caller waiting for a few
+confirms reads the socket itself meanwhile (``SharedIOLoop.lead``: the I/O thread stops reading
+it), so a publish one by one involves no other thread; reconnects, timers and everything else
+happen on the I/O thread.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import functools
+import logging
+import select
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, InvalidStateError
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import Any, Concatenate, ParamSpec
+from urllib.parse import unquote, urlsplit
+
+import pika  # type: ignore[import-untyped]
+from pika import spec
+
+from mqwire.topology.credentials import mask_resolved_url
+
+from .._fastpath.writes import DirectSelectConnection, SharedIOLoop
+from ..errors import (
+    ConfigurationError,
+    EncodeError,
+    PublishConnectionError,
+    PublishError,
+    PublishNacked,
+    PublishTimeout,
+    Unroutable,
+    describe_error,
+)
+from ..wire import WireMessage
+
+log = logging.getLogger("mqwire.publisher")
+
+#: Seconds ``close()`` lets in-flight confirms arrive and the connection close cleanly.
+CLOSE_GRACE = 5.0
+#: Seconds a caller waits for the I/O thread's lock before handing its messages over instead.
+LOCK_WAIT = 0.1
+#: A send of at most this many messages reads its own confirms (see ``_read_own_confirms``).
+LEAD_AT_MOST = 16
+
+_P = ParamSpec("_P")
+
+
+@dataclass(eq=False)
+class _Entry:
+    """One message on its way: what to publish and where its outcome goes."""
+
+    message: WireMessage
+    properties: Any  # pika.BasicProperties
+    future: Future[PublishError | None] = field(default_factory=Future)
+    returned: str | None = None  # "312 NO_ROUTE" once a basic.return arrived for it
+
+
+def _on_loop(
+    method: Callable[Concatenate[AmqpTransport, _P], None],
+) -> Callable[Concatenate[AmqpTransport, _P], None]:
+    """Wrap an ioloop callback: a bug in it fails the outstanding messages instead of killing
+    the I/O thread (which would leave every later send to time out)."""
+
+    def guarded(self: AmqpTransport, /, *args: _P.args, **kwargs: _P.kwargs) -> None:
+        try:
+            method(self, *args, **kwargs)
+        except Exception as exc:
+            log.exception("%s: internal error in the publisher's I/O thread", self._name)
+            self._io_drop_connection(f"internal error in the publisher: {describe_error(exc)}")
+
+    functools.update_wrapper(guarded, method)
+    return guarded
+
+
+class AmqpTransport:
+    """Publishes ``WireMessage``s on one confirm-mode channel; thread-safe; never drops silently."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str = "publisher",
+        connect_timeout: float = 10.0,
+        confirm_timeout: float = 30.0,
+        heartbeat: int | None = None,
+    ) -> None:
+        """Parse settings only (:class:`ConfigurationError` on a bad URL); the connection
+        opens on the first :meth:`send`.
+
+        ``confirm_timeout`` bounds a whole ``send`` (including a reconnect), so keep
+        ``connect_timeout`` below it for unreachable brokers to be reported as such.
+        """
+        self._name = name
+        self._masked_url = mask_resolved_url(url)
+        password = urlsplit(url).password or ""
+        self._secrets = sorted({password, unquote(password)} - {""}, key=len, reverse=True)
+        try:
+            params = pika.URLParameters(url)
+        except Exception as exc:
+            raise ConfigurationError(
+                f"invalid AMQP URL {self._masked_url}: {self._scrub(describe_error(exc))}"
+            ) from None
+        params.client_properties = {**(params.client_properties or {}), "connection_name": name}
+        params.socket_timeout = params.stack_timeout = connect_timeout
+        if heartbeat is not None:
+            params.heartbeat = heartbeat
+        self._params = params
+        self._confirm_timeout = confirm_timeout
+        self._lock = threading.Lock()  # guards _closed, _thread, _loop
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._loop: Any = None
+        self._inbox: collections.deque[list[_Entry]] = collections.deque()
+        self._io_reset()
+
+    def __repr__(self) -> str:
+        # pika logs callbacks with %r at DEBUG: keep this free of secrets and bodies.
+        return f"<AmqpTransport {self._name!r} {self._masked_url}>"
+
+    def send(self, messages: Sequence[WireMessage]) -> list[PublishError | None]:
+        """Publish ``messages``, wait for their confirms, return one outcome each, in order.
+
+        ``None`` means confirmed by the broker. Returns within ``confirm_timeout`` seconds.
+        Raises :class:`EncodeError` (before anything is sent) if a message cannot be framed.
+        """
+        return self.collect(self.submit(messages))
+
+    def submit(self, messages: Sequence[WireMessage]) -> Sequence[Any]:
+        """Hand ``messages`` to the I/O thread without waiting; pass the result to ``collect``.
+
+        Lets a batch keep the next chunk on the wire while the broker confirms the last one.
+        Raises :class:`EncodeError` (before anything of this call is sent).
+        """
+        entries = [self._entry(m) for m in messages]
+        if not entries:
+            return entries
+        with self._lock:
+            if self._closed:
+                for entry in entries:
+                    entry.future.set_result(
+                        self._error(PublishConnectionError, "publisher is closed", entry)
+                    )
+                return entries
+            loop = self._ensure_thread()
+            # The I/O thread holds the lock only while it handles events (microseconds); the
+            # timeout covers a stall there: the message then goes the usual way.
+            if loop.try_lock(LOCK_WAIT):  # the I/O thread waits: send ourselves
+                try:
+                    if self._io_ready and not (self._inbox or self._io_outbox):
+                        self._io_outbox.extend(entries)
+                        self._io_drain_inbox()  # nothing in it: publishes what we queued
+                        return entries
+                finally:
+                    loop.lock.release()
+            self._inbox.append(entries)  # not passed to the callback: pika would log its repr
+            loop.add_callback_threadsafe(self._io_drain_inbox)
+        return entries
+
+    def collect(self, submitted: Sequence[Any]) -> list[PublishError | None]:
+        """Wait for the confirms of what ``submit`` returned, at most ``confirm_timeout`` s."""
+        deadline = time.monotonic() + self._confirm_timeout
+        if 0 < len(submitted) <= LEAD_AT_MOST:
+            self._read_own_confirms(submitted, deadline)
+        outcomes: list[PublishError | None] = []
+        for entry in submitted:
+            try:
+                outcome = entry.future.result(timeout=max(0.0, deadline - time.monotonic()))
+            except FutureTimeout:
+                if entry.future.cancel():  # else it was settled just now
+                    outcome = self._error(
+                        PublishTimeout, f"no confirm within {self._confirm_timeout:g} s", entry
+                    )
+                else:
+                    outcome = entry.future.result()
+            outcomes.append(outcome)
+        return outcomes
+
+    def _read_own_confirms(self, entries: Sequence[_Entry], deadline: float) -> None:
+        """Wait for a few confirms by reading the socket on this thread, if nobody else does.
+
+        Saves the cross-thread wake-up per confirm that makes one-by-one publishing slower
+        than a single-threaded client. Returns early (the caller then waits on the futures)
+        when another thread leads, the connection goes away, or the deadline passes.
+        """
+        loop = self._loop
+        if loop is None or not loop.try_lock(LOCK_WAIT):
+            return
+        try:
+            fd = loop.lead() if self._io_ready else None
+        finally:
+            loop.lock.release()
+        if fd is None:
+            return
+        try:
+            readable = select.poll()
+            readable.register(fd, select.POLLIN)
+            while not all(entry.future.done() for entry in entries):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                readable.poll(min(left, 1.0) * 1000)
+                with loop.lock:
+                    if not loop.read_as_leader(fd):
+                        break
+        except Exception:
+            log.exception("%s: reading confirms on the caller's thread failed", self._name)
+        finally:
+            with loop.lock:
+                try:
+                    loop.unlead()
+                except Exception:  # the loop closed meanwhile: nothing left to watch
+                    log.debug("%s: could not hand the socket back", self._name, exc_info=True)
+
+    def close(self) -> None:
+        """Close the connection cleanly and stop the I/O thread; idempotent."""
+        with self._lock:
+            first = not self._closed
+            self._closed = True
+            thread, loop = self._thread, self._loop
+        if thread is None:
+            return
+        if first and thread.is_alive():
+            loop.add_callback_threadsafe(self._io_shutdown)
+        thread.join(CLOSE_GRACE + 2.0)
+        if thread.is_alive():
+            log.warning("%s: the publisher's I/O thread did not stop in time", self._name)
+        elif first:
+            self._release(loop)
+
+    # -- caller threads ----------------------------------------------------------------------
+
+    def _entry(self, message: WireMessage) -> _Entry:
+        """Build and frame the message now: a bad one fails its caller, not the shared channel."""
+        try:
+            props = dict(message.properties)
+            if props.setdefault("message_id", message.message_id) != message.message_id:
+                raise ValueError("properties['message_id'] differs from message_id")
+            if not isinstance(message.body, bytes):
+                raise TypeError(f"body must be bytes, not {type(message.body).__name__}")
+            properties = pika.BasicProperties(**props)
+            properties.encode()
+            spec.Basic.Publish(exchange=message.exchange, routing_key=message.routing_key).encode()
+        except Exception as exc:
+            raise EncodeError(
+                f"message {message.message_id!r} cannot be published: {describe_error(exc)}"
+            ) from exc
+        return _Entry(message, properties)
+
+    def _ensure_thread(self) -> Any:
+        """Start the I/O thread if there is none (first send, or it died, or after a fork)."""
+        if self._thread is None or not self._thread.is_alive():
+            if self._thread is not None:
+                log.warning("%s: the publisher's I/O thread had stopped; restarting", self._name)
+                self._release(self._loop)
+            self._io_reset()  # the old thread is gone: nobody else touches this state
+            self._loop = SharedIOLoop()
+            self._thread = threading.Thread(
+                target=self._run,
+                args=(self._loop,),
+                name=f"mqwire.publisher[{self._name}]",
+                daemon=True,
+            )
+            self._thread.start()
+        return self._loop
+
+    def _release(self, loop: Any) -> None:
+        """Close what a stopped I/O thread leaves: its connection's socket, if one is still
+        open (it died mid-connection), and the loop's own sockets. Its thread is gone."""
+        transport = getattr(self._io_connection, "_transport", None)
+        sock = getattr(transport, "_sock", None)
+        try:
+            if sock is not None:
+                sock.close()
+            loop.close()
+        except Exception:  # nothing to do about it but not to leak the rest
+            log.debug("%s: releasing the I/O thread's sockets failed", self._name, exc_info=True)
+
+    def _error(self, kind: type[PublishError], cause: str, entry: _Entry) -> PublishError:
+        m = entry.message
+        return kind(
+            f"{cause} (message {m.message_id!r} to exchange {m.exchange!r}, "
+            f"routing key {m.routing_key!r})",
+            message_id=m.message_id,
+            exchange=m.exchange,
+            routing_key=m.routing_key,
+        )
+
+    def _scrub(self, text: str) -> str:
+        """Remove the password from text that came from pika or the broker."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    # -- I/O thread --------------------------------------------------------------------------
+
+    def _run(self, loop: Any) -> None:
+        try:
+            loop.start()
+        except Exception as exc:
+            log.exception("%s: the publisher's I/O thread failed", self._name)
+            with loop.lock:  # no caller may publish on the dead connection meanwhile
+                self._io_ready = False
+                self._io_fail_all(f"the publisher's I/O thread failed: {describe_error(exc)}")
+
+    def _io_reset(self) -> None:
+        self._io_connection: Any = None
+        self._io_channel: Any = None
+        self._io_ready = False  # channel open and in confirm mode
+        self._io_opening = False  # a connection or channel is being opened
+        self._io_closing = False
+        self._io_connected_before = False
+        self._io_next_tag = 0
+        self._io_outbox: collections.deque[_Entry] = collections.deque()
+        self._io_pending: collections.OrderedDict[int, _Entry] = collections.OrderedDict()
+
+    def _io_settle(self, entry: _Entry, outcome: PublishError | None) -> None:
+        # InvalidStateError: the caller stopped waiting (PublishTimeout), nothing left to tell.
+        with contextlib.suppress(InvalidStateError):
+            entry.future.set_result(outcome)
+
+    def _io_fail(self, entries: Sequence[_Entry], cause: str) -> None:
+        for entry in entries:
+            self._io_settle(entry, self._error(PublishConnectionError, cause, entry))
+
+    def _io_fail_all(self, cause: str) -> None:
+        pending, outbox = list(self._io_pending.values()), list(self._io_outbox)
+        self._io_pending.clear()
+        self._io_outbox.clear()
+        self._io_fail(pending, cause + " before the confirm; the broker may have the message")
+        self._io_fail(outbox, cause + "; the message was not sent")
+
+    @_on_loop
+    def _io_drain_inbox(self) -> None:
+        while self._inbox:
+            self._io_outbox.extend(self._inbox.popleft())
+        self._io_pump()
+
+    def _io_pump(self) -> None:
+        """Move queued messages on: publish them, or open what is missing to publish them."""
+        if not self._io_outbox or self._io_opening:
+            return
+        if self._io_closing:
+            self._io_fail(list(self._io_outbox), "publisher is closed")
+            self._io_outbox.clear()
+        elif self._io_ready:
+            self._io_publish()
+        elif self._io_connection is None:
+            self._io_opening = True
+            self._io_connection = DirectSelectConnection(
+                self._params,
+                on_open_callback=self._io_on_connection_open,
+                on_open_error_callback=self._io_on_connection_open_error,
+                on_close_callback=self._io_on_connection_closed,
+                custom_ioloop=self._loop,
+            )
+            # An alarm blocks publishing: sends then time out, and this line says why.
+            self._io_connection.add_on_connection_blocked_callback(self._io_on_blocked)
+            self._io_connection.add_on_connection_unblocked_callback(self._io_on_blocked)
+        else:
+            self._io_opening = True
+            self._io_connection.channel(on_open_callback=self._io_on_channel_open)
+
+    def _io_publish(self) -> None:
+        while self._io_outbox:
+            entry = self._io_outbox.popleft()
+            if entry.future.done():
+                continue  # its caller already got PublishTimeout
+            m = entry.message
+            try:
+                self._io_channel.basic_publish(
+                    m.exchange, m.routing_key, m.body, entry.properties, mandatory=m.mandatory
+                )
+            except Exception as exc:  # nothing was sent: pika frames before writing
+                cause = f"could not publish: {self._scrub(describe_error(exc))}"
+                self._io_settle(entry, self._error(PublishConnectionError, cause, entry))
+                continue
+            self._io_next_tag += 1
+            self._io_pending[self._io_next_tag] = entry
+
+    @_on_loop
+    def _io_on_connection_open(self, connection: Any) -> None:
+        verb = "reconnected" if self._io_connected_before else "connected"
+        log.info("%s: %s to %s", self._name, verb, self._masked_url)
+        self._io_connected_before = True
+        self._io_opening = False
+        self._io_pump()
+        self._io_continue_close()
+
+    @_on_loop
+    def _io_on_connection_open_error(self, connection: Any, exc: BaseException) -> None:
+        self._io_connection, self._io_opening = None, False
+        if self._io_closing:
+            self._loop.stop()
+            return
+        cause = f"could not connect to {self._masked_url}: {self._scrub(describe_error(exc))}"
+        log.warning("%s: %s", self._name, cause)
+        self._io_fail_all(cause)
+
+    @_on_loop
+    def _io_on_connection_closed(self, connection: Any, exc: BaseException) -> None:
+        if connection is not self._io_connection:
+            return
+        self._io_connection = self._io_channel = None
+        self._io_ready = self._io_opening = False
+        if self._io_closing:
+            self._io_fail_all("publisher is closed")
+            self._loop.stop()
+            return
+        cause = f"connection to {self._masked_url} lost: {self._scrub(describe_error(exc))}"
+        log.warning("%s: %s", self._name, cause)
+        self._io_fail_all(cause)
+
+    @_on_loop
+    def _io_on_blocked(self, connection: Any, frame: Any) -> None:
+        if isinstance(frame.method, spec.Connection.Blocked):
+            log.warning("%s: the broker blocks publishing: %s", self._name, frame.method.reason)
+        else:
+            log.info("%s: the broker unblocked publishing", self._name)
+
+    @_on_loop
+    def _io_on_channel_open(self, channel: Any) -> None:
+        self._io_channel, self._io_next_tag = channel, 0
+        channel.add_on_close_callback(self._io_on_channel_closed)
+        channel.add_on_return_callback(self._io_on_return)
+        channel.confirm_delivery(
+            ack_nack_callback=self._io_on_confirm, callback=self._io_on_confirm_mode
+        )
+
+    @_on_loop
+    def _io_on_confirm_mode(self, frame: Any) -> None:
+        self._io_ready, self._io_opening = True, False
+        self._io_pump()
+
+    @_on_loop
+    def _io_on_channel_closed(self, channel: Any, exc: BaseException) -> None:
+        if channel is not self._io_channel:
+            return
+        self._io_channel, self._io_ready, self._io_opening = None, False, False
+        if self._io_connection is None or not self._io_connection.is_open:
+            return  # the connection is closing: its callback reports everything
+        cause = f"channel closed: {self._scrub(describe_error(exc))}"
+        log.warning("%s: %s", self._name, cause)
+        self._io_fail_all(cause)  # the next send opens a new channel
+        self._io_continue_close()
+
+    @_on_loop
+    def _io_on_return(self, channel: Any, method: Any, properties: Any, body: bytes) -> None:
+        # A return carries no delivery tag. It precedes its own ack, but may overtake the acks
+        # of earlier routed messages, so match id, exchange and key, then take the oldest.
+        # (Same id and destination route alike, short of a binding change mid-flight.)
+        key = (properties.message_id, method.exchange, method.routing_key)
+        for entry in self._io_pending.values():
+            m = entry.message
+            if (
+                entry.returned is None
+                and m.mandatory
+                and (m.message_id, m.exchange, m.routing_key) == key
+            ):
+                entry.returned = f"{method.reply_code} {method.reply_text}"
+                return
+        log.warning("%s: basic.return for unknown message %r", self._name, properties.message_id)
+
+    @_on_loop
+    def _io_on_confirm(self, frame: Any) -> None:
+        tag, multiple = frame.method.delivery_tag, frame.method.multiple
+        acked = isinstance(frame.method, spec.Basic.Ack)
+        if multiple:
+            settled = []
+            while self._io_pending and next(iter(self._io_pending)) <= tag:
+                settled.append(self._io_pending.popitem(last=False)[1])
+        else:
+            one = self._io_pending.pop(tag, None)
+            settled = [one] if one is not None else []
+        for entry in settled:
+            if entry.returned is not None:
+                cause = f"unroutable, returned by the broker: {entry.returned}"
+                self._io_settle(entry, self._error(Unroutable, cause, entry))
+            elif acked:
+                self._io_settle(entry, None)
+            else:
+                cause = "refused by the broker (basic.nack)"
+                self._io_settle(entry, self._error(PublishNacked, cause, entry))
+        self._io_continue_close()
+
+    @_on_loop
+    def _io_shutdown(self) -> None:
+        """Fail what is not sent yet, let in-flight confirms arrive, then close."""
+        self._io_closing = True
+        self._io_fail(list(self._io_outbox), "publisher is closed")
+        self._io_outbox.clear()
+        self._loop.call_later(CLOSE_GRACE, self._io_give_up)
+        self._io_continue_close()
+
+    def _io_continue_close(self) -> None:
+        """While closing: once no confirm is outstanding, close the connection, then stop."""
+        if not self._io_closing or self._io_pending:
+            return
+        connection = self._io_connection
+        if connection is None:
+            self._loop.stop()
+        elif not (connection.is_closing or connection.is_closed):
+            # Open: its close callback stops the loop; opening: its open-error callback does.
+            connection.close()
+
+    @_on_loop
+    def _io_give_up(self) -> None:
+        self._io_fail_all("publisher was closed")
+        self._loop.stop()
+
+    def _io_drop_connection(self, cause: str) -> None:
+        """After an internal error: report everything outstanding, start afresh on next send."""
+        self._io_fail_all(cause)
+        connection, closing = self._io_connection, self._io_closing
+        connected_before = self._io_connected_before
+        self._io_reset()
+        self._io_closing, self._io_connected_before = closing, connected_before
+        if connection is not None and not (connection.is_closing or connection.is_closed):
+            try:
+                connection.close()  # its callbacks are ignored: it is no longer current
+            except Exception:
+                log.debug("%s: closing the dropped connection failed", self._name, exc_info=True)
+        if closing:
+            self._loop.stop()

@@ -1,0 +1,1 @@
+"""Operating a deployed topology: ``mqctl`` and its plan, binding and management-API helpers."""

@@ -1,0 +1,298 @@
+"""``mqctl CONFIG COMMAND``: operate the queues of a compiled topology over AMQP.
+
+A thin shell: the plan and the formatting live in ``admin``, the broker calls in
+``amqp_admin``; publishing goes through the application's own publisher. No root, no
+``rabbitmqctl``: everything is an AMQP operation with the topology's credentials, plus, for
+``queues`` (unacked counts) and ``verify`` (bindings), the management HTTP API when it answers
+(``management_api``; ``admin_bindings`` compares).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from mqwire.topology.errors import MqError
+
+from ..amqp.admin import Admin, BrokerUnreachable
+from ..errors import ConfigurationError, PublishConnectionError
+from ..wiring.load import load
+from ..wiring.registry import Registry
+from . import admin
+from .admin import AdminExit, Finding, Target
+from .bindings import compare_bindings
+from .management_api import ManagementApi, ManagementUnavailable, endpoint
+
+EPILOG = """\
+examples:
+  mqctl compiled.ini queues [--json] [--management-url URL | --no-management]
+  mqctl compiled.ini publish lots lots.elect '{"id": 1}'
+  mqctl compiled.ini publish lots lots.elect --file body.json | - (stdin)
+  mqctl compiled.ini dead-letters lots.elect --limit 20
+  mqctl compiled.ini replay lots.elect --all | --id MESSAGE_ID ...
+  mqctl compiled.ini purge lots.elect [--force] [--any]
+  mqctl compiled.ini verify [--json] [--management-url URL | --no-management]
+
+exit codes:
+  0 done   1 verify found drift   2 bad usage, config or refused operation
+  3 broker unreachable
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mqctl",
+        description="Inspect and operate the RabbitMQ queues of a compiled topology.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("config", help="the compiled INI written by mq-compile")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    api = argparse.ArgumentParser(add_help=False)
+    choice = api.add_mutually_exclusive_group()
+    choice.add_argument(
+        "--management-url",
+        metavar="URL",
+        help="the management HTTP API (default http://AMQP-HOST:15672, the AMQP URL's user "
+        "and password unless URL has its own)",
+    )
+    choice.add_argument(
+        "--no-management", action="store_true", help="AMQP only: no unacked counts, no bindings"
+    )
+    queues = sub.add_parser(
+        "queues", parents=[api], help="queues with ready / unacked / consumer counts"
+    )
+    queues.add_argument("--json", action="store_true")
+    pub = sub.add_parser("publish", help="publish one message through a publisher")
+    pub.add_argument("publisher", help="the publisher_consumer to publish with")
+    pub.add_argument("routing_key")
+    pub.add_argument("body", nargs="?", help="the body; '-' reads stdin")
+    pub.add_argument("--file", help="read the body from this file")
+    pub.add_argument("--content-type", default="application/json")
+    for name, text in (("purge", "remove every ready message"), ("delete", "delete the queue")):
+        p = sub.add_parser(name, help=text + " (asks first)")
+        p.add_argument("queue")
+        p.add_argument("--force", action="store_true", help="do not ask")
+        p.add_argument("--any", action="store_true", help="allow a queue not in the topology")
+    dead = sub.add_parser("dead-letters", help="show a queue's dead letters, leaving them")
+    dead.add_argument("queue", help="a queue (its dead-letter queue is read) or its DLQ")
+    dead.add_argument("--limit", type=int, default=None)
+    dead.add_argument("--json", action="store_true")
+    replay = sub.add_parser("replay", help="move dead letters back to their queue")
+    replay.add_argument("queue", help="a queue (its dead-letter queue is read) or its DLQ")
+    replay.add_argument("--id", action="append", default=[], dest="ids", metavar="MESSAGE_ID")
+    replay.add_argument("--all", action="store_true")
+    verify = sub.add_parser("verify", parents=[api], help="compare the broker with the topology")
+    verify.add_argument("--json", action="store_true")
+    return parser
+
+
+T = TypeVar("T")
+
+
+class Management:
+    """The management API per target, when it answers; says once why it is not used."""
+
+    def __init__(self, args: argparse.Namespace, without: str) -> None:
+        self._off = bool(args.no_management)
+        self._url: str | None = args.management_url
+        self._without = without  # what the output lacks without the API
+        self._said = False
+
+    def read(self, target: Target, call: Callable[[ManagementApi], T]) -> T | None:
+        if self._off:
+            return None
+        try:
+            return call(ManagementApi(endpoint(target.url, self._url)))
+        except ManagementUnavailable as exc:
+            if not self._said:
+                print(f"mqctl: not using the {exc}; {self._without}", file=sys.stderr)
+                self._said = True
+            return None
+
+
+def cmd_queues(registry: Registry, found: Sequence[Target], args: argparse.Namespace) -> int:
+    rows = []
+    management = Management(args, "unacked shown as n/a")
+    complete = True
+    for target in found:
+        with Admin(target.url) as broker:  # first: an unreachable broker is the one error
+            stats = management.read(target, lambda api: api.queues())
+            complete = complete and stats is not None
+            for queue in target.plan.queues:
+                probe = broker.probe_queue(queue.name)
+                kind = admin.queue_kind(registry, queue.name)
+                if probe.exists:
+                    live = (stats or {}).get(queue.name)
+                    unacked = live.unacked if live else None
+                    rows.append(
+                        admin.QueueRow(queue.name, kind, probe.ready, unacked, probe.consumers)
+                    )
+                else:
+                    rows.append(admin.QueueRow(queue.name, kind, None, None, None))
+    if args.json:
+        print(json.dumps([r.as_json() for r in rows], indent=2))
+    else:
+        print(admin.queue_table(rows))
+        if not complete:
+            print("(unacked: not available over AMQP)")
+    return AdminExit.OK
+
+
+def read_body(args: argparse.Namespace) -> Any:
+    """The body to publish: parsed JSON (for a JSON content type) or bytes."""
+    if args.file and args.body is not None:
+        raise ConfigurationError("give the body as an argument or --file, not both")
+    if args.file:
+        try:
+            with open(args.file, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read {args.file}: {exc.strerror}") from None
+    elif args.body == "-" or args.body is None:
+        if args.body is None and sys.stdin.isatty():
+            raise ConfigurationError("give a BODY, --file FILE, or '-' to read stdin")
+        data = sys.stdin.buffer.read()
+    else:
+        data = args.body.encode("utf-8")
+    if "json" in args.content_type:
+        try:
+            parsed = json.loads(data)
+        except ValueError as exc:
+            raise ConfigurationError(f"the body is not JSON: {exc}") from None
+        if isinstance(parsed, (dict, list)):
+            return parsed
+    return data
+
+
+def cmd_publish(registry: Registry, found: Sequence[Target], args: argparse.Namespace) -> int:
+    body = read_body(args)
+    publisher = registry.publisher(args.publisher)
+    message_id = publisher.publish(
+        body, args.routing_key, properties={"content_type": args.content_type}
+    )
+    print(message_id)
+    return AdminExit.OK
+
+
+def cmd_remove(registry: Registry, found: Sequence[Target], args: argparse.Namespace) -> int:
+    target = admin.find_queue(found, args.queue, allow_any=args.any)
+    verb = args.command
+    if not args.force:
+        print(f"{verb} queue {args.queue!r}? type its name to confirm: ", end="", flush=True)
+        if sys.stdin.readline().strip() != args.queue:
+            print(f"mqctl: not confirmed; queue {args.queue!r} left as it was", file=sys.stderr)
+            return AdminExit.ERROR
+    with Admin(target.url) as broker:
+        count = broker.purge(args.queue) if verb == "purge" else broker.delete(args.queue)
+    done = "purged" if verb == "purge" else "deleted"
+    print(f"{done} {args.queue!r}: {count} message(s) removed")
+    return AdminExit.OK
+
+
+def cmd_dead_letters(registry: Registry, found: Sequence[Target], args: argparse.Namespace) -> int:
+    _, dlq = admin.dead_letter_queue_of(registry, args.queue)
+    target = admin.find_queue(found, dlq, allow_any=False)
+    with Admin(target.url) as broker:
+        letters = [admin.read_dead_letter(p, b) for p, b in broker.peek(dlq, args.limit)]
+    if args.json:
+        print(json.dumps([d.as_json() for d in letters], indent=2))
+    else:
+        print(f"{dlq}: {len(letters)} message(s) shown (left in the queue)")
+        if letters:
+            print(admin.dead_letter_table(letters))
+    return AdminExit.OK
+
+
+def cmd_replay(registry: Registry, found: Sequence[Target], args: argparse.Namespace) -> int:
+    admin.check_selection(args.ids, args.all)
+    queue, dlq = admin.dead_letter_queue_of(registry, args.queue)
+    target = admin.find_queue(found, dlq, allow_any=False)
+
+    def choose(properties: Any) -> bool:
+        return admin.selected(properties, queue, args.ids, args.all)
+
+    with Admin(target.url) as broker:
+        moved = broker.replay(dlq, queue, choose, admin.replay_properties)
+    print(f"replayed {len(moved)} message(s) from {dlq!r} to {queue!r}")
+    missing = sorted(set(args.ids) - set(moved))
+    if missing:
+        print(f"mqctl: not found in {dlq!r}: {', '.join(missing)}", file=sys.stderr)
+        return AdminExit.ERROR
+    return AdminExit.OK
+
+
+def cmd_verify(registry: Registry, found: Sequence[Target], args: argparse.Namespace) -> int:
+    findings: list[Finding] = []
+    management = Management(args, "bindings not checked")
+    unchecked = 0  # bindings not compared, for want of the management API
+    for target in found:
+        with Admin(target.url) as broker:
+            live = management.read(target, lambda api: api.bindings())
+            if live is None:
+                unchecked += len(target.plan.bindings)
+            else:
+                findings.extend(compare_bindings(target.plan, live))
+            for exchange in target.plan.exchanges:
+                if not broker.exchange_exists(exchange.name):
+                    findings.append(Finding("exchange", exchange.name, "missing"))
+                    continue
+                detail = broker.exchange_inequivalence(exchange) or ""
+                state = "differs" if detail else "ok"
+                findings.append(Finding("exchange", exchange.name, state, detail))
+            for queue in target.plan.queues:
+                if not broker.probe_queue(queue.name).exists:
+                    findings.append(Finding("queue", queue.name, "missing"))
+                    continue
+                text = broker.inequivalence(queue) or ""
+                findings.append(Finding("queue", queue.name, "differs" if text else "ok", text))
+    checked = unchecked == 0 and not args.no_management
+    if args.json:
+        why = admin.UNCHECKED_WITH_API if checked else admin.UNVERIFIABLE
+        report = {
+            "drift": any(f.drift for f in findings),
+            "findings": [f.__dict__ for f in findings],
+            "not_checked": {"bindings": unchecked, "why": why},
+        }
+        print(json.dumps(report, indent=2))
+    else:
+        print(admin.verify_report(findings, unchecked, api=checked))
+    return AdminExit.DRIFT if any(f.drift for f in findings) else AdminExit.OK
+
+
+COMMANDS: dict[str, Callable[[Registry, Sequence[Target], argparse.Namespace], int]] = {
+    "queues": cmd_queues,
+    "publish": cmd_publish,
+    "purge": cmd_remove,
+    "delete": cmd_remove,
+    "dead-letters": cmd_dead_letters,
+    "replay": cmd_replay,
+    "verify": cmd_verify,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        registry = load(args.config)
+    except MqError as exc:
+        print(f"mqctl: error: {exc}", file=sys.stderr)
+        return AdminExit.ERROR
+    try:
+        found = admin.targets(registry)
+        return COMMANDS[args.command](registry, found, args)
+    except (BrokerUnreachable, PublishConnectionError) as exc:
+        print(f"mqctl: error: {exc}", file=sys.stderr)
+        return AdminExit.UNREACHABLE
+    except MqError as exc:
+        print(f"mqctl: error: {exc}", file=sys.stderr)
+        return AdminExit.ERROR
+    finally:
+        registry.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

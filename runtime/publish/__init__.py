@@ -1,0 +1,1 @@
+"""Publishing: the ``Publisher`` protocol, batches, and the AMQP and local transports."""

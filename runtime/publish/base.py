@@ -1,0 +1,167 @@
+"""Publishers: what applications call ``publish()`` on, over RabbitMQ or in-process.
+
+``BasePublisher`` holds everything both transports share (encoding, message ids, persistence,
+JSON Schema checks, batching); subclasses only send. pika is imported only when an AMQP
+publisher is created, and only by ``amqp_transport``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from mqwire.topology.routing import RouteTable
+
+from ..codec import decode_body, encode_body
+from ..dispatch import BodyValidator
+from ..errors import BatchPublishError, EncodeError, PublishError
+from ..settings import PublisherConsumerSettings
+from ..wire import WireMessage, new_message_id
+
+if TYPE_CHECKING:
+    pass
+
+#: Messages sent per pipelined round trip when a batch is flushed.
+BATCH_CHUNK = 1000
+
+
+class Publisher(Protocol):
+    """What every publisher offers; the AMQP and local ones are interchangeable."""
+
+    name: str
+
+    def publish(
+        self,
+        body: Any,
+        routing_key: str,
+        properties: Mapping[str, Any] | None = None,
+        exchange: str | None = None,
+        mandatory: bool = True,
+    ) -> str: ...
+
+    def batch(self) -> contextlib.AbstractContextManager[Batch]: ...
+
+    def close(self) -> None: ...
+
+
+class Batch:
+    """Messages published inside ``with publisher.batch():``, sent with pipelined confirms."""
+
+    def __init__(self, publisher: BasePublisher) -> None:
+        self.publisher = publisher
+        self.messages: list[WireMessage] = []
+
+    def publish(self, body: Any, routing_key: str, **options: Any) -> str:
+        return self.publisher.publish(body, routing_key, **options)
+
+    @property
+    def message_ids(self) -> list[str]:
+        return [m.message_id for m in self.messages]
+
+
+class BasePublisher:
+    """Encoding, routing and schema checks shared by both transports."""
+
+    def __init__(
+        self,
+        settings: PublisherConsumerSettings,
+        validators: Mapping[str, BodyValidator] | None = None,
+        *,
+        known_queues: Sequence[str] = (),
+    ) -> None:
+        self.name = settings.name
+        self.settings = settings
+        self.exchange = settings.exchange or ""
+        self.routes = RouteTable(settings.routes)
+        self.validators = dict(validators or {})
+        self.known_queues = frozenset(known_queues)
+        self._local = threading.local()
+
+    def target_queues(self, exchange: str, routing_key: str) -> tuple[str, ...]:
+        """Queues a message would reach, as far as this publisher's topology knows."""
+        if exchange and exchange == self.exchange:
+            return self.routes.queues_for(routing_key)
+        if not exchange:
+            return (routing_key,) if routing_key in self.known_queues else ()
+        return ()
+
+    def prepare(
+        self,
+        body: Any,
+        routing_key: str,
+        properties: Mapping[str, Any] | None = None,
+        exchange: str | None = None,
+        mandatory: bool = True,
+    ) -> WireMessage:
+        """Encode, complete the properties and check the body against its queues' schemas."""
+        if not isinstance(routing_key, str) or len(routing_key.encode("utf-8")) > 255:
+            raise EncodeError("routing_key must be a str of at most 255 bytes")
+        data, props = encode_body(body, properties)
+        props.setdefault("message_id", new_message_id())
+        props.setdefault("delivery_mode", 2)  # persistent unless asked otherwise
+        exchange = self.exchange if exchange is None else exchange
+        checks = [q for q in self.target_queues(exchange, routing_key) if q in self.validators]
+        if checks:
+            decoded = decode_body(data, props.get("content_type"))
+            for queue in checks:
+                self.validators[queue](decoded.json)
+        return WireMessage(exchange, routing_key, data, str(props["message_id"]), props, mandatory)
+
+    def publish(
+        self,
+        body: Any,
+        routing_key: str,
+        properties: Mapping[str, Any] | None = None,
+        exchange: str | None = None,
+        mandatory: bool = True,
+    ) -> str:
+        """Publish one message and return its ``message_id`` once the broker confirmed it.
+
+        Inside ``with publisher.batch():`` the message is queued and sent when the block ends.
+
+        Raises:
+            EncodeError, MessageSchemaError: before anything is sent.
+            PublishError: a subclass saying why the broker did not confirm it.
+        """
+        message = self.prepare(body, routing_key, properties, exchange, mandatory)
+        batch: Batch | None = getattr(self._local, "batch", None)
+        if batch is not None:
+            batch.messages.append(message)
+            return message.message_id
+        (error,) = self.send([message])
+        if error is not None:
+            raise error
+        return message.message_id
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[Batch]:
+        """Collect this thread's publishes and send them with pipelined confirms at the end.
+
+        Raises:
+            BatchPublishError: when the block ends, if any message was not confirmed; it
+                lists each failed message's index and error.
+        """
+        if getattr(self._local, "batch", None) is not None:
+            raise RuntimeError("publisher.batch() blocks do not nest")
+        batch = self._local.batch = Batch(self)
+        try:
+            yield batch
+        finally:
+            self._local.batch = None
+            self.flush(batch.messages)
+
+    def flush(self, messages: Sequence[WireMessage]) -> None:
+        failures: list[tuple[int, PublishError]] = []
+        for start in range(0, len(messages), BATCH_CHUNK):
+            outcomes = self.send(messages[start : start + BATCH_CHUNK])
+            failures.extend((start + i, e) for i, e in enumerate(outcomes) if e is not None)
+        if failures:
+            raise BatchPublishError(failures, published=len(messages) - len(failures))
+
+    def send(self, messages: Sequence[WireMessage]) -> list[PublishError | None]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the connection; publishing afterwards fails."""

@@ -1,0 +1,230 @@
+"""The local transport: tasks run in-process, routed and failing exactly as over RabbitMQ.
+
+For development and tests (Dramatiq's StubBroker, Starlette's TestClient): messages go through
+the same encoding, routing matcher, schema checks and dispatch as in production, with retries
+run at once instead of after their delays, and dead letters kept for inspection.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..dispatch import (
+    Action,
+    BodyValidator,
+    Delivery,
+    Outcome,
+    QueuePolicy,
+    dead_letter_properties,
+    retry_properties,
+)
+from ..errors import BatchPublishError, PublishConnectionError, PublishError, Unroutable
+from ..settings import PublisherConsumerSettings
+from ..wire import WireMessage
+from .base import BasePublisher
+from .inline import dispatch
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message that failed for good, with the headers a worker would have put on it."""
+
+    queue: str
+    dead_letter_queue: str
+    delivery: Delivery
+    outcome: Outcome
+
+    @property
+    def reason(self) -> str:
+        return self.outcome.reason
+
+
+@dataclass
+class LocalBroker:
+    """One in-process "broker" shared by a registry's local publishers, in FIFO order.
+
+    Publishes made while a task runs are queued and run after it, as on a broker, never
+    recursively. ``dead_letters`` and ``undelivered`` (messages for queues with no task) stay
+    for tests to inspect.
+    """
+
+    policy: Callable[[str], QueuePolicy]
+    dead_letter_queue: Callable[[str], str]
+    continue_on_exception: Callable[[str], bool]
+    registry: Any = None
+    settings: Mapping[str, str] = field(default_factory=dict)
+    clock: Callable[[], float] = time.time
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    undelivered: dict[str, list[Delivery]] = field(default_factory=dict)
+    processed: list[tuple[str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._pending: collections.deque[Delivery] = collections.deque()
+        self._lock = threading.RLock()
+        self._draining = False
+
+    def enqueue(self, delivery: Delivery) -> None:
+        with self._lock:
+            self._pending.append(delivery)
+
+    def run(self) -> None:
+        """Deliver everything pending, including what tasks publish meanwhile.
+
+        Raises:
+            Exception: the first task failure that was dead-lettered, unless the queue's
+                publisher_consumer has ``continue_on_exception``; later ones are attached
+                as notes. Everything pending is delivered before it is raised.
+        """
+        with self._lock:
+            if self._draining:
+                return  # called from inside a task: the outer run delivers it next
+            self._draining = True
+            errors: list[BaseException] = []
+            try:
+                while self._pending:
+                    error = self._deliver(self._pending.popleft())
+                    if error is not None:
+                        errors.append(error)
+            finally:
+                self._draining = False
+        if errors:
+            first = errors[0]
+            for other in errors[1:]:
+                _add_note(first, f"also failed: {type(other).__name__}: {other}")
+            raise first
+
+    def _deliver(self, delivery: Delivery) -> BaseException | None:
+        policy = self.policy(delivery.queue)
+        if policy.task is None:
+            self.undelivered.setdefault(delivery.queue, []).append(delivery)
+            return None
+        outcome = dispatch(delivery, policy, registry=self.registry, settings=self.settings)
+        if outcome.action is Action.ACK:
+            self.processed.append((policy.task.name, delivery.message_id))
+            return None
+        if outcome.action is Action.RETRY:
+            props = retry_properties(delivery)
+            self._pending.append(delivery._replace(properties=props, redelivered=False))
+            return None
+        props = dead_letter_properties(delivery, outcome, now=self.clock())
+        self.dead_letters.append(
+            DeadLetter(
+                delivery.queue,
+                self.dead_letter_queue(delivery.queue),
+                delivery._replace(properties=props),
+                outcome,
+            )
+        )
+        if outcome.error is None:
+            return None
+        if self.continue_on_exception(delivery.queue):
+            _log.error(
+                "task %s failed on queue %s, dead-lettered (continue_on_exception): %s",
+                outcome.task,
+                delivery.queue,
+                outcome.reason,
+                exc_info=outcome.error,
+            )
+            return None
+        return outcome.error
+
+
+def _add_note(error: BaseException, note: str) -> None:
+    """``error.add_note(note)``, also on Python 3.10, which lacks it (and does not print notes)."""
+    if sys.version_info >= (3, 11):
+        error.add_note(note)
+    else:
+        error.__notes__ = [*getattr(error, "__notes__", []), note]
+
+
+class LocalPublisherConsumer(BasePublisher):
+    """A publisher whose ``publish()`` runs the matching tasks before it returns."""
+
+    def __init__(
+        self,
+        settings: PublisherConsumerSettings,
+        validators: Mapping[str, BodyValidator] | None = None,
+        *,
+        known_queues: Sequence[str] = (),
+        broker: LocalBroker,
+        exchanges: Mapping[str, Callable[[str], tuple[str, ...]]] | None = None,
+    ) -> None:
+        super().__init__(settings, validators, known_queues=known_queues)
+        self.broker = broker
+        self.exchanges = dict(exchanges or {})
+
+    def target_queues(self, exchange: str, routing_key: str) -> tuple[str, ...]:
+        """Without an exchange, a local publisher routes by its routes and by queue name."""
+        if exchange == self.exchange:
+            queues = set(self.routes.queues_for(routing_key))
+            if not exchange and routing_key in self.known_queues:
+                queues.add(routing_key)
+            return tuple(sorted(queues))
+        if exchange in self.exchanges:
+            return self.exchanges[exchange](routing_key)
+        return super().target_queues(exchange, routing_key)
+
+    def send(self, messages: Sequence[WireMessage]) -> list[PublishError | None]:
+        outcomes: list[PublishError | None] = []
+        for message in messages:
+            outcomes.append(self._route(message))
+        self.broker.run()
+        return outcomes
+
+    def flush(self, messages: Sequence[WireMessage]) -> None:
+        """A batch: route every message first, then run the tasks, as a broker would.
+
+        A task's exception is raised after the whole batch was queued; routing failures
+        raise ``BatchPublishError`` (with the task's exception as its context).
+        """
+        outcomes = [self._route(message) for message in messages]
+        failures = [(i, error) for i, error in enumerate(outcomes) if error is not None]
+        try:
+            self.broker.run()
+        finally:
+            if failures:
+                raise BatchPublishError(failures, published=len(messages) - len(failures))
+
+    def _route(self, message: WireMessage) -> PublishError | None:
+        where = {
+            "message_id": message.message_id,
+            "exchange": message.exchange,
+            "routing_key": message.routing_key,
+        }
+        known = message.exchange in ("", self.exchange) or message.exchange in self.exchanges
+        if not known:
+            return PublishConnectionError(
+                f"NOT_FOUND - no exchange {message.exchange!r} in the topology", **where
+            )
+        queues = self.target_queues(message.exchange, message.routing_key)
+        if not queues:
+            if message.mandatory:
+                return Unroutable(
+                    f"NO_ROUTE - no queue is bound for routing key {message.routing_key!r}",
+                    **where,
+                )
+            return None
+        for queue in queues:
+            self.broker.enqueue(
+                Delivery(
+                    queue=queue,
+                    body=message.body,
+                    properties=dict(message.properties),
+                    routing_key=message.routing_key,
+                    exchange=message.exchange,
+                )
+            )
+        return None
+
+    @property
+    def dead_letters(self) -> list[DeadLetter]:
+        return self.broker.dead_letters

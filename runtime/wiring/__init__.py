@@ -1,0 +1,1 @@
+"""Building a registry: from a compiled INI (``load``) or by hand (``Configurator``)."""

@@ -1,0 +1,121 @@
+"""The registry: publishers and consumers by name, tasks by name, the settings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cached_property
+from typing import Any
+
+from mqwire.topology.model import Queue, default_dead_letter_queue
+
+from ..dispatch import BodyValidator, QueuePolicy, TaskEntry
+from ..errors import ConfigurationError
+from ..publish.base import Publisher
+from ..publish.local import LocalBroker
+
+
+def _unknown(kind: str, name: str, known: Any) -> ConfigurationError:
+    names = ", ".join(repr(k) for k in sorted(known)) or "none"
+    return ConfigurationError(f"unknown {kind} {name!r}; known: {names}")
+
+
+class Registry:
+    """What an application holds after ``load()`` or ``Configurator.make_registry()``."""
+
+    def __init__(
+        self,
+        *,
+        settings: Mapping[str, str],
+        queues: Mapping[str, Queue],
+        tasks: Mapping[str, TaskEntry],
+        validators: Mapping[str, BodyValidator],
+        continue_on_exception: Mapping[str, bool],
+    ) -> None:
+        self.settings = dict(settings)
+        self.queues = dict(queues)
+        self.tasks = dict(tasks)
+        self.validators = dict(validators)
+        self._continue = dict(continue_on_exception)
+        self.components: dict[str, list[Any]] = {}
+
+    def add_component(self, name: str, component: Any) -> None:
+        self.components.setdefault(name, []).append(component)
+
+    def publisher(self, name: str) -> Publisher:
+        """The publisher of publisher_consumer ``name``.
+
+        Raises:
+            ConfigurationError: listing the known names (the old lookup returned None).
+        """
+        for component in self.components.get(name, ()):
+            if hasattr(component, "publish"):
+                return component  # type: ignore[no-any-return]
+        raise _unknown(
+            "publisher",
+            name,
+            [n for n, cs in self.components.items() if any(hasattr(c, "publish") for c in cs)],
+        )
+
+    def consumer(self, name: str) -> Any:
+        """The consuming side of publisher_consumer ``name`` (a ConsumerSpec, or a local one)."""
+        components = self.components.get(name)
+        if not components:
+            raise _unknown("publisher_consumer", name, self.components)
+        return components[0]
+
+    def task(self, name: str) -> TaskEntry:
+        if name not in self.tasks:
+            raise _unknown("task", name, self.tasks)
+        return self.tasks[name]
+
+    def task_for_queue(self, queue: str) -> TaskEntry | None:
+        return next((t for t in self.tasks.values() if t.queue == queue), None)
+
+    def queue_policy(self, queue: str) -> QueuePolicy:
+        """What running a message of ``queue`` needs: task, retry delays, schema."""
+        model = self.queues.get(queue)
+        delays = model.retry.delays if model is not None and model.retry else ()
+        return QueuePolicy(queue, self.task_for_queue(queue), delays, self.validators.get(queue))
+
+    def dead_letter_queue(self, queue: str) -> str:
+        model = self.queues.get(queue)
+        return model.dead_letter_queue if model else default_dead_letter_queue(queue)
+
+    def continue_on_exception(self, queue: str) -> bool:
+        model = self.queues.get(queue)
+        return bool(model and model.consumer and self._continue.get(model.consumer, False))
+
+    @cached_property
+    def local_broker(self) -> LocalBroker:
+        """The in-process broker every local publisher of this registry shares."""
+        return LocalBroker(
+            policy=self.queue_policy,
+            dead_letter_queue=self.dead_letter_queue,
+            continue_on_exception=self.continue_on_exception,
+            registry=self,
+            settings=self.settings,
+        )
+
+    def close(self) -> None:
+        """Close every publisher's connection."""
+        for components in self.components.values():
+            for component in components:
+                close = getattr(component, "close", None)
+                if callable(close):
+                    close()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def dispatch_task(registry: Registry, task_name: str, body: Any, **options: Any) -> str:
+    """Publish ``body`` to the queue of task ``task_name`` through its publisher_consumer."""
+    task = registry.task(task_name)
+    queue = registry.queues.get(task.queue)
+    owner = task.publisher_consumer or (queue.consumer if queue else None)
+    if owner is None:
+        raise ConfigurationError(f"task {task_name!r}: queue {task.queue!r} has no consumer")
+    return registry.publisher(owner).publish(body, routing_key=task.queue, **options)

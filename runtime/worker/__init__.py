@@ -1,0 +1,1 @@
+"""The worker: consuming, running tasks, settling deliveries, and the ``mserve`` CLI."""

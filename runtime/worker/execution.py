@@ -1,0 +1,169 @@
+"""Where the worker runs a task: coroutines on the event loop, plain functions in a thread pool.
+
+Pure asyncio, no pika: the worker hands in a delivery and gets an ``Outcome`` back. A plain
+function runs in a bounded pool so the loop keeps heartbeats, acks and other queues flowing
+while it works; a coroutine runs on the loop itself and must not block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Coroutine, Mapping
+from typing import Any, NamedTuple, TypeVar
+
+from mqwire.topology.model import retry_queue_name
+
+from ..dispatch import (
+    Action,
+    Delivery,
+    Outcome,
+    QueuePolicy,
+    TaskEntry,
+    call_task,
+    dead_letter_properties,
+    failure_outcome,
+    prepare,
+    retry_properties,
+)
+from ..errors import TaskTimeout
+from ..request import MessageRequest
+from ..wire import WireMessage, new_message_id
+from .task_threads import TaskThreads
+
+T = TypeVar("T")
+
+
+def is_coroutine_task(task: TaskEntry) -> bool:
+    """True when the task is an ``async def`` (also through ``functools.partial``)."""
+    return task.is_coroutine
+
+
+def start_eagerly(coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+    """A task that has already run up to its first real wait, as ``eager_start`` does on 3.12+.
+
+    Called from a pika callback, this starts a message's task in the same loop turn that
+    received it instead of one turn later: at a steady low rate, where every message finds
+    the caches cold, that turn was most of the worker's latency above a bare consumer. On
+    3.11 the first step that ``Task()`` asks the loop to schedule is caught and run now, so
+    it runs as a real task (``current_task()``, timeouts, context) either way, without a
+    handle on the loop's queue. Inside another task it is left scheduled.
+    """
+    loop = asyncio.get_running_loop()
+    if sys.version_info >= (3, 12):
+        return asyncio.Task(coro, loop=loop, eager_start=True)
+    if asyncio.current_task(loop) is not None:
+        return asyncio.Task(coro, loop=loop)
+    first = _FirstStep()
+    try:
+        loop.call_soon = first  # type: ignore[method-assign,assignment]  # for one call
+    except AttributeError:  # a loop without instance attributes (uvloop): scheduled as usual
+        return asyncio.Task(coro, loop=loop)
+    try:
+        task = asyncio.Task(coro, loop=loop)
+    finally:
+        del loop.call_soon
+    first.run()
+    return task
+
+
+class _FirstStep:
+    """Stands in for ``loop.call_soon`` while a ``Task`` schedules its first step."""
+
+    __slots__ = ("args", "callback", "context")
+
+    def __call__(self, callback: Any, *args: Any, context: Any = None) -> None:
+        self.callback, self.args, self.context = callback, args, context
+
+    def run(self) -> None:
+        self.context.run(self.callback, *self.args)
+
+
+class Started(NamedTuple):
+    """A decoded delivery whose task is under way, in its thread or as an asyncio task."""
+
+    task: TaskEntry
+    request: MessageRequest
+    running: asyncio.Future[Any]
+
+
+def start(
+    delivery: Delivery,
+    policy: QueuePolicy,
+    threads: TaskThreads,
+    *,
+    registry: Any = None,
+    settings: Mapping[str, str] | None = None,
+) -> Outcome | Started:
+    """Decode ``delivery`` and set its task going; loop thread only.
+
+    The worker calls this first thing on a delivery and does its bookkeeping after: a plain
+    task is in its thread by then, and a coroutine, called from a pika callback (outside any
+    asyncio task), has already run up to its first wait or to its end: its own asyncio task,
+    with no worker coroutine between it and the message. An ``Outcome`` means there is
+    nothing to run (dead-lettered).
+    """
+    prepared = prepare(delivery, policy, registry=registry, settings=settings)
+    if isinstance(prepared, Outcome):
+        return prepared
+    task, request = prepared
+    if not task.is_coroutine:
+        return Started(task, request, threads.submit(call_task, task, request))
+    try:
+        running: asyncio.Future[Any] = start_eagerly(call_task(task, request))
+    except Exception as exc:  # the root factory failed: the task's failure, judged by finish
+        running = asyncio.get_running_loop().create_future()
+        running.set_exception(exc)
+    return Started(task, request, running)
+
+
+async def finish(delivery: Delivery, policy: QueuePolicy, started: Outcome | Started) -> Outcome:
+    """Wait for the started task and judge it; raises only ``CancelledError``.
+
+    Cancellation (shutdown before a queued plain task started) propagates so the caller can
+    requeue the message instead of judging it.
+    """
+    if isinstance(started, Outcome):
+        return started
+    task, _, running = started
+    try:
+        if task.timeout is None:
+            await running
+        else:
+            await asyncio.wait_for(running, task.timeout)
+    except asyncio.CancelledError:
+        raise
+    except asyncio.TimeoutError:
+        error = TaskTimeout(f"task {task.name!r} ran longer than its timeout of {task.timeout:g} s")
+        return failure_outcome(delivery, policy, error)
+    except Exception as exc:  # the task's failure is the message's outcome
+        return failure_outcome(delivery, policy, exc)
+    return task.acked
+
+
+async def execute(
+    delivery: Delivery,
+    policy: QueuePolicy,
+    threads: TaskThreads,
+    *,
+    registry: Any = None,
+    settings: Mapping[str, str] | None = None,
+) -> Outcome:
+    """Decode, run and judge one delivery: ``start`` then ``finish``."""
+    started = start(delivery, policy, threads, registry=registry, settings=settings)
+    return await finish(delivery, policy, started)
+
+
+def failure_message(
+    delivery: Delivery, outcome: Outcome, dead_letter_queue: str, *, now: float
+) -> WireMessage:
+    """The copy of a failed delivery to publish: to its delay queue, or its dead-letter queue."""
+    if outcome.action is Action.RETRY:
+        target = retry_queue_name(delivery.queue, outcome.delay or 0)
+        properties = retry_properties(delivery)
+    else:
+        target = dead_letter_queue
+        properties = dead_letter_properties(delivery, outcome, now=now)
+    message_id = delivery.message_id or new_message_id()  # trace even a message without one
+    properties["message_id"] = message_id
+    return WireMessage("", target, delivery.body, message_id, properties)

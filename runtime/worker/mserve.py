@@ -1,0 +1,187 @@
+"""``mserve CONFIG [NAME ...]``: the worker process, a thin shell around ``Worker``.
+
+It loads the compiled wiring, picks what to serve, installs signal handlers and the optional
+status endpoint, runs one ``Worker`` per publisher_consumer on one tornado loop, and turns the
+outcome into a named exit code (``ExitCode``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from mqwire.topology.declarations import declarations
+from mqwire.topology.errors import MqError
+
+from ..errors import ConfigurationError, ExitCode
+from ..wiring.factories import ConsumerSpec
+from ..wiring.load import load
+from ..wiring.registry import Registry
+from .metrics import Metrics
+from .policy import WorkerOptions
+
+log = logging.getLogger("mqwire.mserve")
+
+EPILOG = """\
+examples:
+  mserve compiled.ini                      serve every amqp publisher_consumer with tasks
+  mserve compiled.ini lots                 serve only publisher_consumer "lots"
+  mserve compiled.ini --queue lots.elect   serve one queue
+  mserve compiled.ini --concurrency 4 --http 9100 --grace 60
+
+exit codes:
+  0 stopped cleanly   1 forced stop (in-flight messages requeued)   2 bad config or import
+  3 broker unreachable for --max-unreachable seconds   4 topology mismatch on the broker
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mserve",
+        description="Consume the queues of a compiled topology and run their tasks.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("config", help="the compiled INI written by mq-compile")
+    parser.add_argument("names", nargs="*", metavar="NAME", help="publisher_consumers to serve")
+    parser.add_argument("--queue", action="append", default=[], help="serve only this queue")
+    parser.add_argument("--concurrency", type=_positive_int, default=1, help="plain tasks at once")
+    parser.add_argument("--grace", type=float, default=30.0, help="seconds to finish on SIGTERM")
+    parser.add_argument(
+        "--max-unreachable", type=float, default=300.0, help="exit 3 after this long unreachable"
+    )
+    parser.add_argument(
+        "--http", metavar="[HOST:]PORT", type=_http_address, help="serve /healthz /readyz /metrics"
+    )
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+    return parser
+
+
+def _http_address(text: str) -> tuple[str, int]:
+    from .status_http import parse_http_address  # tornado only when asked for
+
+    try:
+        return parse_http_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def select_consumers(
+    registry: Registry, names: Sequence[str], queues: Sequence[str]
+) -> list[ConsumerSpec]:
+    """What to serve: the named publisher_consumers (default: every amqp one with tasks).
+
+    Raises:
+        ConfigurationError: an unknown or local name, or a queue none of them consumes.
+    """
+    specs = {n: registry.consumer(n) for n in names}  # unknown names list the known ones
+    for name, spec in specs.items():
+        if not isinstance(spec, ConsumerSpec):
+            raise ConfigurationError(f"{name!r} uses the local transport: mserve has nothing to do")
+    if not names:
+        for name in sorted(registry.components):
+            spec = registry.consumer(name)
+            if isinstance(spec, ConsumerSpec) and any(
+                registry.task_for_queue(q.name) for q in spec.queues
+            ):
+                specs[name] = spec
+    if queues:
+        served = {q.name for spec in specs.values() for q in spec.queues}
+        unknown = sorted(set(queues) - served)
+        if unknown:
+            raise ConfigurationError(
+                f"no served publisher_consumer consumes {', '.join(map(repr, unknown))}; "
+                f"queues: {', '.join(map(repr, sorted(served))) or 'none'}"
+            )
+        specs = {
+            n: ConsumerSpec(s.settings, tuple(q for q in s.queues if q.name in queues))
+            for n, s in specs.items()
+        }
+    chosen = [s for s in specs.values() if s.queues]
+    if not chosen:
+        raise ConfigurationError("nothing to serve: no amqp publisher_consumer has tasks")
+    return chosen
+
+
+async def serve(registry: Registry, specs: Sequence[ConsumerSpec], args: argparse.Namespace) -> int:
+    """Run the workers until a signal or a fatal error; the exit code."""
+    from .worker import Worker  # pika and tornado only once there is work to do
+
+    metrics = Metrics()
+    options = WorkerOptions(args.concurrency, args.grace, args.max_unreachable)
+    workers = []
+    for spec in specs:
+        for queue in spec.queues:
+            if registry.task_for_queue(queue.name) is None:
+                log.warning("queue %r has no task: its messages will be dead-lettered", queue.name)
+        plan = declarations([spec.settings], registry.queues)
+        url = spec.settings.url or ""
+        heartbeat = spec.settings.heartbeat
+        workers.append(
+            Worker(spec.name, url, spec.queues, plan, registry, metrics, options, heartbeat)
+        )
+
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int) -> None:
+        log.info("%s received: stopping (again to force)", signal.Signals(signum).name)
+        for worker in workers:
+            worker.request_stop()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
+    if args.http:
+        from .status_http import start_status_server
+
+        def readiness() -> tuple[bool, str]:
+            states = [w.readiness() for w in workers]
+            return all(ok for ok, _ in states), "; ".join(reason for _, reason in states)
+
+        _, port = start_status_server(args.http, metrics, readiness)
+        log.info("status on port %d: /healthz /readyz /metrics", port)
+    running = {asyncio.ensure_future(w.run()): w for w in workers}
+    await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+    for worker in workers:  # one worker ending (fatal error) stops the others, gracefully
+        if not worker.stopping:
+            worker.request_stop()
+    codes = [await task for task in running]
+    return next((code for code in codes if code != ExitCode.OK), ExitCode.OK)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("pika").setLevel(logging.WARNING)  # its DEBUG output shows message bodies
+    try:
+        registry = load(args.config)
+        specs = select_consumers(registry, args.names, args.queue)
+    except MqError as exc:
+        print(f"mserve: error: {exc}", file=sys.stderr)
+        return ExitCode.CONFIG
+    try:
+        code = asyncio.run(serve(registry, specs, args))
+    finally:
+        registry.close()
+    log.info("exiting with %d (%s)", code, ExitCode(code).name)
+    if code == ExitCode.FORCED_STOP:  # a task thread may still run; do not wait for it
+        logging.shutdown()
+        os._exit(code)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""``mserve``'s command line: what it serves, and how it refuses bad input before connecting."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import topology_setup as wiring
+
+from mqwire.runtime import ConfigurationError, Registry, load
+from mqwire.runtime.errors import ExitCode
+from mqwire.runtime.worker.mserve import build_parser, main, select_consumers
+
+TOPOLOGY = """\
+version: 1
+connections:
+  main: {url: "amqp://guest:${MQ_PASSWORD}@127.0.0.1:1/%2F"}
+publisher_consumers:
+  orders: {prefix: o.mq, transport: amqp, connection: main}
+  mails: {prefix: m.mq, transport: amqp, connection: main}
+  silent: {prefix: s.mq, transport: amqp, connection: main}
+  dev: {prefix: d.mq, transport: local}
+queues:
+  orders: {consumer: orders}
+  orders.late: {consumer: orders}
+  mails: {consumer: mails}
+  silent: {consumer: silent}
+  dev: {consumer: dev}
+tasks:
+  orders: {task: "contract_app:record", queue: orders}
+  mails: {task: "contract_app:record", queue: mails}
+  dev: {task: "contract_app:record", queue: dev}
+"""
+
+
+@pytest.fixture(autouse=True)
+def password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MQ_PASSWORD", "s3cret")
+
+
+@pytest.fixture(scope="module")
+def ini(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return wiring.compile_into(tmp_path_factory.mktemp("cli"), TOPOLOGY)
+
+
+@pytest.fixture
+def registry(ini: Path) -> Iterator[Registry]:
+    with load(ini, environ={"MQ_PASSWORD": "s3cret"}) as registry:
+        yield registry
+
+
+def served(registry: Registry, names: list[str], queues: list[str]) -> dict[str, list[str]]:
+    specs = select_consumers(registry, names, queues)
+    return {spec.name: [q.name for q in spec.queues] for spec in specs}
+
+
+def test_by_default_every_amqp_publisher_consumer_with_tasks_is_served(
+    registry: Registry,
+) -> None:
+    assert served(registry, [], []) == {"mails": ["mails"], "orders": ["orders", "orders.late"]}
+
+
+def test_names_and_queues_narrow_what_is_served(registry: Registry) -> None:
+    assert served(registry, ["orders"], []) == {"orders": ["orders", "orders.late"]}
+    assert served(registry, [], ["orders.late"]) == {"orders": ["orders.late"]}
+
+
+def test_an_unknown_name_lists_the_known_ones(registry: Registry) -> None:
+    with pytest.raises(ConfigurationError, match="unknown publisher_consumer 'order'; known: "):
+        select_consumers(registry, ["order"], [])
+
+
+def test_a_local_publisher_consumer_cannot_be_served(registry: Registry) -> None:
+    with pytest.raises(ConfigurationError, match="'dev' uses the local transport"):
+        select_consumers(registry, ["dev"], [])
+
+
+def test_a_queue_nobody_serves_is_refused_naming_the_served_ones(registry: Registry) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        select_consumers(registry, ["mails"], ["orders"])
+
+    assert str(raised.value) == "no served publisher_consumer consumes 'orders'; queues: 'mails'"
+
+
+def test_help_shows_runnable_examples_and_the_exit_codes() -> None:
+    text = build_parser().format_help()
+
+    assert "mserve compiled.ini lots" in text
+    assert "3 broker unreachable" in text and "4 topology mismatch" in text
+
+
+@pytest.mark.parametrize(
+    "args", [["--http", "port"], ["--concurrency", "0"], ["--log-level", "LOUD"]]
+)
+def test_bad_options_are_usage_errors(
+    ini: Path, args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main([str(ini), *args])
+
+    assert raised.value.code == 2
+    assert "usage: mserve" in capsys.readouterr().err
+
+
+def test_a_missing_ini_exits_with_the_config_code(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([str(tmp_path / "nope.ini")]) == ExitCode.CONFIG
+    assert "mserve: error: cannot read" in capsys.readouterr().err
+
+
+def test_an_unknown_name_exits_with_the_config_code_without_connecting(
+    ini: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([str(ini), "nobody"]) == ExitCode.CONFIG
+    err = capsys.readouterr().err
+    assert "unknown publisher_consumer 'nobody'" in err and "s3cret" not in err

@@ -1,0 +1,92 @@
+"""The declaration plan: what a publisher_consumer needs on the broker, derived from the model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import unquote
+
+import topology_setup as wiring
+
+from mqwire.runtime.settings import read_settings
+from mqwire.topology import read_compiled_ini
+from mqwire.topology.declarations import (
+    BindingDeclaration,
+    ExchangeDeclaration,
+    QueueDeclaration,
+    declarations,
+)
+
+EXAMPLE_INI = Path(__file__).resolve().parents[2] / "examples" / "ticketing" / "compiled.ini"
+
+
+def example_plan(*names: str):  # type: ignore[no-untyped-def]
+    compiled = read_compiled_ini(EXAMPLE_INI.read_text(encoding="utf-8"))
+    pcs = compiled.topology.publisher_consumers
+    settings = [read_settings(compiled.settings, n, pcs[n].prefix, {}) for n in names]
+    return declarations(settings, compiled.topology.queues)
+
+
+def test_the_lots_consumer_declares_its_exchange_queues_retries_and_bindings() -> None:
+    plan = example_plan("lots")
+
+    assert plan.exchanges == (ExchangeDeclaration("ticketing.lots", "topic", durable=True),)
+    assert [q.name for q in plan.queues] == [
+        "lots.audit",
+        "lots.audit.dead",
+        "lots.election",
+        "lots.election.dead",
+        "lots.election.retry.1s",
+        "lots.election.retry.30s",
+        "lots.election.retry.5s",
+        "lots.mail",
+        "lots.mail.dead",
+    ]
+    by_name = {q.name: q for q in plan.queues}
+    assert by_name["lots.election"] == QueueDeclaration(
+        "lots.election", durable=True, arguments={"x-max-priority": 10}
+    )
+    assert by_name["lots.election.retry.5s"].arguments == {
+        "x-message-ttl": 5000,
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": "lots.election",
+    }
+    assert by_name["lots.election.dead"] == QueueDeclaration("lots.election.dead")
+    assert plan.bindings == tuple(
+        BindingDeclaration(queue, "ticketing.lots", pattern)
+        for pattern, queue in [
+            ("lots.#", "lots.audit"),
+            ("lots.*.mail", "lots.mail"),
+            ("lots.audit", "lots.audit"),
+            ("lots.election", "lots.election"),
+            ("lots.mail", "lots.mail"),
+        ]
+    )
+
+
+def test_a_consumer_without_exchange_binds_nothing_and_uses_the_default_exchange() -> None:
+    plan = example_plan("cart")
+
+    assert plan.exchanges == () and plan.bindings == ()
+    assert [q.name for q in plan.queues] == ["cart", "cart.dead"]
+
+
+def test_plans_of_several_consumers_declare_each_queue_once() -> None:
+    plan = example_plan("cart", "lots")
+
+    names = [q.name for q in plan.queues]
+    assert len(names) == len(set(names)) == 11
+    assert plan == example_plan("lots", "cart")
+
+
+def test_the_broker_accepts_the_plan_twice(vhost_url: str, rabbitmqctl: Callable[..., str]) -> None:
+    plan = example_plan("cart", "lots")
+    for _ in range(2):  # declarations are idempotent: a restarted worker declares again
+        wiring.apply(vhost_url, plan)
+
+    vhost = unquote(vhost_url.rsplit("/", 1)[1])
+    listed = rabbitmqctl("list_queues", "-p", vhost, "--no-table-headers", "name", "arguments")
+    rows = dict(line.split("\t", 1) for line in listed.splitlines())
+    assert sorted(rows) == sorted(q.name for q in plan.queues)
+    assert "5000" in rows["lots.election.retry.5s"]
+    assert "x-max-priority" in rows["lots.election"]
