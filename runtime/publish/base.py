@@ -1,8 +1,7 @@
 """Publishers: what applications call ``publish()`` on, over RabbitMQ or in-process.
 
 ``BasePublisher`` holds everything both transports share (encoding, message ids, persistence,
-JSON Schema checks, batching); subclasses only send. pika is imported only when an AMQP
-publisher is created, and only by ``amqp_transport``.
+JSON Schema checks, batching); subclasses only send (``publish.amqp``, ``publish.local``).
 """
 
 from __future__ import annotations
@@ -10,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from mqwire.topology.routing import RouteTable
 
@@ -19,9 +18,6 @@ from ..dispatch import BodyValidator
 from ..errors import BatchPublishError, EncodeError, PublishError
 from ..settings import PublisherConsumerSettings
 from ..wire import WireMessage, new_message_id
-
-if TYPE_CHECKING:
-    pass
 
 #: Messages sent per pipelined round trip when a batch is flushed.
 BATCH_CHUNK = 1000
