@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .check_state import entries
 from .model import (
     Connection,
     PublisherConsumer,
@@ -16,7 +17,6 @@ from .model import (
     frozen_mapping,
 )
 from .scan import ScanResult
-from .semantics import entries
 
 
 def build_topology(data: Mapping[str, Any], scan: ScanResult) -> Topology:

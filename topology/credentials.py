@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from .placeholders import Placeholder, find_placeholders
+from .placeholder_scan import Placeholder, find_placeholders
 
 #: Stands in for a placeholder when reading URL structure, keeping offsets unchanged.
 _FILLER = "\x00"

@@ -23,27 +23,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 
+from .credentials import UrlPasswords
 from .errors import MqError
+from .placeholder_scan import (
+    OPERATOR_CHARS,
+    PLACEHOLDER_BODY,
+    VAR_NAME,
+    Placeholder,
+    find_placeholders,
+    scan,
+)
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-#: The inside of a well-formed placeholder (between ``${`` and ``}``).
-_BODY = re.compile(f"(?P<name>{_NAME.pattern})" + r"(?::-(?P<default>[^}]*))?", re.DOTALL)
-#: The start of a default that goes on to contain ``${`` (nesting).
-_NESTED_PREFIX = re.compile(_NAME.pattern + ":-.*", re.DOTALL)
-#: Characters that end a variable name in a malformed placeholder (shell operators).
-_OPERATOR_CHARS = ":-=?+"
-
-
-@dataclass(frozen=True)
-class Placeholder:
-    """One ``${NAME}`` or ``${NAME:-default}``; ``text[start:end]`` is the whole placeholder."""
-
-    name: str
-    default: str | None
-    start: int
-    end: int
+__all__ = [
+    "Placeholder",
+    "PlaceholderError",
+    "find_placeholders",
+    "placeholder_problems",
+    "resolve",
+]
 
 
 class PlaceholderError(MqError):
@@ -75,57 +73,6 @@ class PlaceholderError(MqError):
         return "\n".join(lines)
 
 
-# --------------------------------------------------------------------------- scanning
-
-
-@dataclass(frozen=True)
-class _Problem:
-    start: int
-    end: int
-    kind: str
-
-
-def _scan(text: str) -> tuple[list[Placeholder], list[_Problem]]:
-    """Well-formed placeholders and syntax problems, left to right; never raises."""
-    found: list[Placeholder] = []
-    problems: list[_Problem] = []
-    i = text.find("$")
-    while i >= 0:
-        after = text[i + 1 : i + 2]
-        if after == "$":
-            nxt = i + 2
-        elif after == "{":
-            nxt = _scan_braces(text, i, found, problems)
-        else:
-            name = _NAME.match(text, i + 1)
-            if name:
-                problems.append(_Problem(i, name.end(), "braces"))
-                nxt = name.end()
-            else:
-                problems.append(_Problem(i, min(i + 2, len(text)), "lone"))
-                nxt = i + 1
-        i = text.find("$", nxt)
-    return found, problems
-
-
-def _scan_braces(text: str, i: int, found: list[Placeholder], problems: list[_Problem]) -> int:
-    """Read the ``${`` at ``i``; return where scanning goes on."""
-    close = text.find("}", i + 2)
-    inner = text.find("${", i + 2)
-    if close < 0 or 0 <= inner < close:
-        if close >= 0 and _NESTED_PREFIX.fullmatch(text, i + 2, inner):
-            problems.append(_Problem(i, close + 1, "nested"))
-            return close + 1
-        problems.append(_Problem(i, inner if inner >= 0 else len(text), "unclosed"))
-        return i + 2
-    body = _BODY.fullmatch(text, i + 2, close)
-    if body:
-        found.append(Placeholder(body["name"], body["default"], i, close + 1))
-    else:
-        problems.append(_Problem(i, close + 1, "malformed"))
-    return close + 1
-
-
 # --------------------------------------------------------------------------- messages
 
 
@@ -145,7 +92,7 @@ def _lone_message(shown: str) -> str:
 
 def _unclosed_message(shown: str) -> str:
     body = shown[2:].rstrip()
-    if _BODY.fullmatch(body):
+    if PLACEHOLDER_BODY.fullmatch(body):
         return f"'{shown}' is not closed: write '${{{body}}}'"
     return (
         f"'{shown}' is not closed: end it with '}}' as in '${{NAME}}' or "
@@ -163,7 +110,7 @@ def _nested_message(shown: str) -> str:
 
 def _malformed_message(shown: str) -> str:
     body = shown[2:-1]
-    cut = next((k for k, ch in enumerate(body) if ch in _OPERATOR_CHARS), len(body))
+    cut = next((k for k, ch in enumerate(body) if ch in OPERATOR_CHARS), len(body))
     name, rest = body[:cut], body[cut:]
     if not name.strip():
         if not rest:
@@ -173,7 +120,7 @@ def _malformed_message(shown: str) -> str:
             )
         default = rest[2:] if rest.startswith(":-") else "default"
         return f"'{shown}' has no variable name: write '${{NAME:-{default}}}'"
-    if not _NAME.fullmatch(name):
+    if not VAR_NAME.fullmatch(name):
         fixed = re.sub(r"[^A-Za-z0-9_]", "_", name.strip())
         if fixed[0].isdigit():
             fixed = "_" + fixed
@@ -214,12 +161,9 @@ def placeholder_problems(text: str) -> list[str]:
 
     Quoted text never shows a URL password: parts of one are replaced by ``***``.
     """
-    _, problems = _scan(text)
+    _, problems = scan(text)
     if not problems:
         return []
-    # Imported here: credentials reads URLs with this module's scanner.
-    from .credentials import UrlPasswords
-
     passwords = UrlPasswords(text)
     messages: list[str] = []
     for problem in problems:
@@ -231,11 +175,6 @@ def placeholder_problems(text: str) -> list[str]:
     return messages
 
 
-def find_placeholders(text: str) -> tuple[Placeholder, ...]:
-    """The placeholders in ``text``, in order; on a malformed text, only the well-formed ones."""
-    return tuple(_scan(text)[0])
-
-
 def resolve(text: str, environ: Mapping[str, str]) -> str:
     """Substitute placeholders from ``environ`` and unescape ``$$``.
 
@@ -243,7 +182,7 @@ def resolve(text: str, environ: Mapping[str, str]) -> str:
     unset or empty (as the shell does). Raises :class:`PlaceholderError` naming every missing
     variable (and any syntax problem) at once.
     """
-    placeholders, problems = _scan(text)
+    placeholders, problems = scan(text)
     missing = [p.name for p in placeholders if p.default is None and p.name not in environ]
     if missing or problems:
         raise PlaceholderError(missing, placeholder_problems(text) if problems else ())

@@ -11,27 +11,19 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from ._yaml import ParsedYaml, locate
+from ._yaml import locate
 from .arguments import check_arguments, check_queue_flags
+from .check_state import CheckState
 from .credentials import literal_password_problem
-from .errors import Location, PathPart, TopologyError, did_you_mean
-from .message_schema import FileReader, message_schema_problem
+from .errors import PathPart, TopologyError
+from .message_schema import message_schema_problem
 from .model import default_dead_letter_queue, retry_queue_name
 from .placeholders import placeholder_problems
 from .routing import pattern_problem
-from .scan import ScanResult
 from .task_checks import check_tasks
 
 #: Names RabbitMQ reserves for itself (declaring one fails with 403 ACCESS_REFUSED).
 RESERVED_PREFIX = "amq."
-
-
-def entries(data: Any, key: str) -> dict[str, dict[str, Any]]:
-    """The well-formed entries of a top-level section (name -> mapping), ignoring the rest."""
-    section = data.get(key) if isinstance(data, Mapping) else None
-    if not isinstance(section, Mapping):
-        return {}
-    return {k: v for k, v in section.items() if isinstance(k, str) and isinstance(v, dict)}
 
 
 def _one_of(names: Iterable[str]) -> str:
@@ -39,25 +31,8 @@ def _one_of(names: Iterable[str]) -> str:
     return f" (one of {', '.join(repr(n) for n in known)})" if known else ""
 
 
-class SemanticChecker:
+class SemanticChecker(CheckState):
     """Collects every cross-reference problem of one topology."""
-
-    def __init__(
-        self,
-        parsed: ParsedYaml,
-        source: str,
-        scan: ScanResult,
-        allow_literal_password: bool,
-        read_file: FileReader | None = None,
-    ) -> None:
-        self.parsed, self.source, self.scan, self.read_file = parsed, source, scan, read_file
-        self.allow_literal_password = allow_literal_password
-        self.errors: list[TopologyError] = []
-        data = parsed.data
-        self.connections = entries(data, "connections")
-        self.publisher_consumers = entries(data, "publisher_consumers")
-        self.queues = entries(data, "queues")
-        self.tasks = entries(data, "tasks")
 
     def run(self) -> list[TopologyError]:
         self.check_connections()
@@ -65,25 +40,6 @@ class SemanticChecker:
         self.check_queues()
         check_tasks(self)
         return self.errors
-
-    def error(
-        self,
-        path: tuple[PathPart, ...],
-        message: str,
-        *,
-        key: bool = False,
-        hint: str | None = None,
-        related: Iterable[Location] = (),
-    ) -> None:
-        location = locate(self.parsed, path, key=key)
-        self.errors.append(TopologyError(location, message, path, hint, tuple(related)))
-
-    def reference(self, path: tuple[PathPart, ...], kind: str, name: Any, known: Any) -> bool:
-        """Report ``name`` unless it is one of ``known``; True when it is."""
-        if not isinstance(name, str) or name in known:
-            return isinstance(name, str)
-        self.error(path, f"unknown {kind} {name!r}", hint=did_you_mean(name, known))
-        return False
 
     def check_connections(self) -> None:
         for name, connection in self.connections.items():

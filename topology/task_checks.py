@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._yaml import locate
+from .check_state import CheckState
 from .errors import Location, PathPart, TopologyError
 from .model import NAME_RE
 from .scan import ScannedTask
 from .text_checks import import_path_problem
 
-if TYPE_CHECKING:  # semantics imports this module
-    from .semantics import SemanticChecker
 
-
-def check_tasks(checker: SemanticChecker) -> None:
+def check_tasks(checker: CheckState) -> None:
     """Report unknown or unconsumed queues, queues with two tasks, and scan conflicts."""
     owners: dict[str, tuple[str, Location]] = {}
     for name, task in checker.tasks.items():
@@ -42,7 +40,7 @@ def check_tasks(checker: SemanticChecker) -> None:
 
 
 def _check_scanned(
-    checker: SemanticChecker, task: ScannedTask, owners: dict[str, tuple[str, Location]]
+    checker: CheckState, task: ScannedTask, owners: dict[str, tuple[str, Location]]
 ) -> None:
     def error(message: str, hint: str | None = None) -> None:
         checker.errors.append(TopologyError(task.location, f"{task.task}: {message}", hint=hint))
@@ -85,7 +83,7 @@ def _valid_timeout(timeout: Any) -> bool:
 
 
 def _consumed(
-    checker: SemanticChecker,
+    checker: CheckState,
     queue: str,
     path: tuple[PathPart, ...] | None,
     location: Location | None,
@@ -107,7 +105,7 @@ def _consumed(
 
 
 def _claim(
-    checker: SemanticChecker,
+    checker: CheckState,
     owners: dict[str, tuple[str, Location]],
     queue: str,
     name: str,
