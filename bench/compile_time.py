@@ -7,7 +7,8 @@ which is the part that must grow linearly; the per-queue time is reported for bo
 
 ``mserve`` serves the ticketing example (4 queues, 2 connections) in a fresh vhost: start-up is
 from process spawn until the broker shows a consumer on every queue, then its resident memory
-(``VmRSS`` from ``/proc/<pid>/status``) is read.
+(``VmRSS`` from ``/proc/<pid>/status``) is read. The raw pika consumer (the consume ceiling)
+is measured the same way on one queue, as the yardstick for both.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .report import summarize
 SIZES = (10, 100, 1000)
 EXAMPLE = ROOT / "examples" / "ticketing"
 EXAMPLE_QUEUES = ["cart", "lots.election", "lots.mail", "lots.audit"]
+RAW_QUEUE = "bench.startup"
 
 
 def topology(queues: int) -> str:
@@ -115,17 +117,35 @@ def _startup(config: RunConfig) -> dict[str, Any]:
         return {"startup_s": consuming - process.spawned, "rss_mib": rss}
 
 
+def _raw_startup(config: RunConfig) -> dict[str, Any]:
+    with config.broker.vhost("startup-raw") as vhost:
+        vhost.declare(RAW_QUEUE)
+        watcher = Watcher(vhost.url)
+        argv = [sys.executable, "-m", "bench.raw_consumer", vhost.url, RAW_QUEUE, "100"]
+        process = Process(argv, worker_env(), config.log_path("startup-raw"))
+        try:
+            consuming, _ = watcher.wait_consuming([RAW_QUEUE], process.alive)
+            rss = process.rss_mib()
+        finally:
+            watcher.close()
+            process.stop(timeout=30)
+        return {"startup_s": consuming - process.spawned, "rss_mib": rss}
+
+
 def run(config: RunConfig, say: Callable[[str], None]) -> dict[str, Any]:
     say("compile: mq-compile on generated topologies, mserve start-up on the example")
     _in_process(*_warm_up(config))
     contenders = [(f"{q}_queues", _compile(config, q)) for q in SIZES]
     contenders.append(("mserve_startup", lambda: _startup(config)))
+    contenders.append(("raw_startup", lambda: _raw_startup(config)))
     runs = repeated(config, contenders, say)
     fields = ("command_s", "in_process_s", "command_per_queue_ms", "in_process_per_queue_ms")
     results: dict[str, Any] = {
         "sizes": {str(q): {f: summarize(runs[f"{q}_queues"], f) for f in fields} for q in SIZES},
         "mserve_startup_s": summarize(runs["mserve_startup"], "startup_s"),
         "mserve_rss_mib": summarize(runs["mserve_startup"], "rss_mib"),
+        "raw_startup_s": summarize(runs["raw_startup"], "startup_s"),
+        "raw_rss_mib": summarize(runs["raw_startup"], "rss_mib"),
         "runs": runs,
     }
     return results

@@ -99,7 +99,21 @@ def targets(results: dict[str, Any], found: dict[str, float | None]) -> list[dic
         value = found.get(key)
         met = None if value is None else value >= bound if op == ">=" else value <= bound
         checked.append({"target": f"{text} {op} {bound:g}", "ratio": value, "met": met})
-    sizes = results.get("compile", {}).get("sizes", {})
+    compiled = results.get("compile", {})
+    if "raw_startup_s" in compiled:
+        startup = _ratio(
+            compiled["mserve_startup_s"]["median"], compiled["raw_startup_s"]["median"]
+        )
+        rss = compiled["mserve_rss_mib"]["median"]
+        checked += [
+            {
+                "target": "start-up: mserve (ticketing) / raw pika consumer <= 2",
+                "ratio": startup,
+                "met": None if startup is None else startup <= 2,
+            },
+            {"target": "memory: mserve (ticketing) RSS MiB <= 30", "ratio": rss, "met": rss <= 30},
+        ]
+    sizes = compiled.get("sizes", {})
     if "100" in sizes and "1000" in sizes:
         small = sizes["100"]["in_process_per_queue_ms"]["median"]
         large = sizes["1000"]["in_process_per_queue_ms"]["median"]

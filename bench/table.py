@@ -71,6 +71,11 @@ def rows(results: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]
                      *_spread(compiled["mserve_startup_s"], 3), "-", "-"])  # fmt: skip
         body.append(["mserve resident memory (MiB)", *_spread(compiled["mserve_rss_mib"], 1),
                      "-", "-"])  # fmt: skip
+        if "raw_startup_s" in compiled:  # results written before the raw yardstick had none
+            body.append(["raw pika consumer start-up (s)",
+                         *_spread(compiled["raw_startup_s"], 3), "-", "-"])  # fmt: skip
+            body.append(["raw pika consumer resident memory (MiB)",
+                         *_spread(compiled["raw_rss_mib"], 1), "-", "-"])  # fmt: skip
         cols = ["compile and start-up", "command s", "min–max", "in-process s", "ms/queue"]
         tables.append(("Compile and start-up", cols, body))
     return tables

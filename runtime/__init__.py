@@ -6,25 +6,56 @@ publisher_consumer) imports it, so applications on the local transport never nee
 
 from __future__ import annotations
 
-from .decorator import task_config
-from .errors import (
-    BatchPublishError,
-    ConfigurationError,
-    DecodeError,
-    EncodeError,
-    MessageSchemaError,
-    PublishConnectionError,
-    PublishError,
-    PublishNacked,
-    PublishTimeout,
-    Unroutable,
-)
-from .publish.base import Publisher
-from .publish.local import DeadLetter, LocalBroker, LocalPublisherConsumer
-from .request import DefaultResource, MessageRequest
-from .wiring.configurator import Configurator, resolve_dotted
-from .wiring.load import load
-from .wiring.registry import Registry, dispatch_task
+from typing import TYPE_CHECKING
+
+from mqwire.topology._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .decorator import task_config
+    from .errors import (
+        BatchPublishError,
+        ConfigurationError,
+        DecodeError,
+        EncodeError,
+        MessageSchemaError,
+        PublishConnectionError,
+        PublishError,
+        PublishNacked,
+        PublishTimeout,
+        Unroutable,
+    )
+    from .publish.base import Publisher
+    from .publish.local import DeadLetter, LocalBroker, LocalPublisherConsumer
+    from .request import DefaultResource, MessageRequest
+    from .wiring.configurator import Configurator, resolve_dotted
+    from .wiring.load import load
+    from .wiring.registry import Registry, dispatch_task
+
+_EXPORTS = {
+    "BatchPublishError": ".errors",
+    "ConfigurationError": ".errors",
+    "Configurator": ".wiring.configurator",
+    "DeadLetter": ".publish.local",
+    "DecodeError": ".errors",
+    "DefaultResource": ".request",
+    "EncodeError": ".errors",
+    "LocalBroker": ".publish.local",
+    "LocalPublisherConsumer": ".publish.local",
+    "MessageRequest": ".request",
+    "MessageSchemaError": ".errors",
+    "PublishConnectionError": ".errors",
+    "PublishError": ".errors",
+    "PublishNacked": ".errors",
+    "PublishTimeout": ".errors",
+    "Publisher": ".publish.base",
+    "Registry": ".wiring.registry",
+    "Unroutable": ".errors",
+    "dispatch_task": ".wiring.registry",
+    "load": ".wiring.load",
+    "resolve_dotted": ".wiring.configurator",
+    "task_config": ".decorator",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
     "BatchPublishError",

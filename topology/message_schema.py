@@ -25,12 +25,21 @@ def parse_message_schema(text: str) -> dict[str, Any]:
         raise ValueError(f"is not valid JSON: {exc}") from exc
     if not isinstance(schema, dict):
         raise ValueError("is not a JSON Schema object")
+    check_message_schema(schema)
+    return schema
+
+
+def check_message_schema(schema: dict[str, Any]) -> None:
+    """Check a parsed schema against its own metaschema (draft 2020-12 by default).
+
+    Raises:
+        ValueError: it is not a valid JSON Schema.
+    """
     cls: Any = validator_for(schema, default=validator_for({"$schema": _DRAFT_2020_12}))
     try:
         cls.check_schema(schema)
     except SchemaError as exc:
         raise ValueError(f"is not a valid JSON Schema: {exc.message}") from exc
-    return schema
 
 
 def message_schema_problem(name: str, read_file: FileReader) -> str | None:
