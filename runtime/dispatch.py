@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 from .codec import decode_body
 from .errors import DecodeError, MessageSchemaError
+from .interfaces import TaskRegistry
 from .request import DefaultResource, MessageRequest
 
 #: Header carrying the attempt number (1 on first publish) across retries.
@@ -116,7 +117,7 @@ def prepare(
     delivery: Delivery,
     policy: QueuePolicy,
     *,
-    registry: Any = None,
+    registry: TaskRegistry | None = None,
     settings: Mapping[str, str] | None = None,
 ) -> Outcome | tuple[TaskEntry, MessageRequest]:
     """Decode and validate ``delivery``: the task and its request, or why it is dead-lettered.

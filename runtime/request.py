@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .interfaces import TaskRegistry
+
 
 @dataclass(slots=True)
 class MessageRequest:
@@ -35,7 +37,7 @@ class MessageRequest:
     attempt: int = 1
     redelivered: bool = False
     delivery_tag: int | None = None
-    registry: Any = None
+    registry: TaskRegistry | None = None
     settings: Mapping[str, str] = field(default_factory=dict)
 
 

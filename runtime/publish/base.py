@@ -9,37 +9,21 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from mqwire.topology.routing import RouteTable
 
 from ..codec import decode_body, encode_body
 from ..dispatch import BodyValidator
 from ..errors import BatchPublishError, EncodeError, PublishError
+from ..interfaces import Publisher
 from ..settings import PublisherConsumerSettings
 from ..wire import WireMessage, new_message_id
 
+__all__ = ["BATCH_CHUNK", "BasePublisher", "Batch", "Publisher"]
+
 #: Messages sent per pipelined round trip when a batch is flushed.
 BATCH_CHUNK = 1000
-
-
-class Publisher(Protocol):
-    """What every publisher offers; the AMQP and local ones are interchangeable."""
-
-    name: str
-
-    def publish(
-        self,
-        body: Any,
-        routing_key: str,
-        properties: Mapping[str, Any] | None = None,
-        exchange: str | None = None,
-        mandatory: bool = True,
-    ) -> str: ...
-
-    def batch(self) -> contextlib.AbstractContextManager[Batch]: ...
-
-    def close(self) -> None: ...
 
 
 class Batch:

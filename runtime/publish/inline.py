@@ -13,13 +13,14 @@ from collections.abc import Awaitable, Mapping
 from typing import Any
 
 from ..dispatch import Delivery, Outcome, QueuePolicy, call_task, failure_outcome, prepare
+from ..interfaces import TaskRegistry
 
 
 def dispatch(
     delivery: Delivery,
     policy: QueuePolicy,
     *,
-    registry: Any = None,
+    registry: TaskRegistry | None = None,
     settings: Mapping[str, str] | None = None,
 ) -> Outcome:
     """Run ``policy.task`` on ``delivery``; never raises for anything the message or task did."""

@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..dispatch import (
     Action,
@@ -26,6 +25,7 @@ from ..dispatch import (
     retry_properties,
 )
 from ..errors import BatchPublishError, PublishConnectionError, PublishError, Unroutable
+from ..interfaces import TaskRegistry
 from ..settings import PublisherConsumerSettings
 from ..wire import WireMessage
 from .base import BasePublisher
@@ -60,7 +60,7 @@ class LocalBroker:
     policy: Callable[[str], QueuePolicy]
     dead_letter_queue: Callable[[str], str]
     continue_on_exception: Callable[[str], bool]
-    registry: Any = None
+    registry: TaskRegistry | None = None
     settings: Mapping[str, str] = field(default_factory=dict)
     clock: Callable[[], float] = time.time
     dead_letters: list[DeadLetter] = field(default_factory=list)
