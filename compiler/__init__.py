@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .compile import CompiledOutput, CompileOptions, CompilerError, compile_topology
+from .compile import CompiledOutput, CompileOptions, compile_topology
+from .errors import CompilerError
 from .output import WriteMode
 
 __all__ = ["CompileOptions", "CompiledOutput", "CompilerError", "WriteMode", "compile_topology"]

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from mqwire.topology.errors import MqError
 from mqwire.topology.ini import read_compiled_ini
 from mqwire.topology.model import Topology, Transport, frozen_mapping
 
 from ._jinja import make_environment
 from .context import header, ini_sections, registry_context
-
-
-class CompilerError(MqError):
-    """The compiler produced output that does not read back as its input: a bug in mqwire."""
+from .errors import CompilerError
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,22 @@ class BatchPublishError(PublishError):
         )
 
 
+class BrokerError(MqError):
+    """The broker could not be reached or refused an operation; the message says which."""
+
+    def __init__(self, message: str, reply_code: int = 0) -> None:
+        super().__init__(message)
+        self.reply_code = reply_code
+
+
+class BrokerUnreachable(BrokerError):
+    """No connection to the broker could be opened."""
+
+
+class ManagementUnavailable(MqError):
+    """The management API did not answer, refused the credentials or sent something else."""
+
+
 class TaskTimeout(MqError):
     """A task ran past its ``timeout:``; the message is retried or dead-lettered like a failure.
 

@@ -109,3 +109,32 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     if len(known) <= 8:
         return "known: " + ", ".join(repr(k) for k in known)
     return None
+
+
+class PlaceholderError(MqError):
+    """Raised by :func:`resolve`, listing every missing variable at once so one fix suffices.
+
+    ``missing`` is sorted and unique; ``problems`` holds syntax problems, if the text had any.
+    """
+
+    def __init__(self, missing: Iterable[str] = (), problems: Iterable[str] = ()) -> None:
+        self.missing: tuple[str, ...] = tuple(sorted(set(missing)))
+        self.problems: tuple[str, ...] = tuple(problems)
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        lines: list[str] = []
+        if len(self.missing) == 1:
+            (name,) = self.missing
+            lines.append(
+                f"environment variable '{name}' is not set: "
+                f"set it or give a default as '${{{name}:-default}}'"
+            )
+        elif self.missing:
+            names = ", ".join(f"'{name}'" for name in self.missing)
+            lines.append(
+                f"environment variables {names} are not set: "
+                "set each one or give it a default as '${VAR:-default}'"
+            )
+        lines.extend(self.problems)
+        return "\n".join(lines)

@@ -18,25 +18,12 @@ from pika.exceptions import AMQPError, ChannelClosedByBroker  # type: ignore[imp
 
 from mqwire.topology.credentials import mask_resolved_url
 from mqwire.topology.declarations import ExchangeDeclaration, QueueDeclaration
-from mqwire.topology.errors import MqError
 
-from ..errors import describe_error
+from ..errors import BrokerError, BrokerUnreachable, describe_error
 from ..wire import properties_dict
 
 #: (properties, body) of a message read from a queue.
 Message = tuple[dict[str, Any], bytes]
-
-
-class BrokerError(MqError):
-    """The broker could not be reached or refused an operation; the message says which."""
-
-    def __init__(self, message: str, reply_code: int = 0) -> None:
-        super().__init__(message)
-        self.reply_code = reply_code
-
-
-class BrokerUnreachable(BrokerError):
-    """No connection to the broker could be opened."""
 
 
 @dataclass(frozen=True)

@@ -16,14 +16,11 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from mqwire.topology.credentials import mask_resolved_url
-from mqwire.topology.errors import MqError
+
+from ..errors import ManagementUnavailable
 
 #: Seconds to wait for one answer of the management API.
 TIMEOUT = 5.0
-
-
-class ManagementUnavailable(MqError):
-    """The management API did not answer, refused the credentials or sent something else."""
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,19 @@ from typing import Any, TypeVar
 
 from mqwire.topology.errors import MqError
 
-from ..amqp.admin import Admin, BrokerUnreachable
-from ..errors import ConfigurationError, PublishConnectionError
+from ..amqp.admin import Admin
+from ..errors import (
+    BrokerUnreachable,
+    ConfigurationError,
+    ManagementUnavailable,
+    PublishConnectionError,
+)
 from ..wiring.load import load
 from ..wiring.registry import Registry
 from . import admin
 from .admin import AdminExit, Finding, Target
 from .bindings import compare_bindings
-from .management_api import ManagementApi, ManagementUnavailable, endpoint
+from .management_api import ManagementApi, endpoint
 
 EPILOG = """\
 examples:
