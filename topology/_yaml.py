@@ -111,12 +111,12 @@ def _start(event: Event) -> Mark:
     return mark
 
 
-class _TooDeepError(Exception):
-    """Raised inside the composer to stop at the first node nested beyond `_MAX_DEPTH`."""
+class _BoundExceeded(Exception):
+    """Raised inside the composer to stop at the first node beyond a bound (depth or count)."""
 
-    def __init__(self, mark: Mark) -> None:
-        super().__init__(mark)
-        self.mark = mark
+    def __init__(self, mark: Mark, message: str) -> None:
+        super().__init__(message)
+        self.mark, self.message = mark, message
 
 
 class _Loader(yaml.SafeLoader):
@@ -138,6 +138,7 @@ class _Loader(yaml.SafeLoader):
         self.value_aliases: dict[tuple[int, int], Mark] = {}
         self._finished: set[Node] = set()
         self._depth = 0
+        self._nodes = 0
 
     def compose_node(self, parent: Node | None, index: int | Node | None) -> Node | None:
         self._depth += 1
@@ -145,7 +146,10 @@ class _Loader(yaml.SafeLoader):
             event = _peek(self)
             mark = _start(event)
             if self._depth > _MAX_DEPTH:
-                raise _TooDeepError(mark)
+                raise _BoundExceeded(mark, f"nested too deeply: the limit is {_MAX_DEPTH} levels")
+            self._nodes += 1
+            if self._nodes > MAX_NODES:  # counted as read, not after: a huge file stops here
+                raise _BoundExceeded(mark, f"document too large: more than {MAX_NODES} nodes")
             # The stubs say ``index: int``; PyYAML passes the key node for mapping values.
             node = super().compose_node(parent, cast("int", index))
             if not isinstance(event, AliasEvent):
@@ -212,8 +216,8 @@ class _Reader:
                     "only one YAML document is allowed per file, but a second one starts here",
                     hint=hint,
                 )
-        except _TooDeepError as exc:
-            self._error(exc.mark, f"nested too deeply: the limit is {_MAX_DEPTH} levels")
+        except _BoundExceeded as exc:
+            self._error(exc.mark, exc.message)
             return None
         except yaml.MarkedYAMLError as exc:
             self.errors.append(self._syntax_error(exc))

@@ -8,6 +8,7 @@ any value is built, so a bad file is reported, every problem at its place, inste
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Sequence
 
@@ -44,6 +45,8 @@ _UNREADABLE = (
     OverflowError,
     IndexError,
 )
+#: A UTF-16 surrogate code point: YAML's "\\ud800" escape makes one, and UTF-8 refuses it.
+_SURROGATE = re.compile("[\\ud800-\\udfff]")
 #: An anchor written before a tag on the same line (``&name !tag``).
 _ANCHOR_PREFIX = re.compile(r"&[^\s,\[\]{}]+[ \t]+(?=!)")
 
@@ -170,12 +173,13 @@ class _GraphChecker:
 
     def _check_scalar(self, node: ScalarNode, path: Path) -> None:
         if node.tag in (STR_TAG, VALUE_TAG):
+            self._check_text(node, path)
             return
         if node.tag not in _SCALAR_TAGS:
             self._tag_error(node, path, "a scalar")
             return
         try:
-            self.constructor.construct_object(node)
+            value = self.constructor.construct_object(node)
         except _UNREADABLE:
             kind = _KIND_NAMES.get(node.tag, node.tag)
             self.error(
@@ -184,6 +188,28 @@ class _GraphChecker:
                 path=path,
                 hint="quote it if it is meant as text",
             )
+            return
+        if isinstance(value, float) and not math.isfinite(value):
+            self.error(
+                node.start_mark,
+                f"{node.value!r} is not a finite number: durations, limits and counts must be",
+                path=path,
+                hint="write a number of seconds such as 30 or 2.5",
+            )
+
+    def _check_text(self, node: ScalarNode, path: Path) -> str | None:
+        """The text, or None after reporting a lone surrogate (no UTF-8 can carry it)."""
+        text = str(node.value)
+        found = _SURROGATE.search(text)
+        if found is None:
+            return text
+        self.error(
+            node.start_mark,
+            f"text holds the lone surrogate \\u{ord(found[0]):04x}, which UTF-8 cannot encode",
+            path=path,
+            hint="write the character itself, or the escape of a whole code point (\\U0001F600)",
+        )
+        return None
 
     def _check_mapping(self, node: MappingNode, path: Path, seen: set[Node]) -> None:
         first: dict[str, Node] = {}
@@ -213,7 +239,7 @@ class _GraphChecker:
     def _check_key(self, node: Node, path: Path) -> str | None:
         """The key's string, or None after reporting why it is not one."""
         if isinstance(node, ScalarNode) and node.tag in (STR_TAG, VALUE_TAG):
-            return str(node.value)
+            return self._check_text(node, path)
         if not isinstance(node, ScalarNode):
             kind = "a list" if isinstance(node, SequenceNode) else "a mapping"
             self.error(node.start_mark, f"mapping keys must be strings, not {kind}", path=path)
