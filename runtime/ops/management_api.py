@@ -21,16 +21,19 @@ from ..errors import ManagementUnavailable
 
 #: Seconds to wait for one answer of the management API.
 TIMEOUT = 5.0
+#: The AMQP ports a management endpoint is derived for: the broker's defaults.
+_DEFAULT_PORTS = {"amqp": (5672, 15672, "http"), "amqps": (5671, 15671, "https")}
 
 
 @dataclass(frozen=True)
 class Endpoint:
-    """Where the management API is, who to be, and which vhost to read."""
+    """Where the management API is, who to be, which vhost to read, and how it was chosen."""
 
     base_url: str  #: scheme://host:port[/path], without credentials
     user: str
     password: str
     vhost: str
+    origin: str = "given by --management-url"
 
     @property
     def masked(self) -> str:
@@ -42,25 +45,51 @@ class Endpoint:
 def endpoint(amqp_url: str, management_url: str | None = None) -> Endpoint:
     """The management endpoint for a broker URL (pure).
 
-    Without ``management_url``: ``http://HOST:15672`` (``https://HOST:15671`` for ``amqps``).
-    Credentials come from ``management_url`` when it has them, else from the AMQP URL
-    (``guest``/``guest`` when it has none, as pika assumes); the vhost always from the AMQP URL.
+    Without ``management_url``: ``http://HOST:15672`` (``https://HOST:15671`` for ``amqps``),
+    but only for a broker on AMQP's default port. A broker elsewhere is another node or a
+    forwarded port whose management API may be anywhere; guessing once sent a topology's
+    credentials to the wrong broker. Credentials come from ``management_url`` when it has
+    them, else from the AMQP URL (``guest``/``guest`` when it has none, as pika assumes); the
+    vhost always from the AMQP URL.
+
+    Raises:
+        ManagementUnavailable: no ``management_url``, and the AMQP port is not the default.
     """
     amqp = urlsplit(amqp_url)
     vhost = unquote(amqp.path[1:]) if len(amqp.path) > 1 else "/"
     user, password = unquote(amqp.username or "guest"), unquote(amqp.password or "guest")
     if management_url is None:
-        secure = amqp.scheme == "amqps"
+        amqp_port, port, scheme = _DEFAULT_PORTS.get(amqp.scheme, _DEFAULT_PORTS["amqp"])
+        if amqp.port not in (None, amqp_port):
+            raise ManagementUnavailable(
+                f"management API: the broker {mask_resolved_url(amqp_url)} is not on AMQP's "
+                f"default port {amqp_port}, so where its management API listens is unknown; "
+                "give --management-url"
+            )
         host = amqp.hostname or "localhost"
         host = f"[{host}]" if ":" in host else host
-        base = f"{'https' if secure else 'http'}://{host}:{15671 if secure else 15672}"
-        return Endpoint(base, user, password, vhost)
+        base = f"{scheme}://{host}:{port}"
+        return Endpoint(base, user, password, vhost, "derived from the AMQP URL's host")
     given = urlsplit(management_url)
     if given.username is not None:
         user, password = unquote(given.username), unquote(given.password or "")
     hostport = given.netloc.rpartition("@")[2]
     base = given._replace(netloc=hostport, query="", fragment="").geturl().rstrip("/")
     return Endpoint(base, user, password, vhost)
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """urllib copies the Authorization header onto a redirect, to whatever host it names."""
+
+    def redirect_request(
+        self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> None:
+        fp.close()  # the redirect's own response: nothing in it is read
+        raise ManagementUnavailable(
+            f"management API at {mask_resolved_url(req.full_url)} redirected (HTTP {code}) to "
+            f"{mask_resolved_url(newurl)}; credentials are never sent on: give --management-url "
+            "with the address that answers"
+        )
 
 
 @dataclass(frozen=True)
@@ -90,13 +119,14 @@ class ManagementApi:
         self._timeout = timeout
         token = base64.b64encode(f"{where.user}:{where.password}".encode()).decode("ascii")
         self._headers = {"Authorization": f"Basic {token}", "Accept": "application/json"}
+        self._opener = urllib.request.build_opener(_NoRedirects)
 
     def _get(self, path: str) -> Any:
         url = self.endpoint.base_url + path
         request = urllib.request.Request(url, headers=self._headers)
         where = f"management API at {self.endpoint.masked}"
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:
+            with self._opener.open(request, timeout=self._timeout) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as exc:
             raise ManagementUnavailable(f"{where}: HTTP {exc.code} {exc.reason}") from None

@@ -106,12 +106,17 @@ class Management:
         self._url: str | None = args.management_url
         self._without = without  # what the output lacks without the API
         self._said = False
+        self._named: set[str] = set()
 
     def read(self, target: Target, call: Callable[[ManagementApi], T]) -> T | None:
         if self._off:
             return None
         try:
-            return call(ManagementApi(endpoint(target.url, self._url)))
+            where = endpoint(target.url, self._url)
+            if where.base_url not in self._named:  # which one, once: it is not always obvious
+                self._named.add(where.base_url)
+                print(f"mqctl: management API {where.masked} ({where.origin})", file=sys.stderr)
+            return call(ManagementApi(where))
         except ManagementUnavailable as exc:
             if not self._said:
                 print(f"mqctl: not using the {exc}; {self._without}", file=sys.stderr)

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import http.server
+import threading
+from pathlib import Path
+
+import pytest
+
+from mqwire.runtime.errors import ManagementUnavailable
 from mqwire.runtime.ops import admin
 from mqwire.runtime.ops.bindings import compare_bindings
-from mqwire.runtime.ops.management_api import Endpoint, LiveBinding, endpoint
+from mqwire.runtime.ops.management_api import Endpoint, LiveBinding, ManagementApi, endpoint
 from mqwire.topology.declarations import (
     BindingDeclaration,
     Declarations,
@@ -14,7 +22,8 @@ from mqwire.topology.declarations import (
 
 def test_endpoint_is_derived_from_the_amqp_url() -> None:
     where = endpoint("amqp://app:p%40ss@rabbit.example:5672/%2F")
-    assert where == Endpoint("http://rabbit.example:15672", "app", "p@ss", "/")
+    derived = "derived from the AMQP URL's host"
+    assert where == Endpoint("http://rabbit.example:15672", "app", "p@ss", "/", derived)
     assert where.masked == "http://app:***@rabbit.example:15672"
     assert endpoint("amqp://rabbit/shop").vhost == "shop"
     assert endpoint("amqp://rabbit").vhost == "/"
@@ -23,6 +32,68 @@ def test_endpoint_is_derived_from_the_amqp_url() -> None:
         "guest",
     )
     assert endpoint("amqps://u:p@rabbit/v").base_url == "https://rabbit:15671"
+
+
+def test_no_endpoint_is_guessed_for_a_broker_off_the_default_port() -> None:
+    """Port 5682 is another node (or a tunnel): its management API is not at :15672."""
+    with pytest.raises(ManagementUnavailable, match=r"port 5672.*give --management-url"):
+        endpoint("amqp://app:secret@127.0.0.1:5682/%2F")
+    with pytest.raises(ManagementUnavailable, match="port 5671"):
+        endpoint("amqps://app:secret@rabbit:5999/%2F")
+    assert endpoint("amqp://app:secret@127.0.0.1:5682/%2F", "http://127.0.0.1:15682").vhost == "/"
+
+
+def test_credentials_never_follow_a_redirect(tmp_path: Path) -> None:
+    """urllib would copy Authorization onto the redirect, to any host: no redirect is taken."""
+    elsewhere = Recorder(("127.0.0.2", 0))
+    first = Recorder(("127.0.0.1", 0), redirect=f"http://127.0.0.2:{elsewhere.port}/api/queues/%2F")
+    try:
+        api = ManagementApi(endpoint("amqp://app:secret@127.0.0.1/%2F", first.url))
+        with pytest.raises(
+            ManagementUnavailable, match=r"redirected \(HTTP 302\) to http://127.0.0.2"
+        ) as raised:
+            api.queues()
+    finally:
+        first.close()
+        elsewhere.close()
+    assert first.authorizations == ["Basic " + base64.b64encode(b"app:secret").decode()]
+    assert elsewhere.authorizations == []  # never asked
+    assert "secret" not in str(raised.value)
+
+
+class Recorder:
+    """A one-thread HTTP server on loopback that records each request's Authorization."""
+
+    def __init__(self, address: tuple[str, int], redirect: str | None = None) -> None:
+        self.authorizations: list[str | None] = []
+        recorder = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                recorder.authorizations.append(self.headers.get("Authorization"))
+                if redirect is not None:
+                    self.send_response(302)
+                    self.send_header("Location", redirect)
+                    self.end_headers()
+                else:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.end_headers()
+                    self.wfile.write(b"[]")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.HTTPServer(address, Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://{address[0]}:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
 
 
 def test_an_explicit_management_url_may_carry_its_own_credentials() -> None:
