@@ -19,12 +19,21 @@ METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _ADDRESS = re.compile(r"(?:(?P<host>\[[^\]]*\]|[^:\[\]]*):)?(?P<port>[^:]*)")
 
 
+#: Where ``--http PORT`` listens when no host is given.
+LOOPBACK = "127.0.0.1"
+
+
 def parse_http_address(value: str) -> tuple[str, int]:
-    """``PORT``, ``HOST:PORT`` or ``[IPV6]:PORT`` -> (host, port); port 0 picks a free one."""
+    """``PORT``, ``HOST:PORT`` or ``[IPV6]:PORT`` -> (host, port); port 0 picks a free one.
+
+    Without a host the endpoint listens on loopback only: ``/metrics`` tells anyone who can
+    reach it what the worker does. ``0.0.0.0:PORT`` (or ``[::]:PORT``) opens it to the network,
+    as a container's probes need.
+    """
     match = _ADDRESS.fullmatch(value.strip())
     if match is None:
         raise ValueError(f"invalid HTTP address {value!r}: expected PORT, HOST:PORT or [IPV6]:PORT")
-    host, port = match["host"] or "0.0.0.0", match["port"]
+    host, port = match["host"] or LOOPBACK, match["port"]
     if host.startswith("["):
         host = host[1:-1]
         if not host:

@@ -116,9 +116,10 @@ def test_successful_probes_log_at_debug_only(caplog: pytest.LogCaptureFixture) -
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        ("9100", ("0.0.0.0", 9100)),
-        ("0", ("0.0.0.0", 0)),
-        (":9100", ("0.0.0.0", 9100)),
+        ("9100", ("127.0.0.1", 9100)),  # loopback unless a host is given
+        ("0", ("127.0.0.1", 0)),
+        (":9100", ("127.0.0.1", 9100)),
+        ("0.0.0.0:9100", ("0.0.0.0", 9100)),
         ("127.0.0.1:9100", ("127.0.0.1", 9100)),
         ("localhost:65535", ("localhost", 65535)),
         ("[::1]:9100", ("::1", 9100)),
