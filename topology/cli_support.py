@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import enum
-from importlib import metadata
+import sys
+from collections.abc import Sequence
+from typing import Any
 
 
 class ExitCode(enum.IntEnum):
@@ -86,6 +88,8 @@ def exit_codes_markdown() -> str:
 
 def version_text(name: str) -> str:
     """``mq-compile (mqwire) 0.1.0``, or ``mqwire serve 0.1.0``: the installed version."""
+    from importlib import metadata  # only when asked: it costs mserve's start-up ~10 ms
+
     try:
         version = metadata.version("mqwire")
     except metadata.PackageNotFoundError:  # run from a checkout that was never installed
@@ -94,6 +98,27 @@ def version_text(name: str) -> str:
     return f"{name} {version}" if name.split()[0] == "mqwire" else f"{name} (mqwire) {version}"
 
 
-def add_version(parser: argparse.ArgumentParser, name: str | None = None) -> None:
-    """Give ``parser`` a ``--version`` option naming ``name`` (default: its prog)."""
-    parser.add_argument("--version", action="version", version=version_text(name or parser.prog))
+class _VersionAction(argparse.Action):
+    """argparse's ``version`` action, reading the version only when the option is given."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(
+            option_strings, argparse.SUPPRESS, nargs=0, default=argparse.SUPPRESS, **kwargs
+        )
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        print(version_text(parser.prog), file=sys.stdout)
+        parser.exit()
+
+
+def add_version(parser: argparse.ArgumentParser) -> None:
+    """Give ``parser`` a ``--version`` option naming its prog and the installed mqwire."""
+    parser.add_argument(
+        "--version", action=_VersionAction, help="show the program's version and exit"
+    )
