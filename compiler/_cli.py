@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from mqwire.topology.cli_support import ExitCode, exit_status_help
 from mqwire.topology.errors import TopologyErrors
@@ -22,6 +22,12 @@ from mqwire.topology.model import Topology
 from mqwire.topology.scan import Scanner, scan_packages
 
 from .output import write_atomically
+
+
+class Runner(Protocol):
+    """A command's body: parsed ``args`` in, an ``ExitCode`` out; output only to the streams."""
+
+    def __call__(self, args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -37,7 +43,7 @@ class Command:
     description: str
     examples: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
-    run: Callable[..., int]
+    run: Runner
     check: Callable[[argparse.Namespace], str | None] = lambda args: None
 
     @property
