@@ -9,29 +9,20 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from mqwire.topology.errors import TopologyErrors
-from mqwire.topology.loader import load_topology
-from mqwire.topology.model import Topology
+from mqwire.topology.cli_support import ExitCode
 
+from ._cli import Command, load_or_report
 from .semantic_diff import BLOCKING, TITLES, counts, diff_topologies
 from .semantic_diff_render import render_markdown, render_text
 
-#: Exit codes: nothing blocking, invalid input or usage, blocking changes not allowed.
-EXIT_OK, EXIT_INVALID, EXIT_BLOCKED = 0, 2, 3
-
-EPILOG = """\
-examples:
-  mq-compile diff old.yaml new.yaml                   two files
-  mq-compile diff topology.yaml --against origin/main  the file against a git revision (CI)
-  mq-compile diff old.yaml new.yaml --format text     plain text instead of Markdown
-
-exit status: 0 only additive, routing or other changes; 2 invalid topology or usage;
-3 broker-incompatible or destructive changes, unless --allow-incompatible / --allow-destructive.
+EXAMPLES = """\
+  mq-compile diff old.yaml topology.yaml              two files: before, after
+  mq-compile diff topology.yaml --against HEAD        the file against a git revision
+  mq-compile diff topology.yaml --against HEAD --format text   plain text, not Markdown
+  (in CI: --against origin/main; old.yaml: a saved copy of the file before the change)
 """
 
 
@@ -39,14 +30,7 @@ class InputError(Exception):
     """A file or revision that cannot be read; the message says which and why."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="mq-compile diff",
-        description="Classify the changes between two topologies: broker-incompatible, "
-        "destructive, routing, additive and other.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE", help="OLD NEW, or NEW with --against")
     parser.add_argument(
         "--against",
@@ -66,17 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit 0 despite destructive changes (removals are intended)",
     )
-    return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+def check(args: argparse.Namespace) -> str | None:
     if args.against is None and len(args.files) != 2:
-        parser.error("give two files (OLD NEW), or one file and --against REV")
+        return "give two files (OLD NEW), or one file and --against REV"
     if args.against is not None and len(args.files) != 1:
-        parser.error("with --against, give one file")
-    return run(args, stdout=sys.stdout, stderr=sys.stderr)
+        return "with --against, give one file"
+    return None
 
 
 def run(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
@@ -92,14 +73,12 @@ def run(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
         new_text = _read(new_path)
     except InputError as exc:
         print(f"error: {exc}", file=stderr)
-        return EXIT_INVALID
-    try:
-        old, new = _load(old_text, old_label), _load(new_text, str(new_path))
-    except TopologyErrors as exc:
-        print(exc.render(), file=stderr)
-        count = len(exc)
-        print(f"{count} error{'s' if count != 1 else ''}; nothing compared", file=stderr)
-        return EXIT_INVALID
+        return ExitCode.INVALID
+    # No scanner (nothing is imported) and no schema reading: the diff compares paths only.
+    old = load_or_report(old_text, old_label, stderr, outcome="nothing compared")
+    new = load_or_report(new_text, str(new_path), stderr, outcome="nothing compared")
+    if old is None or new is None:
+        return ExitCode.INVALID
     changes = diff_topologies(old, new)
     render = render_markdown if args.format == "markdown" else render_text
     stdout.write(render(changes, old_label, str(new_path)))
@@ -110,12 +89,7 @@ def run(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
         flag = f"--allow-{cls}"
         n = per_class[cls]
         print(f"blocked: {n} {TITLES[cls]} change{'s' * (n != 1)} (pass {flag})", file=stderr)
-    return EXIT_BLOCKED if blocked else EXIT_OK
-
-
-def _load(text: str, source_name: str) -> Topology:
-    # No scanner (nothing is imported) and no schema reading: the diff compares paths only.
-    return load_topology(text, source_name=source_name, scanner=None, read_file=None)
+    return ExitCode.BLOCKED if blocked else ExitCode.OK
 
 
 def _read(path: Path) -> str:
@@ -142,3 +116,15 @@ def git_show(path: Path, revision: str) -> str:
         return result.stdout.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"{path} at revision {revision!r} is not UTF-8: {exc}") from exc
+
+
+COMMAND = Command(
+    name="diff",
+    summary="classify the changes between two topologies (for pull requests)",
+    description="Classify the changes between two topologies: broker-incompatible, "
+    "destructive, routing, additive and other.",
+    examples=EXAMPLES,
+    add_arguments=add_arguments,
+    run=run,
+    check=check,
+)

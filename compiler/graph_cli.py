@@ -5,17 +5,15 @@ from __future__ import annotations
 import argparse
 import shutil
 import subprocess
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from .cli import EXIT_INVALID, EXIT_OK
-from .export_cli import emit, read_topology
+from mqwire.topology.cli_support import ExitCode
+
+from ._cli import Command, emit, read_topology
 from .graph import FORMATS, render
 
-EPILOG = """\
-examples:
+EXAMPLES = """\
   mq-compile graph topology.yaml                    Mermaid on stdout (paste into a PR)
   mq-compile graph topology.yaml --format dot -o topology.dot
   mq-compile graph topology.yaml -o topology.svg    needs Graphviz's `dot` on PATH
@@ -28,35 +26,23 @@ drawn by Graphviz), else Mermaid.
 PICTURES = (".svg", ".png")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="mq-compile graph",
-        description="Draw publishers -> exchanges -> routes -> queues -> tasks, with retry "
-        "and dead-letter edges.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("topology", help="the topology YAML file")
     parser.add_argument("--format", choices=FORMATS, help="text format (default: mermaid)")
     parser.add_argument(
         "-o", "--output", metavar="FILE", help="write to FILE (.svg/.png drawn by Graphviz)"
     )
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-    return run(args, stdout=sys.stdout, stderr=sys.stderr)
 
 
 def run(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
+    """Draw as ``args`` say: text to stdout or ``-o``, a picture through Graphviz."""
     suffix = Path(args.output).suffix.lower() if args.output else ""
     picture = suffix in PICTURES
     if picture and args.format == "mermaid":
         print(
             f"error: cannot draw Mermaid as {suffix}; use --format dot or a .mmd file", file=stderr
         )
-        return EXIT_INVALID
+        return ExitCode.INVALID
     dot = shutil.which("dot") if picture else None
     if picture and dot is None:
         print(
@@ -65,15 +51,14 @@ def run(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
             "--format dot / --format mermaid",
             file=stderr,
         )
-        return EXIT_INVALID
-    loaded = read_topology(args.topology, stderr)
+        return ExitCode.INVALID
+    loaded = read_topology(args.topology, stderr, outcome="nothing drawn")
     if loaded is None:
-        return EXIT_INVALID
+        return ExitCode.INVALID
     fmt = args.format or ("dot" if picture or suffix in (".dot", ".gv") else "mermaid")
     text = render(loaded.topology, fmt)
     if dot is None:
-        emit(text, args.output, stdout=stdout, stderr=stderr)
-        return EXIT_OK
+        return emit(text, args.output, stdout=stdout, stderr=stderr)
     return _draw(dot, text, Path(args.output), stderr=stderr)
 
 
@@ -90,6 +75,17 @@ def _draw(dot: str, text: str, output: Path, *, stderr: TextIO) -> int:
     if done.returncode != 0:
         message = done.stderr.decode("utf-8", "replace").strip()
         print(f"error: dot failed ({done.returncode}): {message}", file=stderr)
-        return EXIT_INVALID
+        return ExitCode.INVALID
     print(f"wrote {output}", file=stderr)
-    return EXIT_OK
+    return ExitCode.OK
+
+
+COMMAND = Command(
+    name="graph",
+    summary="draw publishers, exchanges, queues and tasks (Mermaid, DOT)",
+    description="Draw publishers -> exchanges -> routes -> queues -> tasks, with retry "
+    "and dead-letter edges.",
+    examples=EXAMPLES,
+    add_arguments=add_arguments,
+    run=run,
+)

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from mqwire.topology.cli_support import add_version, exit_status_help
 from mqwire.topology.errors import MqError
 
 from ..amqp.admin import Admin
@@ -31,29 +32,27 @@ from .admin import AdminExit, Finding, Target
 from .bindings import compare_bindings
 from .management_api import ManagementApi, endpoint
 
-EPILOG = """\
-examples:
-  mqctl compiled.ini queues [--json] [--management-url URL | --no-management]
-  mqctl compiled.ini publish lots lots.elect '{"id": 1}'
-  mqctl compiled.ini publish lots lots.elect --file body.json | - (stdin)
-  mqctl compiled.ini dead-letters lots.elect --limit 20
-  mqctl compiled.ini replay lots.elect --all | --id MESSAGE_ID ...
-  mqctl compiled.ini purge lots.elect [--force] [--any]
-  mqctl compiled.ini verify [--json] [--management-url URL | --no-management]
-
-exit codes:
-  0 done   1 verify found drift   2 bad usage, config or refused operation
-  3 broker unreachable
+EXAMPLES = """\
+examples (from examples/ticketing, with PYTHONPATH=. so the registry imports):
+  {prog} compiled.ini queues                  ready, unacked and consumer counts
+  {prog} compiled.ini queues --json --no-management
+  {prog} compiled.ini publish lots lots.election '{{"id": 1}}'
+  {prog} compiled.ini publish lots lots.election -    the body from stdin (or --file FILE)
+  {prog} compiled.ini dead-letters lots.election --limit 20
+  {prog} compiled.ini replay lots.election --all      or --id MESSAGE_ID (repeatable)
+  {prog} compiled.ini purge lots.mail                 asks you to type the name (or --force)
+  {prog} compiled.ini verify --json
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "mqctl") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="mqctl",
+        prog=prog,
         description="Inspect and operate the RabbitMQ queues of a compiled topology.",
-        epilog=EPILOG,
+        epilog=EXAMPLES.format(prog=prog) + "\n" + exit_status_help("mqctl"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_version(parser)
     parser.add_argument("config", help="the compiled INI written by mq-compile")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     api = argparse.ArgumentParser(add_help=False)
@@ -284,8 +283,8 @@ COMMANDS: dict[str, Callable[[Registry, Sequence[Target], argparse.Namespace], i
 }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str = "mqctl") -> int:
+    args = build_parser(prog).parse_args(argv)
     try:
         registry = load(args.config)
     except MqError as exc:

@@ -15,6 +15,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from mqwire.topology.cli_support import add_version, exit_status_help
 from mqwire.topology.declarations import declarations
 from mqwire.topology.errors import MqError
 
@@ -27,26 +28,23 @@ from .policy import WorkerOptions
 
 log = logging.getLogger("mqwire.mserve")
 
-EPILOG = """\
-examples:
-  mserve compiled.ini                      serve every amqp publisher_consumer with tasks
-  mserve compiled.ini lots                 serve only publisher_consumer "lots"
-  mserve compiled.ini --queue lots.elect   serve one queue
-  mserve compiled.ini --concurrency 4 --http 9100 --grace 60
-
-exit codes:
-  0 stopped cleanly   1 forced stop (in-flight messages requeued)   2 bad config or import
-  3 broker unreachable for --max-unreachable seconds   4 topology mismatch on the broker
+EXAMPLES = """\
+examples (from examples/ticketing, with PYTHONPATH=. so the tasks import):
+  {prog} compiled.ini                         serve every amqp publisher_consumer with tasks
+  {prog} compiled.ini lots                    serve only publisher_consumer "lots"
+  {prog} compiled.ini --queue lots.election   serve one queue (repeatable)
+  {prog} compiled.ini --concurrency 4 --http 9100 --grace 60
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "mserve") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="mserve",
+        prog=prog,
         description="Consume the queues of a compiled topology and run their tasks.",
-        epilog=EPILOG,
+        epilog=EXAMPLES.format(prog=prog) + "\n" + exit_status_help("mserve"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_version(parser)
     parser.add_argument("config", help="the compiled INI written by mq-compile")
     parser.add_argument("names", nargs="*", metavar="NAME", help="publisher_consumers to serve")
     parser.add_argument("--queue", action="append", default=[], help="serve only this queue")
@@ -160,8 +158,8 @@ async def serve(registry: Registry, specs: Sequence[ConsumerSpec], args: argpars
     return next((code for code in codes if code != ExitCode.OK), ExitCode.OK)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str = "mserve") -> int:
+    args = build_parser(prog).parse_args(argv)
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

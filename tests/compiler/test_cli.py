@@ -1,10 +1,11 @@
-"""``mq-compile`` end to end, through a real subprocess."""
+"""``mq-compile`` end to end, through a real subprocess; its commands and their dispatch."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -153,6 +154,41 @@ def test_print_schema_gives_the_shipped_schema(tmp_path: Path) -> None:
 
 
 def test_missing_topology_argument_is_a_usage_error(tmp_path: Path) -> None:
-    result = mq_compile(cwd=tmp_path)
+    for argv in ([], ["compile"], ["compile", "--check"]):
+        result = mq_compile(*argv, cwd=tmp_path)
+        assert result.returncode == 2
+        assert "the topology file is required" in result.stderr
+
+
+def test_compile_is_a_command_and_the_default_one(project: Path) -> None:
+    assert mq_compile("compile", "topology.yaml", cwd=project).returncode == 0
+    assert mq_compile("--check", "topology.yaml", cwd=project).returncode == 0  # option first
+    (project / "topology").write_bytes((project / "topology.yaml").read_bytes())
+    no_suffix = mq_compile("topology", "--check", cwd=project)
+    assert no_suffix.returncode == 1, no_suffix.stderr  # an existing file: compiled, stale
+    assert "compiled.ini: stale" in no_suffix.stderr
+
+
+def test_a_mistyped_command_is_named_with_the_choices_and_the_closest(tmp_path: Path) -> None:
+    result = mq_compile("grph", "topology.yaml", cwd=tmp_path)
     assert result.returncode == 2
-    assert "the topology file is required" in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "mq-compile: error: invalid choice: 'grph' (choose from compile, diff, graph, explain, "
+        "export, or a topology file); did you mean 'graph'?"
+    )
+    far = mq_compile("zzz", cwd=tmp_path)
+    assert far.returncode == 2
+    assert far.stderr.rstrip().endswith("or a topology file)")
+
+
+def test_each_command_has_help_and_version(tmp_path: Path) -> None:
+    version = metadata.version("mqwire")
+    assert mq_compile("--version", cwd=tmp_path).stdout == f"mq-compile (mqwire) {version}\n"
+    top = mq_compile("--help", cwd=tmp_path).stdout
+    for command in ("compile", "diff", "graph", "explain", "export"):
+        assert f"    {command} " in top
+        result = mq_compile(command, "--help", cwd=tmp_path)
+        assert result.returncode == 0 and "examples:" in result.stdout
+        assert "exit status:\n  0 " in result.stdout
+        shown = mq_compile(command, "--version", cwd=tmp_path).stdout
+        assert shown == f"mq-compile {command} (mqwire) {version}\n"

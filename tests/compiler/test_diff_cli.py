@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tool_example import git
 
 CASES = Path(__file__).parent / "diff_cases"
 
@@ -34,9 +35,9 @@ def case_dir(name: str) -> Path:
         ("routing", 0),
         ("other", 0),
         ("identical", 0),
-        ("incompatible", 3),
-        ("destructive", 3),
-        ("mixed", 3),
+        ("incompatible", 5),
+        ("destructive", 5),
+        ("mixed", 5),
     ],
 )
 def test_exit_code_per_class(case: str, code: int) -> None:
@@ -56,10 +57,10 @@ def test_blocked_changes_are_named_on_stderr() -> None:
 def test_allow_flags_each_unblock_their_class() -> None:
     folder = case_dir("mixed")
     only_incompatible = mq_compile("old.yaml", "new.yaml", "--allow-incompatible", cwd=folder)
-    assert only_incompatible.returncode == 3
+    assert only_incompatible.returncode == 5
     assert "destructive" in only_incompatible.stderr
     only_destructive = mq_compile("old.yaml", "new.yaml", "--allow-destructive", cwd=folder)
-    assert only_destructive.returncode == 3
+    assert only_destructive.returncode == 5
     both = mq_compile(
         "old.yaml", "new.yaml", "--allow-incompatible", "--allow-destructive", cwd=folder
     )
@@ -104,16 +105,6 @@ def test_missing_file_and_wrong_arguments_are_exit_2(tmp_path: Path) -> None:
     assert "give two files" in one_file.stderr
 
 
-def git(*args: str, cwd: Path) -> None:
-    subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     if shutil.which("git") is None:
@@ -129,7 +120,7 @@ def repo(tmp_path: Path) -> Path:
 
 def test_against_a_git_revision(repo: Path) -> None:
     result = mq_compile("deploy/topology.yaml", "--against", "HEAD", cwd=repo)
-    assert result.returncode == 3, result.stderr
+    assert result.returncode == 5, result.stderr
     expected = (case_dir("mixed") / "expected.md").read_text(encoding="utf-8")
     title = "## Topology changes: `deploy/topology.yaml@HEAD` -> `deploy/topology.yaml`"
     assert result.stdout == expected.replace(expected.splitlines()[0], title)
@@ -139,7 +130,7 @@ def test_against_works_from_inside_the_file_folder(repo: Path) -> None:
     result = mq_compile(
         "topology.yaml", "--against", "HEAD", "--format", "text", cwd=repo / "deploy"
     )
-    assert result.returncode == 3
+    assert result.returncode == 5
     assert result.stdout.startswith("topology changes: topology.yaml@HEAD -> topology.yaml\n")
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from tool_example import EXAMPLE, load_example
 
-from mqwire.compiler import explain_cli
+from mqwire.compiler import cli, explain_cli
+from mqwire.compiler._cli import read_topology
 from mqwire.compiler.explain import (
     Finding,
     Reach,
@@ -144,8 +145,8 @@ def test_pattern_covers_agrees_with_brute_force() -> None:
 
 def run_cli(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    args = explain_cli.build_parser().parse_args(list(argv))
-    return explain_cli.run(args, stdout=out, stderr=err), out.getvalue(), err.getvalue()
+    code = cli.run(["explain", *argv], stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
 
 
 def test_cli_explains_a_key() -> None:
@@ -173,7 +174,7 @@ def test_cli_lint_names_file_lines(tmp_path: Path) -> None:
 
 
 def test_cli_lint_falls_back_to_the_yaml_path() -> None:
-    loaded = explain_cli.read_topology(TOPOLOGY, io.StringIO())
+    loaded = read_topology(TOPOLOGY, io.StringIO())
     assert loaded is not None
     finding = Finding(("tasks", "audit_lottery_event", "timeout"), "task-timeout", "long")
     assert explain_cli.format_finding(loaded, finding) == (
@@ -183,7 +184,7 @@ def test_cli_lint_falls_back_to_the_yaml_path() -> None:
 
 def test_cli_needs_a_key_or_lint(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
-        explain_cli.main([TOPOLOGY])
+        cli.main(["explain", TOPOLOGY])
     assert exit_.value.code == 2
     assert "give either a ROUTING_KEY or --lint" in capsys.readouterr().err
 

@@ -14,8 +14,8 @@ from urllib.parse import unquote
 import pytest
 from tool_example import EXAMPLE, check_golden, load_example
 
+from mqwire.compiler import cli
 from mqwire.compiler.export import definitions, exclusive_queues, export_definitions
-from mqwire.compiler.export_cli import build_parser, run
 from mqwire.topology import load_topology
 from mqwire.topology.model import retry_queue_name
 
@@ -58,8 +58,8 @@ queues:
 def test_cli_writes_the_file(tmp_path: Path) -> None:
     out, err = io.StringIO(), io.StringIO()
     target = tmp_path / "defs.json"
-    args = build_parser().parse_args([str(EXAMPLE / "topology.yaml"), "-o", str(target)])
-    assert run(args, stdout=out, stderr=err) == 0, err.getvalue()
+    argv = ["export", str(EXAMPLE / "topology.yaml"), "-o", str(target)]
+    assert cli.run(argv, stdout=out, stderr=err) == 0, err.getvalue()
     assert json.loads(target.read_text(encoding="utf-8")) == definitions(load_example())
 
 

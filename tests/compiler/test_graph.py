@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import io
 import os
 import shutil
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 from tool_example import EXAMPLE, check_golden, load_example
 
-from mqwire.compiler import graph_cli
+from mqwire.compiler import cli
 from mqwire.compiler.graph import node_id, render, topology_graph
 from mqwire.topology import load_topology
 
@@ -64,8 +63,8 @@ queues:
 
 def run_cli(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    args: argparse.Namespace = graph_cli.build_parser().parse_args(list(argv))
-    return graph_cli.run(args, stdout=out, stderr=err), out.getvalue(), err.getvalue()
+    code = cli.run(["graph", *argv], stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
 
 
 def test_cli_prints_mermaid_and_writes_dot_by_suffix(tmp_path: Path) -> None:

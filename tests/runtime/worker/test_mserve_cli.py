@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import topology_setup as wiring
+from cli_examples import TICKETING, check_version_and_prog, help_examples, ticketing
 
 from mqwire.runtime import ConfigurationError, Registry, load
 from mqwire.runtime.errors import ExitCode
@@ -116,3 +117,19 @@ def test_an_unknown_name_exits_with_the_config_code_without_connecting(
     assert main([str(ini), "nobody"]) == ExitCode.CONFIG
     err = capsys.readouterr().err
     assert "unknown publisher_consumer 'nobody'" in err and "s3cret" not in err
+
+
+def test_help_examples_parse_and_name_the_ticketing_example() -> None:
+    parser = build_parser()
+    topology = ticketing()
+    examples = help_examples(parser)
+    assert examples
+    for argv in examples:
+        args = parser.parse_args(argv)
+        assert (TICKETING / args.config).is_file(), argv
+        assert set(args.names) <= set(topology.publisher_consumers), argv
+        assert set(args.queue) <= set(topology.queues), argv
+
+
+def test_version_and_the_prog_it_runs_under(capsys: pytest.CaptureFixture[str]) -> None:
+    check_version_and_prog(main, "mserve", capsys)
