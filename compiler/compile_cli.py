@@ -6,6 +6,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import TextIO
 
@@ -28,6 +29,20 @@ EXAMPLES = """\
 """
 
 
+#: A file stem: no folder, no line break, nothing a shell or an INI reader treats specially.
+_STEM = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+
+
+def _stem(text: str) -> str:
+    """``--name``: a plain file stem; the folder is ``-o DIR``'s business."""
+    if not _STEM.fullmatch(text) or ".." in text:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a plain file stem: use letters, digits, '_', '-' and '.' "
+            "(at most 100), and -o DIR to choose the folder"
+        )
+    return text
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("topology", nargs="?", help="the topology YAML file")
     parser.add_argument(
@@ -39,6 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--name",
         default="compiled",
+        type=_stem,
         help="stem of the output files: NAME.ini and NAME_registry.py (default: %(default)s)",
     )
     mode = parser.add_mutually_exclusive_group()

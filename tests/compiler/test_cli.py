@@ -192,3 +192,14 @@ def test_each_command_has_help_and_version(tmp_path: Path) -> None:
         assert "exit status:\n  0 " in result.stdout
         shown = mq_compile(command, "--version", cwd=tmp_path).stdout
         assert shown == f"mq-compile {command} (mqwire) {version}\n"
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "line\nbreak", "..", "-x", "x" * 101, ""])
+def test_a_name_that_is_no_plain_stem_is_a_usage_error_and_writes_nothing(
+    project: Path, name: str
+) -> None:
+    done = mq_compile("topology.yaml", f"--name={name}", cwd=project)
+    assert done.returncode == 2
+    assert "is not a plain file stem" in done.stderr and "Traceback" not in done.stderr
+    assert sorted(p.name for p in project.rglob("*")) == ["topology.yaml"]
+    assert not (project.parent / "x.ini").exists()  # --name ../x would have written there
