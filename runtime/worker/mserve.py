@@ -54,7 +54,10 @@ def build_parser(prog: str = "mserve") -> argparse.ArgumentParser:
         "--max-unreachable", type=float, default=300.0, help="exit 3 after this long unreachable"
     )
     parser.add_argument(
-        "--http", metavar="[HOST:]PORT", type=_http_address, help="serve /healthz /readyz /metrics"
+        "--http",
+        metavar="[HOST:]PORT",
+        type=_http_address,
+        help="serve /healthz /readyz /metrics (on 127.0.0.1 unless HOST is given)",
     )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
     return parser
