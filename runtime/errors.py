@@ -133,6 +133,14 @@ class ExitCode(enum.IntEnum):
     TOPOLOGY_MISMATCH = 4  #: a queue or exchange exists with other arguments (406)
 
 
+class Lost(Exception):
+    """The worker's connection or one of its channels went away: reconnect, it may come back.
+
+    Raised by the broker session (the edge translates pika's errors into this or a fatal
+    ``WorkerError``), so the worker and its test fakes never see a pika exception.
+    """
+
+
 class WorkerError(MqError):
     """A fatal worker condition: reconnecting would not help; ``exit_code`` says which."""
 
