@@ -101,7 +101,7 @@ async def finish(delivery: Delivery, policy: QueuePolicy, started: Outcome | Sta
             await asyncio.wait_for(running, task.timeout)
     except asyncio.CancelledError:
         raise
-    except asyncio.TimeoutError:
+    except TimeoutError:
         error = TaskTimeout(f"task {task.name!r} ran longer than its timeout of {task.timeout:g} s")
         return failure_outcome(delivery, policy, error)
     except Exception as exc:  # the task's failure is the message's outcome
