@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -165,6 +166,25 @@ class RecordingMetrics(Metrics):
             self._changed.clear()
             await self._changed.wait()
         return self.results
+
+
+class BusyThread:
+    """A plain task that holds the worker's one thread until ``release`` is set."""
+
+    def __init__(self) -> None:
+        self.began, self.release = threading.Event(), threading.Event()
+        self.ran: list[int] = []  # the delivery tags it ran for
+
+    def __call__(self, context: Any, request: Any) -> None:
+        self.ran.append(request.delivery_tag)
+        self.began.set()
+        self.release.wait(10)
+
+    async def occupy(self, broker: FakeBroker) -> int:
+        """Deliver a message and return its tag once its task holds the thread."""
+        tag = broker.deliver("q", BODY)
+        await asyncio.get_running_loop().run_in_executor(None, self.began.wait, 10)
+        return tag
 
 
 # -- the harness ---------------------------------------------------------------------------

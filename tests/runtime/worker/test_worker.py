@@ -11,7 +11,7 @@ import threading
 from typing import Any
 
 import pytest
-from worker_fakes import BODY, running, scenario
+from worker_fakes import BODY, BusyThread, running, scenario
 
 from mqwire.runtime.errors import ExitCode, PublishNacked
 
@@ -234,30 +234,23 @@ def test_after_a_lost_connection_the_old_tag_is_dropped_and_work_goes_on_on_a_ne
 
 
 def test_plain_tasks_still_waiting_for_a_thread_when_the_connection_drops_never_run() -> None:
-    began, release = threading.Event(), threading.Event()
-    ran: list[int] = []
-
-    def plain(context: Any, request: Any) -> None:
-        ran.append(request.delivery_tag)
-        began.set()
-        release.wait(10)
+    busy = BusyThread()
 
     async def test() -> None:
-        async with running(plain) as r:  # one thread
-            r.broker.deliver("q", BODY)
-            await asyncio.get_running_loop().run_in_executor(None, began.wait, 10)
+        async with running(busy) as r:  # one thread
+            await busy.occupy(r.broker)
             r.broker.deliver("q", BODY)  # waits for the thread
             r.broker.consuming.clear()
             r.broker.lose()
             await r.broker.consuming.wait()
             # redelivered by the broker, so running it here would run it twice
             assert await r.metrics.until(1) == [("q", None, "dropped")]
-            release.set()
+            busy.release.set()
             assert await r.metrics.until(2) == [("q", None, "dropped"), ("q", "t", "dropped")]
             assert await r.stop() is ExitCode.OK
-        assert ran == [1] and r.broker.calls == []
+        assert busy.ran == [1] and r.broker.calls == []
 
     try:
         scenario(test)
     finally:
-        release.set()
+        busy.release.set()

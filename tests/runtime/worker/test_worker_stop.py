@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from typing import Any
 
-from worker_fakes import BODY, running, scenario
+from worker_fakes import BODY, BusyThread, running, scenario
 
 from mqwire.runtime.errors import ExitCode, Lost, WorkerError
 from mqwire.runtime.worker.policy import WorkerOptions
@@ -80,30 +79,23 @@ def test_a_second_stop_request_cancels_the_task_and_leaves_the_message_unsettled
 
 
 def test_a_plain_task_still_waiting_for_a_thread_at_stop_is_requeued_unrun() -> None:
-    began, release = threading.Event(), threading.Event()
-    ran: list[int] = []
-
-    def plain(context: Any, request: Any) -> None:
-        ran.append(request.delivery_tag)
-        began.set()
-        release.wait(10)
+    busy = BusyThread()
 
     async def test() -> None:
-        async with running(plain) as r:  # one thread
-            first = r.broker.deliver("q", BODY)
-            await asyncio.get_running_loop().run_in_executor(None, began.wait, 10)
+        async with running(busy) as r:  # one thread
+            first = await busy.occupy(r.broker)
             waiting = r.broker.deliver("q", BODY)
             r.worker.request_stop()
             assert await r.metrics.until(1) == [STOPPED]
-            release.set()
+            busy.release.set()
             assert await r.run is ExitCode.OK
         assert r.broker.calls == [("nack", "q", waiting, True), ("ack", "q", first, True)]
-        assert ran == [first]
+        assert busy.ran == [first]
 
     try:
         scenario(test)
     finally:
-        release.set()
+        busy.release.set()
 
 
 def test_a_fatal_error_while_connecting_ends_the_worker_with_its_exit_code() -> None:
