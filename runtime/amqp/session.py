@@ -21,16 +21,19 @@ from mqwire.topology.declarations import Declarations
 
 from .._fastpath.writes import DirectTornadoConnection
 from ..dispatch import Delivery
-from ..errors import ConfigurationError, Lost, WorkerError, describe_error
+from ..errors import ConfigurationError, Lost, WorkerError, describe_error, fatal_error
 from ..wire import properties_dict
-from ..worker.policy import fatal_error
-from ..worker.ports import OnMessage, SessionFactory
+
+#: The worker's callback for a delivery, with the channel to settle it on.
+OnMessage = Callable[["PikaConsumerChannel", Delivery], None]
 
 #: What pika raises, at once or through a callback, when the broker or the socket fails.
 _PIKA_ERRORS = (pika.exceptions.AMQPError, OSError)
 
 
-def session_factory(url: str, *, name: str, heartbeat: int | None = None) -> SessionFactory:
+def session_factory(
+    url: str, *, name: str, heartbeat: int | None = None
+) -> Callable[[Callable[[str], None]], AmqpSession]:
     """Sessions of consumer ``name`` on ``url``; the URL is checked now, not at connect.
 
     Raises:
