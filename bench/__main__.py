@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
         results: dict[str, Any] = {
             "meta": {
-                "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
                 "command": " ".join(["python -m bench", *(argv or sys.argv[1:])]),
                 "quick": args.quick, "n": config.n, "repeat": repeat,
                 "prefetch": config.prefetch, "latency_n": config.latency_n,

@@ -133,9 +133,42 @@ class ExitCode(enum.IntEnum):
     TOPOLOGY_MISMATCH = 4  #: a queue or exchange exists with other arguments (406)
 
 
+class Lost(Exception):
+    """The worker's connection or one of its channels went away: reconnect, it may come back.
+
+    Raised by the broker session (the edge translates pika's errors into this or a fatal
+    ``WorkerError``), so the worker and its test fakes never see a pika exception.
+    """
+
+
 class WorkerError(MqError):
     """A fatal worker condition: reconnecting would not help; ``exit_code`` says which."""
 
     def __init__(self, message: str, exit_code: ExitCode) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+def fatal_error(exc: BaseException, during: str) -> WorkerError | None:
+    """The exit code for errors a reconnect cannot fix; ``None`` when retrying may help."""
+    code = getattr(exc, "reply_code", None)
+    inner = innermost(exc)
+    names = {type(exc).__name__, type(inner).__name__}
+    code = code or getattr(inner, "reply_code", None)
+    # pika guesses "authentication" for any connection closed during login, a broker
+    # shutting down included: only the broker's own refusal is final.
+    refused = any(word in str(inner) for word in ("ACCESS_REFUSED", "NOT_ALLOWED"))
+    probable = {"ProbableAuthenticationError", "ProbableAccessDeniedError"}
+    if "AuthenticationError" in names or (names & probable and refused):
+        return WorkerError(
+            f"the broker refused the credentials or vhost ({during})", ExitCode.CONFIG
+        )
+    if code in (403, 530):
+        return WorkerError(f"access refused {during}: {describe_error(exc)}", ExitCode.CONFIG)
+    if code == 406 and during.startswith("declaring"):
+        return WorkerError(
+            f"{during}: {describe_error(exc)}; the broker keeps the existing definition: "
+            "migrate the queue (new name, or drain and delete it) or fix the topology",
+            ExitCode.TOPOLOGY_MISMATCH,
+        )
+    return None

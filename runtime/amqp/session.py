@@ -1,9 +1,10 @@
 """One pika ``TornadoConnection`` on the running loop, with awaitable calls: the worker's link.
 
-pika reports completions through callbacks and losses through close callbacks; this turns each
-call into an awaitable that returns the broker's answer or raises ``Lost`` (or a fatal
-``WorkerError``) when the connection or a channel goes away first. The worker keeps the
-consuming logic; this module keeps the plumbing, and is one of the few that import pika.
+pika reports completions through callbacks and losses through close callbacks, and raises
+synchronously when called on a closed connection or channel. This module turns each call into
+an awaitable that returns the broker's answer, and every pika error, whenever it comes, into
+``Lost`` (reconnect) or a fatal ``WorkerError``, as Dramatiq's broker does at its edge. It
+implements ``worker.ports.Session``; the worker keeps the consuming logic and never sees pika.
 """
 
 from __future__ import annotations
@@ -15,15 +16,81 @@ from typing import Any
 import pika  # type: ignore[import-untyped]
 from tornado.ioloop import IOLoop
 
+from mqwire.topology.credentials import mask_resolved_url
 from mqwire.topology.declarations import Declarations
 
 from .._fastpath.writes import DirectTornadoConnection
-from ..errors import describe_error
-from ..worker.policy import fatal_error
+from ..dispatch import Delivery
+from ..errors import ConfigurationError, Lost, WorkerError, describe_error, fatal_error
+from ..wire import properties_dict
+
+#: The worker's callback for a delivery, with the channel to settle it on.
+OnMessage = Callable[["PikaConsumerChannel", Delivery], None]
+
+#: What pika raises, at once or through a callback, when the broker or the socket fails.
+_PIKA_ERRORS = (pika.exceptions.AMQPError, OSError)
 
 
-class Lost(Exception):
-    """The connection or one of its channels went away; reconnect."""
+def session_factory(
+    url: str, *, name: str, heartbeat: int | None = None
+) -> Callable[[Callable[[str], None]], AmqpSession]:
+    """Sessions of consumer ``name`` on ``url``; the URL is checked now, not at connect.
+
+    Raises:
+        ConfigurationError: the URL is not an AMQP URL pika accepts.
+    """
+    masked_url = mask_resolved_url(url)
+    try:
+        params = pika.URLParameters(url)
+    except Exception as exc:
+        raise ConfigurationError(f"invalid AMQP URL {masked_url}: {type(exc).__name__}") from None
+    params.client_properties = {"connection_name": f"mserve:{name}"}
+    if heartbeat is not None:
+        params.heartbeat = heartbeat
+
+    def new_session(on_lost: Callable[[str], None]) -> AmqpSession:
+        return AmqpSession(params, masked_url, on_lost)
+
+    return new_session
+
+
+def _translated(exc: BaseException, during: str) -> WorkerError | Lost:
+    return fatal_error(exc, during) or Lost(f"{during}: {describe_error(exc)}")
+
+
+class PikaConsumerChannel:
+    """A consuming pika channel with pika's errors translated (``worker.ports.ConsumerChannel``)."""
+
+    __slots__ = ("_channel",)
+
+    def __init__(self, channel: Any) -> None:
+        self._channel = channel
+
+    @property
+    def is_open(self) -> bool:
+        return bool(self._channel.is_open)
+
+    def basic_ack(self, delivery_tag: int, multiple: bool = False) -> None:
+        try:
+            self._channel.basic_ack(delivery_tag, multiple)
+        except _PIKA_ERRORS as exc:
+            raise Lost(f"acking: {describe_error(exc)}") from None
+
+    def basic_nack(self, delivery_tag: int, requeue: bool = True) -> None:
+        try:
+            self._channel.basic_nack(delivery_tag, requeue=requeue)
+        except _PIKA_ERRORS as exc:
+            raise Lost(f"requeueing: {describe_error(exc)}") from None
+
+    def cancel(self) -> None:
+        channel = self._channel
+        if not channel.is_open:
+            return
+        try:
+            for tag in list(channel.consumer_tags):
+                channel.basic_cancel(tag)
+        except _PIKA_ERRORS:  # closing under us: the close ends its consumers anyway
+            pass
 
 
 class AmqpSession:
@@ -32,7 +99,7 @@ class AmqpSession:
     def __init__(self, params: Any, masked_url: str, on_lost: Callable[[str], None]) -> None:
         self.masked_url = masked_url
         self.connection: Any = None
-        self.quiet = False  # stopping: channel closes from now on are ours
+        self._quiet = False  # stopping: channel closes from now on are ours
         self._params, self._on_lost = params, on_lost
         self._pending: set[asyncio.Future[Any]] = set()
 
@@ -57,58 +124,59 @@ class AmqpSession:
         )
         try:
             await opened
-        except Exception as exc:
+        except Exception as exc:  # Lost too: a stop request, reported as where it happened
             self.connection = None
-            during = f"connecting to {self.masked_url}"
-            raise fatal_error(exc, during) or Lost(f"{during}: {describe_error(exc)}") from None
+            raise _translated(exc, f"connecting to {self.masked_url}") from None
 
-    async def channel(self) -> Any:
-        connection = self.connection
-        channel = await self.rpc(
-            "opening a channel", lambda callback: connection.channel(on_open_callback=callback)
-        )
-        channel.add_on_close_callback(self._on_channel_closed)
-        return channel
-
-    def rpc(self, during: str, method: Any, **kwargs: Any) -> Any:
-        """Call a pika method with a completion callback; await its result or the loss."""
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending.add(future)
-
-        def done(result: Any) -> None:
-            self._pending.discard(future)
-            if not future.done():
-                future.set_result(result)
-
-        method(callback=done, **kwargs)
-        return self._translate(future, during)
-
-    async def declare(self, plan: Declarations, channel: Any) -> None:
+    async def declare(self, plan: Declarations) -> None:
         """Exchanges, queues (retry and dead-letter ones included), bindings: idempotent."""
+        channel = await self._channel()
         for x in plan.exchanges:
-            await self.rpc(
+            await self._rpc(
                 f"declaring exchange {x.name!r}", channel.exchange_declare,
                 exchange=x.name, exchange_type=x.type, durable=x.durable,
             )  # fmt: skip
         for q in plan.queues:
-            await self.rpc(
+            await self._rpc(
                 f"declaring queue {q.name!r}", channel.queue_declare, **q.declare_kwargs()
             )
         for b in plan.bindings:
-            await self.rpc(
+            await self._rpc(
                 f"declaring the binding {b.exchange!r} -> {b.queue!r} ({b.routing_key!r})",
                 channel.queue_bind,
                 queue=b.queue, exchange=b.exchange, routing_key=b.routing_key,
             )  # fmt: skip
+        self._call("closing the declaring channel", channel.close)
 
-    def fail_pending(self, cause: BaseException) -> None:
-        for future in list(self._pending):
-            if not future.done():
-                future.set_exception(Lost(cause))
-        self._pending.clear()
+    async def consume(
+        self, queue: str, prefetch: int, on_message: OnMessage, on_cancel: Callable[[], None]
+    ) -> PikaConsumerChannel:
+        """A channel of its own consuming ``queue``, its deliveries decoded for ``on_message``."""
+        channel = await self._channel()
+        consumer = PikaConsumerChannel(channel)
+
+        def on_deliver(_: Any, method: Any, properties: Any, body: bytes) -> None:
+            on_message(consumer, Delivery(
+                queue, body, properties_dict(properties), method.routing_key, method.exchange,
+                method.redelivered, method.delivery_tag,
+            ))  # fmt: skip
+
+        self._call("watching for cancels", channel.add_on_cancel_callback, lambda _: on_cancel())
+        await self._rpc("setting qos", channel.basic_qos, prefetch_count=prefetch)
+        await self._rpc(
+            f"consuming {queue!r}", channel.basic_consume, queue=queue,
+            on_message_callback=on_deliver,
+        )  # fmt: skip
+        return consumer
+
+    def interrupt(self) -> None:
+        """Stopping: pending calls end with ``Lost``; channel closes are ours from now on."""
+        self._quiet = True
+        self._fail_pending(ConnectionAbortedError("stop requested"))
 
     async def close(self) -> None:
         """Close the connection (unacked messages go back to their queues); idempotent."""
+        self._quiet = True
         connection, self.connection = self.connection, None
         if connection is None or connection.is_closed:
             return
@@ -120,30 +188,67 @@ class AmqpSession:
 
         connection.add_on_close_callback(on_close)
         if not connection.is_closing:
-            connection.close()
+            try:
+                connection.close()
+            except _PIKA_ERRORS:  # closed meanwhile: nothing left to close
+                return
         await asyncio.wait([closed], timeout=10)
 
-    async def _translate(self, future: asyncio.Future[Any], during: str) -> Any:
+    # -- pika calls -------------------------------------------------------------------------
+
+    async def _channel(self) -> Any:
+        connection = self.connection
+        if connection is None:
+            raise Lost("opening a channel: the connection is closed")
+        channel = await self._rpc(
+            "opening a channel", lambda callback: connection.channel(on_open_callback=callback)
+        )
+        channel.add_on_close_callback(self._on_channel_closed)
+        return channel
+
+    def _call(self, during: str, method: Any, *args: Any, **kwargs: Any) -> Any:
+        """A synchronous pika call, its errors translated."""
         try:
+            return method(*args, **kwargs)
+        except _PIKA_ERRORS as exc:
+            raise _translated(exc, during) from None
+
+    async def _rpc(self, during: str, method: Any, **kwargs: Any) -> Any:
+        """Call a pika method with a completion callback; its result, or the loss translated."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.add(future)
+
+        def done(result: Any) -> None:
+            self._pending.discard(future)
+            if not future.done():
+                future.set_result(result)
+
+        try:
+            self._call(during, method, callback=done, **kwargs)
             return await future
         except Lost as exc:
             cause = exc.args[0] if exc.args else exc
-            if isinstance(cause, BaseException):
-                fatal = fatal_error(cause, during)
-                if fatal is not None:
-                    raise fatal from None
-                raise Lost(f"{during}: {describe_error(cause)}") from None
+            if isinstance(cause, BaseException):  # a close callback's exception
+                raise _translated(cause, during) from None
             raise
+        finally:
+            self._pending.discard(future)
+
+    def _fail_pending(self, cause: BaseException) -> None:
+        for future in list(self._pending):
+            if not future.done():
+                future.set_exception(Lost(cause))
+        self._pending.clear()
 
     def _on_connection_closed(self, connection: Any, exc: BaseException) -> None:
         if connection is not self.connection:
             return
         self.connection = None
-        self.fail_pending(exc)
+        self._fail_pending(exc)
         self._on_lost(f"connection closed: {describe_error(exc)}")
 
     def _on_channel_closed(self, channel: Any, exc: BaseException) -> None:
-        if self.quiet or isinstance(exc, pika.exceptions.ChannelClosedByClient):
+        if self._quiet or isinstance(exc, pika.exceptions.ChannelClosedByClient):
             return  # our own close
-        self.fail_pending(exc)
+        self._fail_pending(exc)
         self._on_lost(f"channel closed: {describe_error(exc)}")

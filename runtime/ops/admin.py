@@ -185,7 +185,7 @@ def read_dead_letter(
     failed_at = headers.get(FAILED_AT_HEADER)
     when = ""
     if isinstance(failed_at, int) and not isinstance(failed_at, bool):
-        stamp = datetime.datetime.fromtimestamp(failed_at, datetime.timezone.utc)
+        stamp = datetime.datetime.fromtimestamp(failed_at, datetime.UTC)
         when = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
     attempts = headers.get(ATTEMPTS_HEADER)
     text = body.decode("utf-8", errors="replace")

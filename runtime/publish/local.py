@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -99,7 +98,7 @@ class LocalBroker:
         if errors:
             first = errors[0]
             for other in errors[1:]:
-                _add_note(first, f"also failed: {type(other).__name__}: {other}")
+                first.add_note(f"also failed: {type(other).__name__}: {other}")
             raise first
 
     def _deliver(self, delivery: Delivery) -> BaseException | None:
@@ -136,14 +135,6 @@ class LocalBroker:
             )
             return None
         return outcome.error
-
-
-def _add_note(error: BaseException, note: str) -> None:
-    """``error.add_note(note)``, also on Python 3.10, which lacks it (and does not print notes)."""
-    if sys.version_info >= (3, 11):
-        error.add_note(note)
-    else:
-        error.__notes__ = [*getattr(error, "__notes__", []), note]
 
 
 class LocalPublisherConsumer(BasePublisher):

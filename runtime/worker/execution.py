@@ -34,49 +34,18 @@ from .task_threads import TaskThreads
 T = TypeVar("T")
 
 
-def is_coroutine_task(task: TaskEntry) -> bool:
-    """True when the task is an ``async def`` (also through ``functools.partial``)."""
-    return task.is_coroutine
+if sys.version_info >= (3, 12):
 
+    def start_task(coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """A task that has already run up to its first wait: a message's task starts in the
+        loop turn that received it, not one turn later."""
+        return asyncio.Task(coro, loop=asyncio.get_running_loop(), eager_start=True)
 
-def start_eagerly(coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
-    """A task that has already run up to its first real wait, as ``eager_start`` does on 3.12+.
+else:
 
-    Called from a pika callback, this starts a message's task in the same loop turn that
-    received it instead of one turn later: at a steady low rate, where every message finds
-    the caches cold, that turn was most of the worker's latency above a bare consumer. On
-    3.11 the first step that ``Task()`` asks the loop to schedule is caught and run now, so
-    it runs as a real task (``current_task()``, timeouts, context) either way, without a
-    handle on the loop's queue. Inside another task it is left scheduled.
-    """
-    loop = asyncio.get_running_loop()
-    if sys.version_info >= (3, 12):
-        return asyncio.Task(coro, loop=loop, eager_start=True)
-    if asyncio.current_task(loop) is not None:
-        return asyncio.Task(coro, loop=loop)
-    first = _FirstStep()
-    try:
-        loop.call_soon = first  # type: ignore[method-assign,assignment]  # for one call
-    except AttributeError:  # a loop without instance attributes (uvloop): scheduled as usual
-        return asyncio.Task(coro, loop=loop)
-    try:
-        task = asyncio.Task(coro, loop=loop)
-    finally:
-        del loop.call_soon
-    first.run()
-    return task
-
-
-class _FirstStep:
-    """Stands in for ``loop.call_soon`` while a ``Task`` schedules its first step."""
-
-    __slots__ = ("args", "callback", "context")
-
-    def __call__(self, callback: Any, *args: Any, context: Any = None) -> None:
-        self.callback, self.args, self.context = callback, args, context
-
-    def run(self) -> None:
-        self.context.run(self.callback, *self.args)
+    def start_task(coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """A task scheduled as usual: its first step runs in the next loop turn."""
+        return asyncio.get_running_loop().create_task(coro)
 
 
 class Started(NamedTuple):
@@ -98,10 +67,9 @@ def start(
     """Decode ``delivery`` and set its task going; loop thread only.
 
     The worker calls this first thing on a delivery and does its bookkeeping after: a plain
-    task is in its thread by then, and a coroutine, called from a pika callback (outside any
-    asyncio task), has already run up to its first wait or to its end: its own asyncio task,
-    with no worker coroutine between it and the message. An ``Outcome`` means there is
-    nothing to run (dead-lettered).
+    task is in its thread by then, and a coroutine is its own asyncio task, with no worker
+    coroutine between it and the message (on 3.12+ it has already run up to its first wait
+    or to its end). An ``Outcome`` means there is nothing to run (dead-lettered).
     """
     prepared = prepare(delivery, policy, registry=registry, settings=settings)
     if isinstance(prepared, Outcome):
@@ -110,7 +78,7 @@ def start(
     if not task.is_coroutine:
         return Started(task, request, threads.submit(call_task, task, request))
     try:
-        running: asyncio.Future[Any] = start_eagerly(call_task(task, request))
+        running: asyncio.Future[Any] = start_task(call_task(task, request))
     except Exception as exc:  # the root factory failed: the task's failure, judged by finish
         running = asyncio.get_running_loop().create_future()
         running.set_exception(exc)
@@ -133,25 +101,12 @@ async def finish(delivery: Delivery, policy: QueuePolicy, started: Outcome | Sta
             await asyncio.wait_for(running, task.timeout)
     except asyncio.CancelledError:
         raise
-    except asyncio.TimeoutError:
+    except TimeoutError:
         error = TaskTimeout(f"task {task.name!r} ran longer than its timeout of {task.timeout:g} s")
         return failure_outcome(delivery, policy, error)
     except Exception as exc:  # the task's failure is the message's outcome
         return failure_outcome(delivery, policy, exc)
     return task.acked
-
-
-async def execute(
-    delivery: Delivery,
-    policy: QueuePolicy,
-    threads: TaskThreads,
-    *,
-    registry: Any = None,
-    settings: Mapping[str, str] | None = None,
-) -> Outcome:
-    """Decode, run and judge one delivery: ``start`` then ``finish``."""
-    started = start(delivery, policy, threads, registry=registry, settings=settings)
-    return await finish(delivery, policy, started)
 
 
 def failure_message(

@@ -118,7 +118,10 @@ def select_consumers(
 
 async def serve(registry: Registry, specs: Sequence[ConsumerSpec], args: argparse.Namespace) -> int:
     """Run the workers until a signal or a fatal error; the exit code."""
-    from .worker import Worker  # pika and tornado only once there is work to do
+    # pika and tornado only once there is work to do
+    from ..amqp.session import session_factory
+    from ..amqp.transport import AmqpTransport
+    from .worker import Worker
 
     metrics = Metrics()
     options = WorkerOptions(args.concurrency, args.grace, args.max_unreachable)
@@ -128,11 +131,14 @@ async def serve(registry: Registry, specs: Sequence[ConsumerSpec], args: argpars
             if registry.task_for_queue(queue.name) is None:
                 log.warning("queue %r has no task: its messages will be dead-lettered", queue.name)
         plan = declarations([spec.settings], registry.queues)
-        url = spec.settings.url or ""
-        heartbeat = spec.settings.heartbeat
-        workers.append(
-            Worker(spec.name, url, spec.queues, plan, registry, metrics, options, heartbeat)
-        )
+        url, heartbeat = spec.settings.url or "", spec.settings.heartbeat
+        connect = session_factory(url, name=spec.name, heartbeat=heartbeat)
+        outcomes = AmqpTransport(url, name=f"mserve:{spec.name}:outcomes", heartbeat=heartbeat)
+        worker = Worker(
+            spec.name, spec.queues, plan, registry, metrics,
+            connect=connect, outcomes=outcomes, options=options,
+        )  # fmt: skip
+        workers.append(worker)
 
     loop = asyncio.get_running_loop()
 

@@ -13,14 +13,7 @@ import pytest
 
 from mqwire.runtime.dispatch import Action, Delivery, Outcome, QueuePolicy, TaskEntry
 from mqwire.runtime.errors import TaskTimeout
-from mqwire.runtime.worker.execution import (
-    execute,
-    failure_message,
-    finish,
-    is_coroutine_task,
-    start,
-    start_eagerly,
-)
+from mqwire.runtime.worker.execution import failure_message, finish, start, start_task
 from mqwire.runtime.worker.task_threads import TaskThreads
 
 BODY = b'{"id": 1}'
@@ -34,6 +27,11 @@ def delivery(attempt: int = 1) -> Delivery:
 def policy(function: Callable[..., Any], timeout: float | None = None) -> QueuePolicy:
     task = TaskEntry("t", function, "q", timeout=timeout)
     return QueuePolicy("q", task, retry_delays=(5.0,))
+
+
+async def execute(d: Delivery, p: QueuePolicy, pool: TaskThreads) -> Outcome:
+    """Decode, run and judge one delivery, as the worker does: ``start`` then ``finish``."""
+    return await finish(d, p, start(d, p, pool))
 
 
 def run(function: Callable[..., Any], *, attempt: int = 1, timeout: float | None = None) -> Any:
@@ -69,7 +67,7 @@ def test_a_coroutine_task_runs_on_the_loop_thread() -> None:
 
     assert outcome.action is Action.ACK
     assert threads == [threading.current_thread().name]
-    assert is_coroutine_task(TaskEntry("t", task, "q"))
+    assert TaskEntry("t", task, "q").is_coroutine
 
 
 @pytest.mark.parametrize("kind", ["plain", "coroutine"])
@@ -191,7 +189,7 @@ def test_start_hands_a_plain_task_to_its_thread_before_returning() -> None:
     assert asyncio.run(main()).action is Action.ACK
 
 
-def test_start_runs_a_coroutine_task_as_its_own_task_up_to_its_first_wait() -> None:
+def test_start_runs_a_coroutine_task_as_its_own_task() -> None:
     events: list[Any] = []
 
     async def task(context: Any, request: Any) -> None:
@@ -219,7 +217,10 @@ def test_start_runs_a_coroutine_task_as_its_own_task_up_to_its_first_wait() -> N
 
     assert outcome.action is Action.ACK
     assert isinstance(started.running, asyncio.Task)
-    assert events == [started.running, "returned", "resumed"]
+    if sys.version_info >= (3, 12):  # started eagerly, in the turn that received the message
+        assert events == [started.running, "returned", "resumed"]
+    else:
+        assert events == ["returned", started.running, "resumed"]
 
 
 def test_a_failing_root_factory_is_the_task_s_failure_for_both_kinds() -> None:
@@ -245,100 +246,30 @@ def test_a_failing_root_factory_is_the_task_s_failure_for_both_kinds() -> None:
         assert (outcome.action, outcome.reason) == (Action.RETRY, "LookupError: no tenant")
 
 
-def test_start_eagerly_runs_a_real_task_up_to_its_first_wait_before_returning() -> None:
+def test_start_task_runs_the_coroutine_as_a_real_task_with_its_own_context() -> None:
+    tenant: contextvars.ContextVar[str] = contextvars.ContextVar("tenant", default="none")
     events: list[str] = []
 
     async def work() -> str:
-        me = asyncio.current_task()
-        events.append("first step in its own task" if me is not None else "no task")
+        events.append("in its own task" if asyncio.current_task() is not None else "no task")
+        tenant.set("acme")  # in the task's copy of the context, never the caller's
         async with asyncio.timeout(5):  # needs a current task; fails outside one
             await asyncio.sleep(0)
-        events.append("resumed")
-        return "done"
+        return tenant.get()
 
     async def main() -> str:
         loop = asyncio.get_running_loop()
         made: asyncio.Future[asyncio.Task[str]] = loop.create_future()
 
-        def on_delivery() -> None:  # a plain callback, as pika calls the worker
-            task = start_eagerly(work())
-            events.append("returned")
-            made.set_result(task)
+        def on_delivery() -> None:  # a plain callback, as the session calls the worker
+            made.set_result(start_task(work()))
+            events.append(f"returned, tenant {tenant.get()}")
 
         loop.call_soon(on_delivery)
         return await (await made)
 
-    assert asyncio.run(main()) == "done"
-    assert events == ["first step in its own task", "returned", "resumed"]
-
-
-@pytest.mark.skipif(sys.version_info >= (3, 12), reason="3.12's eager_start runs it at once")
-def test_start_eagerly_inside_a_task_leaves_the_new_task_scheduled() -> None:
-    events: list[str] = []
-
-    async def work() -> None:
-        events.append("ran")
-
-    async def main() -> None:
-        task = start_eagerly(work())
-        events.append("returned")
-        await task
-
-    asyncio.run(main())
-    assert events == ["returned", "ran"]
-
-
-def test_start_eagerly_keeps_what_the_task_sets_in_its_own_context() -> None:
-    tenant: contextvars.ContextVar[str] = contextvars.ContextVar("tenant", default="none")
-    seen: list[str] = []
-
-    async def work() -> None:
-        tenant.set("acme")  # in the task's copy of the context, never the worker's
-        seen.append(tenant.get())
-
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
-
-        def on_delivery() -> None:
-            start_eagerly(work())
-            seen.append(tenant.get())
-            done.set_result(None)
-
-        loop.call_soon(on_delivery)
-        await done
-
-    asyncio.run(main())
-    assert seen == ["acme", "none"]
-
-
-class _SlottedLoop(asyncio.SelectorEventLoop):
-    """A loop that refuses instance attributes, as uvloop's does."""
-
-    def __setattr__(self, name: str, value: object) -> None:
-        if name == "call_soon":
-            raise AttributeError(name)
-        super().__setattr__(name, value)
-
-
-@pytest.mark.skipif(sys.version_info >= (3, 12), reason="3.12's eager_start needs no stand-in")
-def test_start_eagerly_on_a_loop_without_instance_attributes_schedules_the_task() -> None:
-    events: list[str] = []
-
-    async def work() -> None:
-        events.append("ran")
-
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[asyncio.Task[None]] = loop.create_future()
-
-        def on_delivery() -> None:
-            done.set_result(start_eagerly(work()))
-            events.append("returned")
-
-        loop.call_soon(on_delivery)
-        await (await done)
-
-    with asyncio.Runner(loop_factory=_SlottedLoop) as runner:
-        runner.run(main())
-    assert events == ["returned", "ran"]
+    assert asyncio.run(main()) == "acme"
+    first_step = ["in its own task"]
+    returned = ["returned, tenant none"]
+    eager = sys.version_info >= (3, 12)
+    assert events == (first_step + returned if eager else returned + first_step)

@@ -49,3 +49,11 @@ def test_importing_the_decorator_loads_neither_the_loader_nor_pika() -> None:
     assert "mqwire.runtime.decorator" in modules
     for prefix in (*NOT_FOR_WORKERS, "pika", "tornado", "mqwire.topology.loader"):
         assert loaded(modules, prefix) == []
+
+
+def test_the_worker_itself_imports_no_pika_tornado_or_amqp_edge() -> None:
+    """What talks to the broker is injected: the worker runs on fakes without any of them."""
+    modules = imported_after("import mqwire.runtime.worker.worker")
+    assert "mqwire.runtime.worker.worker" in modules
+    for prefix in ("pika", "tornado", "mqwire.runtime.amqp"):
+        assert loaded(modules, prefix) == []

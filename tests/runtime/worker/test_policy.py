@@ -7,8 +7,8 @@ import itertools
 import pytest
 from pika import exceptions  # type: ignore[import-untyped]
 
-from mqwire.runtime.errors import ExitCode
-from mqwire.runtime.worker.policy import backoff, fatal_error
+from mqwire.runtime.errors import ExitCode, fatal_error
+from mqwire.runtime.worker.policy import backoff
 
 
 def test_backoff_doubles_from_half_a_second_up_to_the_cap() -> None:

@@ -1,0 +1,70 @@
+"""What the worker needs from the broker, as protocols: the AMQP edge provides them, fakes too.
+
+The worker never sees pika: the session (``runtime.amqp.session``) hands it decoded
+``Delivery`` values on ``ConsumerChannel``s and raises only ``Lost`` or a fatal ``WorkerError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from mqwire.topology.declarations import Declarations
+
+from ..dispatch import Delivery
+from ..errors import PublishError
+from ..wire import WireMessage
+
+
+class ConsumerChannel(Protocol):
+    """One queue's consuming channel; delivery tags mean something on it alone."""
+
+    @property
+    def is_open(self) -> bool: ...
+
+    def basic_ack(self, delivery_tag: int, multiple: bool = False) -> None:
+        """Raises ``Lost`` when the channel is gone."""
+
+    def basic_nack(self, delivery_tag: int, requeue: bool = True) -> None:
+        """Raises ``Lost`` when the channel is gone."""
+
+    def cancel(self) -> None:
+        """Stop deliveries to this channel's consumers (nothing when it is closed)."""
+
+
+#: Called on the loop with the channel a delivery must be settled on.
+OnMessage = Callable[[ConsumerChannel, Delivery], None]
+
+
+class Session(Protocol):
+    """One consuming connection; any call raises ``Lost`` or a fatal ``WorkerError``."""
+
+    masked_url: str
+
+    async def connect(self) -> None: ...
+
+    async def declare(self, plan: Declarations) -> None:
+        """Exchanges, queues and bindings, on a channel of its own: idempotent."""
+
+    async def consume(
+        self, queue: str, prefetch: int, on_message: OnMessage, on_cancel: Callable[[], None]
+    ) -> ConsumerChannel:
+        """A channel of its own consuming ``queue``; ``on_cancel()`` if the broker ends that."""
+
+    def interrupt(self) -> None:
+        """Stopping: waiting calls end with ``Lost``, and channel closes are no longer losses."""
+
+    async def close(self) -> None:
+        """Close the connection (unacked messages go back to their queues); idempotent."""
+
+
+#: Builds a session that calls ``on_lost(reason)`` once it is lost after opening.
+SessionFactory = Callable[[Callable[[str], None]], Session]
+
+
+class OutcomePublisher(Protocol):
+    """Publishes the retry and dead-letter copies, confirmed; blocking, so run off the loop."""
+
+    def send(self, messages: Sequence[WireMessage]) -> list[PublishError | None]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,176 @@
+"""The worker's AMQP edge turns every pika error into ``Lost`` or a fatal ``WorkerError``.
+
+pika's objects are replaced by small fakes that raise pika's own exceptions, synchronously (a
+call on a closed channel) or through a close callback (the broker closed it); the real path
+against RabbitMQ is covered by the ``mserve`` tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pika  # type: ignore[import-untyped]
+import pytest
+from pika import spec
+
+from mqwire.runtime.amqp.session import AmqpSession, PikaConsumerChannel, session_factory
+from mqwire.runtime.dispatch import Delivery
+from mqwire.runtime.errors import ConfigurationError, ExitCode, Lost, WorkerError
+from mqwire.topology.declarations import Declarations, QueueDeclaration
+
+CLOSED = pika.exceptions.ChannelWrongStateError("Channel is closed.")
+
+
+class PikaChannel:
+    """Answers each call at once through its callback, or raises ``error`` at once."""
+
+    def __init__(self) -> None:
+        self.is_open = True
+        self.consumer_tags = ["ctag-1"]
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.error: Exception | None = None
+        self.on_close: Callable[[Any, BaseException], None] | None = None
+
+    def add_on_close_callback(self, callback: Callable[[Any, BaseException], None]) -> None:
+        self.on_close = callback
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        def call(*args: Any, callback: Callable[[Any], None] | None = None, **kwargs: Any) -> None:
+            if self.error is not None:
+                raise self.error
+            self.calls.append((name, kwargs))
+            if callback is not None:
+                callback(None)
+
+        return call
+
+
+class PikaConnection:
+    def __init__(self, channel: PikaChannel) -> None:
+        self._channel = channel
+
+    def channel(self, on_open_callback: Callable[[Any], None]) -> None:
+        on_open_callback(self._channel)
+
+
+def opened_session(channel: PikaChannel) -> AmqpSession:
+    session = AmqpSession(None, "amqp://fake/", lambda reason: None)
+    session.connection = PikaConnection(channel)
+    return session
+
+
+def test_acks_and_nacks_on_a_closed_channel_raise_lost() -> None:
+    pika_channel = PikaChannel()
+    pika_channel.error = CLOSED
+    channel = PikaConsumerChannel(pika_channel)
+
+    with pytest.raises(Lost, match="acking: ChannelWrongStateError"):
+        channel.basic_ack(1, multiple=True)
+    with pytest.raises(Lost, match="requeueing: ChannelWrongStateError"):
+        channel.basic_nack(1, requeue=True)
+    channel.cancel()  # the close ends its consumers anyway: nothing to report
+
+
+def test_cancel_ends_each_consumer_of_an_open_channel_only() -> None:
+    pika_channel = PikaChannel()
+    PikaConsumerChannel(pika_channel).cancel()
+    pika_channel.is_open = False
+    PikaConsumerChannel(pika_channel).cancel()
+
+    assert [name for name, _ in pika_channel.calls] == ["basic_cancel"]
+
+
+def test_consume_hands_the_worker_decoded_deliveries_on_its_channel() -> None:
+    received: list[tuple[Any, Delivery]] = []
+
+    async def main() -> Any:
+        session = opened_session(PikaChannel())
+        channel = await session.consume(
+            "q", 7, lambda ch, d: received.append((ch, d)), lambda: None
+        )
+        return channel, session
+
+    channel, _ = asyncio.run(main())
+    pika_channel = channel._channel
+    (qos, consume) = pika_channel.calls[1:]
+    assert qos == ("basic_qos", {"prefetch_count": 7})
+    assert consume[0] == "basic_consume" and consume[1]["queue"] == "q"
+    method = spec.Basic.Deliver("ctag-1", 5, True, "x", "rk")
+    props = spec.BasicProperties(content_type="application/json", message_id="m-1")
+    consume[1]["on_message_callback"](pika_channel, method, props, b"{}")
+
+    props_dict = {"content_type": "application/json", "message_id": "m-1"}
+    assert received == [(channel, Delivery("q", b"{}", props_dict, "rk", "x", True, 5))]
+
+
+def test_a_call_on_a_closed_channel_is_lost_with_what_was_being_done() -> None:
+    pika_channel = PikaChannel()
+
+    async def main() -> None:
+        session = opened_session(pika_channel)
+        pika_channel.error = CLOSED
+        await session.consume("q", 1, lambda ch, d: None, lambda: None)
+
+    with pytest.raises(Lost, match="watching for cancels: ChannelWrongStateError"):
+        asyncio.run(main())
+
+
+def test_no_connection_is_lost_not_an_attribute_error() -> None:
+    async def main() -> None:
+        await AmqpSession(None, "amqp://fake/", lambda reason: None).declare(Declarations())
+
+    with pytest.raises(Lost, match="opening a channel"):
+        asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "exit_code"),
+    [
+        (406, "PRECONDITION_FAILED - inequivalent arg", ExitCode.TOPOLOGY_MISMATCH),
+        (403, "ACCESS_REFUSED - no configure permission", ExitCode.CONFIG),
+    ],
+)
+def test_a_channel_the_broker_closes_while_declaring_is_fatal_when_retrying_cannot_help(
+    code: int, text: str, exit_code: ExitCode
+) -> None:
+    class ClosedByBroker(PikaChannel):
+        def queue_declare(self, callback: Callable[[Any], None], **kwargs: Any) -> None:
+            assert self.on_close is not None
+            self.on_close(self, pika.exceptions.ChannelClosedByBroker(code, text))
+
+    losses: list[str] = []
+
+    async def main() -> None:
+        session = AmqpSession(None, "amqp://fake/", losses.append)
+        session.connection = PikaConnection(ClosedByBroker())
+        await session.declare(Declarations(queues=(QueueDeclaration("q"),)))
+
+    with pytest.raises(WorkerError) as caught:
+        asyncio.run(main())
+    assert caught.value.exit_code is exit_code
+    assert "declaring queue 'q'" in str(caught.value)
+    assert losses == [f"channel closed: ChannelClosedByBroker: {code} {text}"]
+
+
+def test_a_stop_request_ends_a_pending_call_with_lost() -> None:
+    class Silent(PikaChannel):
+        def basic_qos(self, callback: Callable[[Any], None], **kwargs: Any) -> None:
+            session.interrupt()  # the broker never answers; the stop ends the wait
+
+    session = AmqpSession(None, "amqp://fake/", lambda reason: None)
+    session.connection = PikaConnection(Silent())
+
+    with pytest.raises(Lost, match="setting qos: ConnectionAbortedError: stop requested"):
+        asyncio.run(session.consume("q", 1, lambda ch, d: None, lambda: None))
+
+
+def test_the_factory_checks_the_url_and_names_the_connection() -> None:
+    with pytest.raises(ConfigurationError, match=r"invalid AMQP URL amqp://u:\*\*\*@h/"):
+        session_factory("amqp://u:secret@h/?heartbeat=abc", name="w")
+
+    session = session_factory("amqp://u:secret@h/", name="w", heartbeat=4)(lambda r: None)
+    assert session.masked_url == "amqp://u:***@h/"
+    assert session._params.heartbeat == 4
+    assert session._params.client_properties == {"connection_name": "mserve:w"}

@@ -1,0 +1,247 @@
+"""Fakes of what the worker talks to (session, channel, outcomes publisher) and a harness.
+
+They implement ``mqwire.runtime.worker.ports`` and record every call in one ``calls`` list
+shared by the channels and the publisher, so a test can assert the order (copy published,
+then the input acked). No pika: the worker under test never sees it either. ``running``
+starts a real ``Worker`` on them, consuming queue ``q`` with task ``t``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from mqwire.runtime.dispatch import Delivery, TaskEntry
+from mqwire.runtime.errors import ExitCode, Lost, PublishError
+from mqwire.runtime.wire import WireMessage
+from mqwire.runtime.wiring.registry import Registry
+from mqwire.runtime.worker.metrics import Metrics
+from mqwire.runtime.worker.policy import WorkerOptions
+from mqwire.runtime.worker.ports import OnMessage
+from mqwire.runtime.worker.worker import Worker
+from mqwire.topology.declarations import Declarations
+from mqwire.topology.model import Queue, Retry
+
+#: A JSON body, and the one queue the worker under test consumes (one retry after 5 s).
+BODY = b'{"id": 1}'
+QUEUE = Queue("q", retry=Retry((5.0,)))
+
+Call = tuple[Any, ...]
+
+
+class FakeChannel:
+    """A consuming channel: records acks and nacks, refuses them once closed, as pika does."""
+
+    def __init__(self, queue: str, calls: list[Call]) -> None:
+        self.queue, self.calls = queue, calls
+        self.is_open = True
+        self.cancelled = False
+        self._tags = itertools.count(1)
+
+    def next_tag(self) -> int:
+        return next(self._tags)
+
+    def basic_ack(self, delivery_tag: int, multiple: bool = False) -> None:
+        if not self.is_open:
+            raise Lost("acking: channel closed")
+        self.calls.append(("ack", self.queue, delivery_tag, multiple))
+
+    def basic_nack(self, delivery_tag: int, requeue: bool = True) -> None:
+        if not self.is_open:
+            raise Lost("requeueing: channel closed")
+        self.calls.append(("nack", self.queue, delivery_tag, requeue))
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class FakeSession:
+    """One connection of a ``FakeBroker``; closing it closes its channels."""
+
+    masked_url = "amqp://fake/"
+
+    def __init__(self, broker: FakeBroker, on_lost: Callable[[str], None]) -> None:
+        self.broker, self.on_lost = broker, on_lost
+        self.consumers: dict[str, tuple[FakeChannel, OnMessage]] = {}
+        self.interrupted = self.closed = False
+
+    async def connect(self) -> None:
+        if self.broker.connect_errors:
+            raise self.broker.connect_errors.pop(0)
+
+    async def declare(self, plan: Declarations) -> None:
+        self.broker.declared.append(plan)
+
+    async def consume(
+        self, queue: str, prefetch: int, on_message: OnMessage, on_cancel: Callable[[], None]
+    ) -> FakeChannel:
+        channel = FakeChannel(queue, self.broker.calls)
+        self.consumers[queue] = (channel, on_message)
+        self.broker.consuming.set()
+        return channel
+
+    def interrupt(self) -> None:
+        self.interrupted = True
+
+    async def close(self) -> None:
+        self.closed = True
+        for channel, _ in self.consumers.values():
+            channel.is_open = False
+
+
+class FakeBroker:
+    """Hands out ``FakeSession``s (the worker's ``connect``) and delivers messages to them."""
+
+    def __init__(self) -> None:
+        self.sessions: list[FakeSession] = []
+        self.calls: list[Call] = []
+        self.declared: list[Declarations] = []
+        self.connect_errors: list[Exception] = []
+        self.consuming = asyncio.Event()  # set by every consume; clear it to wait for the next
+
+    def connect(self, on_lost: Callable[[str], None]) -> FakeSession:
+        session = FakeSession(self, on_lost)
+        self.sessions.append(session)
+        return session
+
+    def channel(self, queue: str = "q") -> FakeChannel:
+        """The consuming channel of ``queue`` on the newest session."""
+        return self.sessions[-1].consumers[queue][0]
+
+    def deliver(self, queue: str, body: bytes, properties: dict[str, Any] | None = None) -> int:
+        """Deliver one message on the newest session, as the session's consumer callback does."""
+        channel, on_message = self.sessions[-1].consumers[queue]
+        tag = channel.next_tag()
+        props = {"content_type": "application/json", **(properties or {})}
+        on_message(channel, Delivery(queue, body, props, queue, "", False, tag))
+        return tag
+
+    def lose(self, reason: str = "connection closed: StreamLostError") -> None:
+        """The newest connection drops: its channels close, the worker hears of it."""
+        session = self.sessions[-1]
+        for channel, _ in session.consumers.values():
+            channel.is_open = False
+        session.on_lost(reason)
+
+
+class FakeOutcomes:
+    """The confirmed publisher of retry and dead-letter copies; ``error`` refuses every copy."""
+
+    def __init__(self, calls: list[Call], error: PublishError | None = None) -> None:
+        self.calls, self.error = calls, error
+        self.sent: list[WireMessage] = []
+        self.closed = False
+
+    def send(self, messages: Sequence[WireMessage]) -> list[PublishError | None]:
+        for message in messages:  # on an executor thread, as the real one blocks
+            self.sent.append(message)
+            self.calls.append(("send", message.routing_key))
+        return [self.error for _ in messages]
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class RecordingMetrics(Metrics):
+    """Metrics that also keep each message's result, and let a test wait for them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.results: list[tuple[str, str | None, str]] = []
+        self._changed = asyncio.Event()
+
+    def finished(self, queue: str, task: str | None, outcome: str, duration: float) -> None:
+        super().finished(queue, task, outcome, duration)
+        self.results.append((queue, task, outcome))
+        self._changed.set()
+
+    async def until(self, count: int) -> list[tuple[str, str | None, str]]:
+        """The results once ``count`` messages have left the worker."""
+        while len(self.results) < count:
+            self._changed.clear()
+            await self._changed.wait()
+        return self.results
+
+
+class BusyThread:
+    """A plain task that holds the worker's one thread until ``release`` is set."""
+
+    def __init__(self) -> None:
+        self.began, self.release = threading.Event(), threading.Event()
+        self.ran: list[int] = []  # the delivery tags it ran for
+
+    def __call__(self, context: Any, request: Any) -> None:
+        self.ran.append(request.delivery_tag)
+        self.began.set()
+        self.release.wait(10)
+
+    async def occupy(self, broker: FakeBroker) -> int:
+        """Deliver a message and return its tag once its task holds the thread."""
+        tag = broker.deliver("q", BODY)
+        await asyncio.get_running_loop().run_in_executor(None, self.began.wait, 10)
+        return tag
+
+
+# -- the harness ---------------------------------------------------------------------------
+
+
+@dataclass
+class Running:
+    """A worker consuming queue ``q`` from a fake broker, and what it talks to."""
+
+    worker: Worker
+    broker: FakeBroker
+    outcomes: FakeOutcomes
+    metrics: RecordingMetrics
+    run: asyncio.Task[ExitCode]
+
+    async def stop(self) -> ExitCode:
+        self.worker.request_stop()
+        return await self.run
+
+
+@asynccontextmanager
+async def running(
+    function: Callable[..., Any],
+    *,
+    timeout: float | None = None,
+    root_factory: Callable[..., Any] | None = None,
+    publish_error: PublishError | None = None,
+    options: WorkerOptions | None = None,
+    connect_errors: Sequence[Exception] = (),
+) -> AsyncIterator[Running]:
+    """A worker consuming ``q`` (or ended already: ``connect_errors`` can make it give up)."""
+    task = TaskEntry("t", function, "q", root_factory=root_factory, timeout=timeout)
+    registry = Registry(
+        settings={}, queues={"q": QUEUE}, tasks={"t": task}, validators={},
+        continue_on_exception={},
+    )  # fmt: skip
+    broker, metrics = FakeBroker(), RecordingMetrics()
+    broker.connect_errors.extend(connect_errors)
+    outcomes = FakeOutcomes(broker.calls, publish_error)
+    worker = Worker(
+        "w", [QUEUE], Declarations(), registry, metrics,
+        connect=broker.connect, outcomes=outcomes, options=options,
+    )  # fmt: skip
+    run = asyncio.ensure_future(worker.run())
+    consuming = asyncio.ensure_future(broker.consuming.wait())
+    await asyncio.wait([consuming, run], return_when=asyncio.FIRST_COMPLETED)
+    consuming.cancel()
+    harness = Running(worker, broker, outcomes, metrics, run)
+    try:
+        yield harness
+    finally:
+        if not run.done():
+            worker.request_stop()
+            worker.request_stop()
+            await run
+
+
+def scenario(test: Callable[[], Any]) -> Any:
+    """Run an async test body on a fresh loop (no pytest-asyncio here)."""
+    return asyncio.run(test())
