@@ -23,6 +23,7 @@ test: lint typecheck $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 # mypy follows the installed names (mqwire.topology, ...): give it a tree of links to them.
 typecheck: $(STAMP)
