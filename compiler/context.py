@@ -132,6 +132,8 @@ def _queue_section(queue: Queue, task: Task | None) -> Section:
         section.add("retry_queues", [f"{format_number(d)}:{n}" for d, n in queue.retry_queues])
     section.add("dead_letter_queue", queue.dead_letter_queue)
     section.add("schema", queue.schema)
+    section.add("max_body_bytes", queue.max_body_bytes)
+    section.add("accept", list(queue.accept) or None)
     return section
 
 

@@ -163,7 +163,9 @@ def _changed_queue(before: Queue, after: Queue) -> Iterable[Change]:
         )
     elif before.consumer is None and after.consumer is not None:
         yield Change("additive", "queue", before.name, f"now consumed by {_show(after.consumer)}")
-    other = _diffs(before, after, ("prefetch", "schema", "dead_letter_queue"))
+    other = _diffs(
+        before, after, ("prefetch", "schema", "dead_letter_queue", "max_body_bytes", "accept")
+    )
     if before.consumer is not None and after.consumer is not None:
         other = _diffs(before, after, ("consumer",)) + other
     details: list[str] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -54,35 +55,73 @@ class DecodedBody(NamedTuple):
     params: Mapping[str, Any] = MappingProxyType({})
 
 
-def decode_body(body: bytes, content_type: str | None) -> DecodedBody:
-    """Decode by content type: JSON, form-urlencoded (as the old system did), or left as bytes.
+#: ``accept`` entry that lets a queue's task take any body, undecoded.
+ANY = "*/*"
 
-    A body without content type is read as JSON when it parses, and left alone otherwise.
+
+class MediaType(NamedTuple):
+    """A content type's media type (lower case) and declared charset, if any."""
+
+    media: str
+    charset: str | None
+
+
+@functools.lru_cache(maxsize=64)  # a queue sees few content types; bounded against floods
+def media_type(content_type: str) -> MediaType:
+    media, _, rest = content_type.partition(";")
+    charset = None
+    for param in rest.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"').lower() or None
+    return MediaType(media.strip().lower(), charset)
+
+
+def decode_body(
+    body: bytes, content_type: str | None, accept: frozenset[str] = frozenset()
+) -> DecodedBody:
+    """Decode by content type: JSON, form-urlencoded (as the old system did), or raw bytes.
+
+    JSON and form bodies are decoded with their declared charset (UTF-8 when none is given);
+    a body without content type is read as JSON. Any other body reaches a task undecoded only
+    when its media type (or ``*/*``) is in ``accept``, the queue's list.
 
     Raises:
-        DecodeError: the body does not match its declared content type.
+        DecodeError: the body does not match its declared content type, or its content type
+            is not one the queue accepts.
     """
-    if content_type and _is_json(content_type):
-        return _json(body)
-    if content_type and content_type.split(";")[0].strip().lower() == FORM:
-        try:
-            pairs = parse_qs(
-                body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body)
-            )
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise DecodeError(f"body is not valid {FORM}: {exc}") from exc
-        return DecodedBody(None, {k: v[0] if len(v) == 1 else v for k, v in pairs.items()})
     if not content_type:
         try:
-            return _json(body)
+            return _json(body, None)
         except DecodeError:
-            return DecodedBody()
-    return DecodedBody()
+            if ANY in accept:
+                return DecodedBody()
+            raise
+    media, charset = media_type(content_type)
+    if media == JSON or media.endswith("+json"):
+        return _json(body, charset)
+    if media == FORM:
+        try:
+            text = _text(body, charset)
+            pairs = parse_qs(text, keep_blank_values=True, strict_parsing=bool(body))
+        except (UnicodeDecodeError, LookupError, ValueError) as exc:
+            raise DecodeError(f"body is not valid {FORM}: {exc}") from exc
+        return DecodedBody(None, {k: v[0] if len(v) == 1 else v for k, v in pairs.items()})
+    if media in accept or ANY in accept:
+        return DecodedBody()
+    raise DecodeError(
+        f"content type {media!r} is not one this queue accepts: JSON and form bodies are "
+        "decoded, others reach a task only when listed in the queue's accept:"
+    )
 
 
-def _json(body: bytes) -> DecodedBody:
+def _text(body: bytes, charset: str | None) -> str:
+    return body.decode(charset or "utf-8")
+
+
+def _json(body: bytes, charset: str | None) -> DecodedBody:
     try:
-        text = body.decode("utf-8")
+        text = _text(body, charset)
         if text.startswith("\ufeff"):  # as json.loads does; JSONDecoder.decode does not
             raise ValueError("Unexpected UTF-8 BOM (decode using utf-8-sig)")
         try:  # the C scanner alone: JSONDecoder.decode adds two calls and two regex matches
@@ -91,9 +130,37 @@ def _json(body: bytes) -> DecodedBody:
             end = -1
         if end != len(text):  # surrounding whitespace, extra data or an error: let it judge
             value = _DECODER.decode(text)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        if "\\u" in text and _ESCAPED_SURROGATE.search(text) and _holds_surrogate(value):
+            raise ValueError("an escape makes a lone surrogate, which no text can hold")
+    except (UnicodeDecodeError, LookupError, ValueError, RecursionError) as exc:
         raise DecodeError(f"body is not valid JSON: {str(exc)[:200]}") from exc
     return DecodedBody(value, value if isinstance(value, dict) else {})
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose keys are all different: a duplicate means two senders' readings differ."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise ValueError(f"the key {twice!r} appears twice in one object")
+    return value
+
+
+def _holds_surrogate(value: Any) -> bool:
+    """True when a decoded value has a lone surrogate in a key or string (rare: walked then)."""
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_holds_surrogate(k) or _holds_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_surrogate(v) for v in value)
+    return False
+
+
+#: A ``\\uD800``-``\\uDFFF`` escape in JSON text; a pair of them is one character, alone none.
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\\ud800-\\udfff]")
 
 
 def _refuse_constant(name: str) -> Any:
@@ -102,12 +169,11 @@ def _refuse_constant(name: str) -> Any:
 
 
 #: Built once: ``json.loads`` and ``json.dumps`` with any option build a new one per call.
-_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
 _SCAN = _DECODER.scan_once  # type: ignore[attr-defined]  # set in __init__, not in typeshed
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
-@functools.lru_cache(maxsize=64)  # a queue sees few content types; bounded against floods
 def _is_json(content_type: str) -> bool:
-    media = content_type.split(";")[0].strip().lower()
+    media = media_type(content_type).media
     return media == JSON or media.endswith("+json")

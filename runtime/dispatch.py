@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from mqwire.topology.model import DEFAULT_MAX_BODY_BYTES
+
 from .codec import decode_body
 from .errors import DecodeError, MessageSchemaError
 from .interfaces import TaskRegistry
@@ -54,12 +56,14 @@ class TaskEntry:
 
 @dataclass(frozen=True)
 class QueuePolicy:
-    """What dispatch needs to know about a queue: its task, retry delays and body schema."""
+    """What dispatch needs to know about a queue: its task, retries, and what bodies it takes."""
 
     queue: str
     task: TaskEntry | None
     retry_delays: tuple[float, ...] = ()
     validate: BodyValidator | None = None
+    max_body: int = DEFAULT_MAX_BODY_BYTES
+    accept: frozenset[str] = frozenset()
 
 
 class Delivery(NamedTuple):
@@ -128,8 +132,15 @@ def prepare(
     task = policy.task
     if task is None:
         return Outcome(Action.DEAD_LETTER, reason=f"no task consumes queue {policy.queue!r}")
+    if len(delivery.body) > policy.max_body:  # refused before a byte of it is decoded
+        reason = (
+            f"body of {len(delivery.body)} bytes is over queue {policy.queue!r}'s limit of "
+            f"{policy.max_body} (max_body_bytes)"
+        )
+        return Outcome(Action.DEAD_LETTER, task.name, reason=reason)
     try:
-        decoded = decode_body(delivery.body, delivery.properties.get("content_type"))
+        content_type = delivery.properties.get("content_type")
+        decoded = decode_body(delivery.body, content_type, policy.accept)
         if policy.validate is not None:
             policy.validate(decoded.json)
     except (DecodeError, MessageSchemaError) as exc:

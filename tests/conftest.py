@@ -26,13 +26,6 @@ def _broker_reachable(host: str = "127.0.0.1", port: int = 5672) -> bool:
         return False
 
 
-def skip_unless_ci(reason: str) -> None:
-    """Skip a test whose tool or service is missing here; in CI, where it must run, fail."""
-    if os.environ.get("CI"):
-        pytest.fail(reason + " (CI must run this test)")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="session")
 def amqp_url() -> str:
     """The test broker's URL; skips (or fails, when CI is set) if no broker listens."""

@@ -80,6 +80,8 @@ def _queue(name: str, queue: Mapping[str, Any]) -> Queue:
         retry=Retry(tuple(_number(d) for d in retry["delays"])) if retry else None,
         dead_letter_queue=queue.get("dead_letter_queue", ""),
         schema=queue.get("schema"),
+        max_body_bytes=queue.get("max_body_bytes"),
+        accept=tuple(sorted({str(m).lower() for m in queue.get("accept", ())})),
     )
 
 

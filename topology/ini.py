@@ -190,6 +190,8 @@ class _Reader:
             retry=Retry(tuple(float(d) for d in delays)) if delays else None,
             dead_letter_queue=self.get(s, "dead_letter_queue", str, ""),
             schema=self.get(s, "schema", str, None),
+            max_body_bytes=self.get(s, "max_body_bytes", int, None),
+            accept=tuple(self.get(s, "accept", _lines, ())),
         )
 
     def task(self, name: str) -> Task:

@@ -17,6 +17,9 @@ SUPPORTED_VERSIONS = (1,)
 
 #: Default number of unacknowledged messages a worker holds per queue (fair and safe).
 DEFAULT_PREFETCH = 1
+#: Largest body a queue's task is given when the queue sets no ``max_body_bytes`` (RabbitMQ 4's
+#: own default message size limit); a larger one is dead-lettered before it is decoded.
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 
 #: Queue, exchange, task and publisher_consumer names (the schema's ``$defs/name`` pattern):
 #: words of letters, digits, ``_`` and ``-`` joined by single dots, so every queue name is
@@ -84,10 +87,18 @@ class Queue:
     retry: Retry | None = None
     dead_letter_queue: str = ""
     schema: str | None = None
+    #: Bodies larger than this are dead-lettered undecoded; None: DEFAULT_MAX_BODY_BYTES.
+    max_body_bytes: int | None = None
+    #: Media types (or ``*/*``) handed to the task undecoded; JSON and form always are decoded.
+    accept: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.dead_letter_queue:
             object.__setattr__(self, "dead_letter_queue", default_dead_letter_queue(self.name))
+
+    @property
+    def body_limit(self) -> int:
+        return DEFAULT_MAX_BODY_BYTES if self.max_body_bytes is None else self.max_body_bytes
 
     @property
     def queue_type(self) -> str:

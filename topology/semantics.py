@@ -7,6 +7,7 @@ reports schema and semantic problems together.
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,10 @@ from .placeholders import placeholder_problems
 from .routing import pattern_problem
 from .task_checks import check_tasks
 
+#: A media type as ``accept:`` takes it.
+MEDIA_TYPE = re.compile(
+    r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}|\*/\*"
+)
 #: Names RabbitMQ reserves for itself (declaring one fails with 403 ACCESS_REFUSED).
 RESERVED_PREFIX = "amq."
 
@@ -145,8 +150,20 @@ class SemanticChecker(CheckState):
                 )
             self.check_arguments(name, queue)
             self.check_schema_path(name, queue)
+            self.check_accept(name, queue)
             for derived_name, path in self.derived_names(name, queue):
                 self.check_derived(derived_name, path, derived)
+
+    def check_accept(self, name: str, queue: Mapping[str, Any]) -> None:
+        """Each entry a media type (``text/plain``) or ``*/*``, matched whole."""
+        accept = queue.get("accept")
+        for index, media in enumerate(accept if isinstance(accept, list) else []):
+            # (a control character is reported by the text checks already)
+            if isinstance(media, str) and media.isprintable() and not MEDIA_TYPE.fullmatch(media):
+                self.error(
+                    ("queues", name, "accept", index),
+                    f"{media!r} is not a media type such as 'text/plain', or '*/*'",
+                )
 
     def check_arguments(self, name: str, queue: Mapping[str, Any]) -> None:
         base: tuple[PathPart, ...] = ("queues", name)

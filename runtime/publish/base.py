@@ -13,7 +13,7 @@ from typing import Any
 
 from mqwire.topology.routing import RouteTable
 
-from ..codec import decode_body, encode_body
+from ..codec import ANY, decode_body, encode_body
 from ..dispatch import BodyValidator
 from ..errors import BatchPublishError, EncodeError, PublishError
 from ..interfaces import Publisher
@@ -22,6 +22,7 @@ from ..wire import WireMessage, new_message_id
 
 __all__ = ["BATCH_CHUNK", "BasePublisher", "Batch", "Publisher"]
 
+ACCEPT_ANY = frozenset({ANY})
 #: Messages sent per pipelined round trip when a batch is flushed.
 BATCH_CHUNK = 1000
 
@@ -84,7 +85,9 @@ class BasePublisher:
         exchange = self.exchange if exchange is None else exchange
         checks = [q for q in self.target_queues(exchange, routing_key) if q in self.validators]
         if checks:
-            decoded = decode_body(data, props.get("content_type"))
+            # Checked as the queue's task would see it; whether the queue takes this content
+            # type at all is the consumer's judgement (a dead letter), not a publish error.
+            decoded = decode_body(data, props.get("content_type"), ACCEPT_ANY)
             for queue in checks:
                 self.validators[queue](decoded.json)
         return WireMessage(exchange, routing_key, data, str(props["message_id"]), props, mandatory)

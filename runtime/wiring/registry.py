@@ -73,9 +73,16 @@ class Registry:
 
     def queue_policy(self, queue: str) -> QueuePolicy:
         """What running a message of ``queue`` needs: task, retry delays, schema."""
-        model = self.queues.get(queue)
-        delays = model.retry.delays if model is not None and model.retry else ()
-        return QueuePolicy(queue, self.task_for_queue(queue), delays, self.validators.get(queue))
+        model = self.queues.get(queue) or Queue(queue)
+        delays = model.retry.delays if model.retry else ()
+        return QueuePolicy(
+            queue,
+            self.task_for_queue(queue),
+            delays,
+            self.validators.get(queue),
+            model.body_limit,
+            frozenset(model.accept),
+        )
 
     def dead_letter_queue(self, queue: str) -> str:
         model = self.queues.get(queue)

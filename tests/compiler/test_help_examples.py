@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import skip_unless_ci
+from ci_skip import skip_unless_ci
 from tool_example import EXAMPLE, git
 
 from mqwire.compiler import cli

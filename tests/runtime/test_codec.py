@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mqwire.runtime.codec import DecodedBody, decode_body, encode_body
+from mqwire.runtime.codec import ANY, DecodedBody, decode_body, encode_body
 from mqwire.runtime.errors import DecodeError, EncodeError
 
 JSON = "application/json"
@@ -230,16 +230,62 @@ def test_without_content_type_a_body_that_parses_is_read_as_json(body: bytes, va
 
 
 @pytest.mark.parametrize("body", [b"plain text", b"\xff\xfe", b"{bad", DEEP])
-def test_without_content_type_anything_else_is_left_as_bytes(body: bytes) -> None:
-    assert decode_body(body, None) == DecodedBody()
+def test_without_content_type_anything_else_is_refused_unless_the_queue_takes_any(
+    body: bytes,
+) -> None:
+    with pytest.raises(DecodeError, match="body is not valid JSON"):
+        decode_body(body, None)
+    assert decode_body(body, None, frozenset({ANY})) == DecodedBody()
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/octet-stream", "image/png"])
-def test_other_content_types_are_not_decoded_even_when_they_would_parse(
-    content_type: str,
-) -> None:
-    assert decode_body(b'{"a": 1}', content_type) == DecodedBody()
-    assert decode_body(b"a=1", content_type) == DecodedBody()
+def test_other_content_types_are_refused_unless_the_queue_accepts_them(content_type: str) -> None:
+    with pytest.raises(DecodeError, match=f"content type '{content_type}' is not one this queue"):
+        decode_body(b'{"a": 1}', content_type)
+    for accept in ({content_type}, {ANY}):  # accepted: the task gets the bytes, undecoded
+        assert decode_body(b'{"a": 1}', content_type, frozenset(accept)) == DecodedBody()
+        assert decode_body(b"a=1", f"{content_type}; q=1", frozenset(accept)) == DecodedBody()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "value"),
+    [
+        ('{"name": "Zoë"}'.encode("latin-1"), "application/json; charset=ISO-8859-1", "Zoë"),
+        ('{"name": "Zoë"}'.encode("utf-16"), 'application/json;charset="utf-16"', "Zoë"),
+        (b"name=Zo%C3%AB", "application/x-www-form-urlencoded; charset=utf-8", "Zoë"),
+        ("name=Zoë".encode("cp1252"), "application/x-www-form-urlencoded; charset=cp1252", "Zoë"),
+    ],
+)
+def test_the_declared_charset_is_honoured(body: bytes, content_type: str, value: str) -> None:
+    assert decode_body(body, content_type).params["name"] == value
+
+
+def test_an_unknown_or_wrong_charset_is_a_decode_error() -> None:
+    with pytest.raises(DecodeError, match="unknown encoding: klingon"):
+        decode_body(b"{}", "application/json; charset=klingon")
+    with pytest.raises(DecodeError, match="'ascii' codec can't decode"):
+        decode_body('{"a": "é"}'.encode(), "application/json; charset=us-ascii")
+
+
+@pytest.mark.parametrize(
+    "text", ['{"id": 1, "id": 2}', '[{"a": {"b": 1, "b": 1}}]', '{"x": [], "y": 0, "x": []}']
+)
+def test_a_key_twice_in_one_object_is_refused(text: str) -> None:
+    """json.loads keeps the last value: a sender and a reader could disagree on the body."""
+    with pytest.raises(DecodeError, match="appears twice in one object"):
+        decode_body(text.encode(), "application/json")
+
+
+@pytest.mark.parametrize("text", ['"\\ud800"', '{"\\uDC00x": 1}', '["ok", "a\\udfffb"]'])
+def test_an_escaped_lone_surrogate_is_refused(text: str) -> None:
+    with pytest.raises(DecodeError, match="lone surrogate"):
+        decode_body(text.encode(), "application/json")
+
+
+def test_an_escaped_surrogate_pair_is_one_character() -> None:
+    assert decode_body(b'{"smile": "\\ud83d\\ude00"}', "application/json").json == {
+        "smile": "\U0001f600"
+    }
 
 
 @pytest.mark.parametrize("body", [{"id": 7, "tags": ["a", "b"]}, [1, {"x": None}]])

@@ -28,6 +28,7 @@ from mqwire.runtime.dispatch import (
 )
 from mqwire.runtime.errors import DecodeError, MessageSchemaError
 from mqwire.runtime.publish.inline import dispatch
+from mqwire.topology.model import DEFAULT_MAX_BODY_BYTES
 
 JSON = {"content_type": "application/json"}
 
@@ -51,9 +52,11 @@ def policy(
     delays: tuple[float, ...] = (),
     root_factory: Callable[..., Any] | None = None,
     validate: Callable[[Any], None] | None = None,
+    max_body: int = DEFAULT_MAX_BODY_BYTES,
+    accept: frozenset[str] = frozenset(),
 ) -> QueuePolicy:
     entry = None if task is None else TaskEntry("work", task, "jobs", root_factory=root_factory)
-    return QueuePolicy("jobs", entry, delays, validate)
+    return QueuePolicy("jobs", entry, delays, validate, max_body, accept)
 
 
 def delivery(body: bytes = b'{"id": 7}', attempt: Any = None, **properties: Any) -> Delivery:
@@ -110,7 +113,7 @@ def test_the_request_carries_every_field_of_the_delivery() -> None:
 def test_a_delivery_without_headers_or_settings_gets_empty_ones() -> None:
     task = Recorder()
 
-    dispatch(Delivery("jobs", b"raw", {}, "jobs"), policy(task))
+    dispatch(Delivery("jobs", b"raw", {}, "jobs"), policy(task, accept=frozenset({"*/*"})))
 
     ((_, request),) = task.calls
     assert request.headers == {} and request.settings == {}
@@ -279,3 +282,36 @@ def test_dead_letter_properties_without_task_or_error_leave_those_headers_empty(
     assert (headers[TASK_HEADER], headers[EXCEPTION_HEADER]) == ("", "")
     assert headers[REASON_HEADER] == "no task consumes queue 'jobs'"
     assert headers[ATTEMPTS_HEADER] == 1
+
+
+def test_a_body_over_the_queue_limit_is_dead_lettered_before_it_is_decoded() -> None:
+    task = Recorder()
+    at_limit = b'{"pad": "' + b"x" * 989 + b'"}'
+    assert len(at_limit) == 1000
+
+    assert dispatch(delivery(at_limit), policy(task, max_body=1000)).action is Action.ACK
+    outcome = dispatch(delivery(at_limit + b" "), policy(task, max_body=1000))
+
+    assert outcome.action is Action.DEAD_LETTER and len(task.calls) == 1
+    assert (
+        outcome.reason == "body of 1001 bytes is over queue 'jobs''s limit of 1000 (max_body_bytes)"
+    )
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/octet-stream"])
+def test_a_content_type_the_queue_does_not_accept_is_dead_lettered_with_the_reason(
+    content_type: str,
+) -> None:
+    task = Recorder()
+
+    refused = dispatch(delivery(b"hello", content_type=content_type), policy(task))
+    accepted = dispatch(
+        delivery(b"hello", content_type=content_type),
+        policy(task, accept=frozenset({content_type})),
+    )
+
+    assert refused.action is Action.DEAD_LETTER
+    assert refused.reason.startswith(f"content type {content_type!r} is not one this queue accepts")
+    assert accepted.action is Action.ACK
+    ((_, request),) = task.calls
+    assert (request.body, request.json, request.params) == (b"hello", None, {})
