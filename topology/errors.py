@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -101,6 +100,8 @@ class TopologyErrors(MqError):
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """A hint naming the closest known choice, or listing the few there are."""
     known = sorted(choices)
+    import difflib  # only when a name is wrong: a worker that starts cleanly never loads it
+
     close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
     if close:
         return f"did you mean {close[0]!r}?"

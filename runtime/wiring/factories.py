@@ -8,13 +8,16 @@ Each takes the ``Configurator`` and the settings prefix and returns one componen
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mqwire.topology.model import Queue
 
 from ..publish.amqp import AmqpPublisher
-from ..publish.local import LocalPublisherConsumer
 from ..settings import PublisherConsumerSettings
 from .configurator import Configurator
+
+if TYPE_CHECKING:  # imported by its factory: a worker on RabbitMQ never needs it
+    from ..publish.local import LocalPublisherConsumer
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ def locally_dispatching_publisher_consumer_factory(
     config: Configurator, prefix: str
 ) -> LocalPublisherConsumer:
     """An in-process publisher that runs the matching tasks itself (no broker)."""
+    from ..publish.local import LocalPublisherConsumer
+
     return LocalPublisherConsumer(
         config.settings_for(prefix),
         config.body_validators(),

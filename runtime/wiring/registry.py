@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mqwire.topology.model import Queue, default_dead_letter_queue
 
 from ..dispatch import BodyValidator, QueuePolicy, TaskEntry
 from ..errors import ConfigurationError
 from ..publish.base import Publisher
-from ..publish.local import LocalBroker
+
+if TYPE_CHECKING:  # imported when first used: a worker on RabbitMQ never needs it
+    from ..publish.local import LocalBroker
 
 
 def _unknown(kind: str, name: str, known: Any) -> ConfigurationError:
@@ -95,6 +97,8 @@ class Registry:
     @cached_property
     def local_broker(self) -> LocalBroker:
         """The in-process broker every local publisher of this registry shares."""
+        from ..publish.local import LocalBroker
+
         return LocalBroker(
             policy=self.queue_policy,
             dead_letter_queue=self.dead_letter_queue,
