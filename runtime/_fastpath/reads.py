@@ -10,7 +10,7 @@ own method and property decoders and handed to the channel's ``_on_deliver``, wh
 pika's consumer lookup and its handling of cancelled consumers. Anything else (a message
 split across reads, a body of several frames, another method, a heartbeat, a channel with a
 message half assembled) goes frame by frame through pika's ``_process_frame``.
-It leans on pika's connection internals (pinned below 2); ``test_amqp_reads`` checks both
+It leans on pika's connection internals (pinned below 2); ``fastpath/test_reads`` checks both
 paths against pika's own frame encoding and fails if those internals change.
 """
 

@@ -9,7 +9,7 @@ nothing is queued ahead of it on a plaintext socket, sends it at once. Whatever 
 does not take, and everything on TLS, goes pika's usual way, so order and error handling stay
 pika's.
 It leans on pika's transport internals (pinned below 2), and falls back to the usual path
-wherever they do not look as expected; ``test_amqp_writes`` notices if they change.
+wherever they do not look as expected; ``fastpath/test_writes`` notices if they change.
 """
 
 from __future__ import annotations
