@@ -1,4 +1,4 @@
-"""The results as a text table (stdout) and as Markdown (``results.md``, for the README)."""
+"""The results as a text table (stdout) and as Markdown (``results.md``, for docs/ and history)."""
 
 from __future__ import annotations
 

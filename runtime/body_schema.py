@@ -2,7 +2,7 @@
 
 A file is read and parsed as JSON when the wiring loads, so a missing or garbled file stops
 start-up. The jsonschema validator itself is built on first use: importing jsonschema is a
-third of a worker's start-up and a tenth of its memory, and ``mq-compile`` has already checked
+large share of a worker's start-up time and memory, and ``mq-compile`` has already checked
 the file against its metaschema. Should the file have changed since into something that is not
 a JSON Schema, each body of that queue is refused with that reason (dead-lettered on receipt)
 rather than checked against nothing.

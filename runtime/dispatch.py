@@ -69,7 +69,7 @@ class QueuePolicy:
 class Delivery(NamedTuple):
     """A message as it arrives from a queue.
 
-    A named tuple: immutable, and five times cheaper to build than a frozen dataclass, which
+    A named tuple: immutable, and much cheaper to build than a frozen dataclass, which
     matters for the one built per message before the task can start.
     """
 

@@ -19,7 +19,8 @@ class MessageRequest:
     settings.
 
     Built once per delivery and read by nobody after the task returns, so it is a plain
-    slotted dataclass: a frozen one cost a tenth of the worker's time per message. Slots
+    slotted dataclass: a frozen one sets each field through ``object.__setattr__``, a
+    visible share of the worker's time per message. Slots
     still refuse new attributes; keep per-request state on the context.
     """
 

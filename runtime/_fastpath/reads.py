@@ -3,14 +3,14 @@
 pika 1.x takes a message's three frames (method, header, body) one at a time: per frame it
 slices the buffer, decodes, checks the connection's pending callbacks, finds the channel and
 feeds the channel's content assembler; and after every frame it copies the rest of its read
-buffer to trim the frame off. Measured on a consuming ``mserve``, that was a tenth of its CPU
+buffer to trim the frame off. On a consuming ``mserve`` that was a visible share of its CPU
 per message. ``FrameReads`` walks the buffer by offset and trims it once per read. A
 ``Basic.Deliver`` whose header and body frame are all in the buffer is decoded with pika's
 own method and property decoders and handed to the channel's ``_on_deliver``, which keeps
 pika's consumer lookup and its handling of cancelled consumers. Anything else (a message
 split across reads, a body of several frames, another method, a heartbeat, a channel with a
 message half assembled) goes frame by frame through pika's ``_process_frame``.
-It leans on pika's connection internals (pinned below 2); ``test_amqp_reads`` checks both
+It leans on pika's connection internals (pinned below 2); ``fastpath/test_reads`` checks both
 paths against pika's own frame encoding and fails if those internals change.
 """
 

@@ -3,12 +3,13 @@
 pika 1.x hands each frame of a message to its transport separately, and the transport sends
 only once the ioloop next reports the socket writable. For a confirmed publish that is three
 syscalls and three TCP segments (``TCP_NODELAY``), an extra ioloop turn and two ``epoll_ctl``
-calls before the broker sees anything; profiled, that turn was a fifth of ``publish()``'s
-CPU time. ``DirectWrites`` joins a message's frames into one chunk and, when nothing is
-queued ahead of it on a plaintext socket, sends it at once. Whatever the socket does not
-take, and everything on TLS, goes pika's usual way, so order and error handling stay pika's.
+calls before the broker sees anything; profiled, that turn was a large share of
+``publish()``'s CPU time. ``DirectWrites`` joins a message's frames into one chunk and, when
+nothing is queued ahead of it on a plaintext socket, sends it at once. Whatever the socket
+does not take, and everything on TLS, goes pika's usual way, so order and error handling stay
+pika's.
 It leans on pika's transport internals (pinned below 2), and falls back to the usual path
-wherever they do not look as expected; ``test_amqp_writes`` notices if they change.
+wherever they do not look as expected; ``fastpath/test_writes`` notices if they change.
 """
 
 from __future__ import annotations
@@ -75,9 +76,9 @@ class SharedIOLoop(IOLoop):  # type: ignore[misc]
 
     Whoever holds ``lock`` may use the connection, so a thread that publishes can take it
     while the I/O thread sleeps and send its message itself, instead of waking the I/O
-    thread to do it: on this kind of machine a cross-thread wake-up costs tens of
-    microseconds, a tenth of a confirmed publish. Likewise a caller waiting for its confirm
-    may ``lead``: read the socket itself while the I/O thread stops watching it for reads.
+    thread to do it: a cross-thread wake-up is a noticeable part of a confirmed publish.
+    Likewise a caller waiting for its confirm may ``lead``: read the socket itself while the
+    I/O thread stops watching it for reads.
     Anything that would change what the I/O thread waits for (new timers, new sockets) still
     goes through ``add_callback_threadsafe``.
     Only epoll (Linux) is wrapped; elsewhere the I/O thread never lets go, ``try_lock`` says

@@ -1,10 +1,10 @@
 """``mqctl CONFIG COMMAND``: operate the queues of a compiled topology over AMQP.
 
 A thin shell: the plan and the formatting live in ``admin``, the broker calls in
-``amqp_admin``; publishing goes through the application's own publisher. No root, no
+``amqp.admin``; publishing goes through the application's own publisher. No root, no
 ``rabbitmqctl``: everything is an AMQP operation with the topology's credentials, plus, for
 ``queues`` (unacked counts) and ``verify`` (bindings), the management HTTP API when it answers
-(``management_api``; ``admin_bindings`` compares).
+(``management_api``; ``bindings`` compares).
 """
 
 from __future__ import annotations

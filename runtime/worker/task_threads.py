@@ -1,19 +1,19 @@
 """The threads that run plain tasks, handing results back to the event loop in batches.
 
 ``concurrent.futures`` plus ``asyncio.wrap_future`` costs two futures, a lock dance and one
-self-pipe wake-up of the loop per task; profiled, that hand-off was a third of ``mserve``'s
-time per message. Here a task is one item on a ``SimpleQueue``, its result one tuple in a
-deque, and a finished task wakes the loop only when the loop has no wake-up pending already,
-so a busy worker drains many results per wake-up. Futures are created, completed and
-cancelled on the loop thread only.
+self-pipe wake-up of the loop per task; profiled, that hand-off was a large share of
+``mserve``'s time per message. Here a task is one item on a ``SimpleQueue``, its result one
+tuple in a deque, and a finished task wakes the loop only when the loop has no wake-up
+pending already, so a busy worker drains many results per wake-up. Futures are created,
+completed and cancelled on the loop thread only.
 
 When the pool has nothing else to do (no task queued, running or unreported: a worker
 between messages), ``submit`` waits, at most ``handover`` seconds, for a thread to take the
 task: the thread wakes to a free GIL instead of finding the loop still holding it and
 sleeping again until the loop is idle, a second wake-up on the way from message to task
-(25 us of ~100 here, measured inside mserve). A busy pool is never waited for: a worker
-draining a queue would pay the wake-up on every message instead (plain tasks fell from
-0.86 to 0.66 of the ceiling when an idle thread was enough to wait).
+and a visible part of the latency mserve adds. A busy pool is never waited for: a worker
+draining a queue would pay the wake-up on every message instead, and its throughput fell
+clearly when an idle thread was enough to wait.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any
 #: A queued task: its future, the call, and the lock to release once a thread has it (or None).
 _Work = tuple["asyncio.Future[Any]", Callable[..., Any], tuple[Any, ...], "threading.Lock | None"]
 
-#: How long ``submit`` waits for an idle pool's thread to take a task (it takes ~50 us).
+#: How long ``submit`` waits at most for an idle pool's thread to take a task (it takes far less).
 HANDOVER = 0.001
 
 

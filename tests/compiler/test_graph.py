@@ -117,9 +117,9 @@ def test_cli_refuses_a_mermaid_picture_and_a_bad_topology(tmp_path: Path) -> Non
     assert (code, out) == (2, "") and "bad.yaml" in err
 
 
-def test_readme_shows_the_current_picture_of_the_example() -> None:
-    readme = (EXAMPLE.parent.parent / "README.md").read_text(encoding="utf-8")
-    assert f"```mermaid\n{render(load_example(), 'mermaid')}```\n" in readme
+def test_docs_show_the_current_picture_of_the_example() -> None:
+    page = (EXAMPLE.parent.parent / "docs" / "mq-compile.md").read_text(encoding="utf-8")
+    assert f"```mermaid\n{render(load_example(), 'mermaid')}```\n" in page
 
 
 def test_mq_compile_dispatches_the_review_tools() -> None:

@@ -125,9 +125,9 @@ def test_identical_reports_no_changes() -> None:
     assert render_text([], "a", "b") == "topology changes: a -> b\nno semantic changes\n"
 
 
-def test_readme_example_is_the_mixed_case() -> None:
-    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Reviewing topology changes\n", 1)[1]
+def test_docs_example_is_the_mixed_case() -> None:
+    page = (Path(__file__).parents[2] / "docs" / "mq-compile.md").read_text(encoding="utf-8")
+    section = page.split("## Reviewing topology changes\n", 1)[1]
     example = section.split("````markdown\n", 1)[1].split("````\n", 1)[0]
     expected = (CASES / "mixed" / "expected.md").read_text(encoding="utf-8")
     title = "## Topology changes: `topology.yaml@origin/main` -> `topology.yaml`"

@@ -1,6 +1,6 @@
 """The RabbitMQ publisher as applications get it from ``load()``, against the real broker.
 
-The transport's own fault tests (nacks, timeouts, returns) are in test_amqp_transport.py;
+The transport's own fault tests (nacks, timeouts, returns) are in amqp/test_transport.py;
 these check what a web application relies on: one connection shared by its threads, clear
 errors when the broker is away, and nothing reported as published missing from its queue.
 """

@@ -164,7 +164,7 @@ def test_after_the_last_retry_the_error_is_raised_and_the_message_dead_lettered(
     assert (dead.queue, dead.dead_letter_queue) == ("orders", "orders.dead")
     assert dead.reason == "ValueError: 7 failed on attempt 3"
     assert dead.delivery.properties["priority"] == 2
-    assert dead.delivery.headers == {  # the names the README documents
+    assert dead.delivery.headers == {  # the names docs/mserve.md documents
         "x-mqwire-attempt": 3,
         "x-mqwire-reason": "ValueError: 7 failed on attempt 3",
         "x-mqwire-exception": "ValueError",
