@@ -111,7 +111,11 @@ def targets(results: dict[str, Any], found: dict[str, float | None]) -> list[dic
                 "ratio": startup,
                 "met": None if startup is None else startup <= 2,
             },
-            {"target": "memory: mserve (ticketing) RSS MiB <= 30", "ratio": rss, "met": rss <= 30},
+            {
+                "target": "memory: mserve (ticketing) RSS MiB <= 30",
+                "ratio": rss,
+                "met": None if rss is None else rss <= 30,
+            },
         ]
     sizes = compiled.get("sizes", {})
     if "100" in sizes and "1000" in sizes:
