@@ -164,11 +164,29 @@ def call_task(task: TaskEntry, request: MessageRequest) -> Any:
 def failure_outcome(delivery: Delivery, policy: QueuePolicy, error: BaseException) -> Outcome:
     """Retry while the queue's delays last, then dead-letter, with the error as the reason."""
     name = policy.task.name if policy.task else None
-    reason = f"{type(error).__name__}: {error}"
+    reason = describe_failure(error)
     if delivery.attempt <= len(policy.retry_delays):
         delay = policy.retry_delays[delivery.attempt - 1]
         return Outcome(Action.RETRY, name, delay=delay, reason=reason, error=error)
     return Outcome(Action.DEAD_LETTER, name, reason=reason, error=error)
+
+
+def describe_failure(error: BaseException) -> str:
+    """``Type: message`` of a task's exception, even one whose ``str()`` itself fails."""
+    try:
+        text = str(error)
+    except Exception:  # the task's own __str__ is broken: say so rather than fail settling
+        text = "<str() of the exception failed>"
+    return header_text(f"{type(error).__name__}: {text}")
+
+
+def header_text(text: str, limit: int = 1000) -> str:
+    """Text every AMQP header (and log line) can carry: at most ``limit`` characters, UTF-8.
+
+    A task's error may quote the body it choked on, lone surrogates included; a header that
+    cannot be encoded would make the dead letter itself unpublishable.
+    """
+    return text[:limit].encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def retry_properties(delivery: Delivery) -> dict[str, Any]:
@@ -181,7 +199,7 @@ def dead_letter_properties(delivery: Delivery, outcome: Outcome, *, now: float) 
     """The properties of a dead-lettered copy: the original ones plus why it failed."""
     headers = {
         **delivery.headers,
-        REASON_HEADER: outcome.reason[:1000],
+        REASON_HEADER: header_text(outcome.reason),
         EXCEPTION_HEADER: type(outcome.error).__name__ if outcome.error else "",
         TASK_HEADER: outcome.task or "",
         QUEUE_HEADER: delivery.queue,

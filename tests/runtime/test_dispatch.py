@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pika  # type: ignore[import-untyped]
 import pytest
 
 from mqwire.runtime import DefaultResource, MessageRequest
@@ -315,3 +316,29 @@ def test_a_content_type_the_queue_does_not_accept_is_dead_lettered_with_the_reas
     assert accepted.action is Action.ACK
     ((_, request),) = task.calls
     assert (request.body, request.json, request.params) == (b"hello", None, {})
+
+
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("broken __str__")
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (ValueError("bad body \ud800 near here"), "ValueError: bad body \\ud800 near here"),
+        (Unprintable(), "Unprintable: <str() of the exception failed>"),
+        (ValueError("é" * 2000), "ValueError: " + "é" * 988),
+    ],
+)
+def test_every_dead_letter_header_can_be_encoded_whatever_the_task_raised(
+    error: Exception, reason: str
+) -> None:
+    def task(context: Any, request: Any) -> None:
+        raise error
+
+    outcome = dispatch(delivery(), policy(task))
+    props = dead_letter_properties(delivery(), outcome, now=1_700_000_000.0)
+
+    assert outcome.reason == reason and props["headers"][REASON_HEADER] == reason
+    pika.BasicProperties(**props).encode()  # pika's own encoder: it raised before
