@@ -15,6 +15,7 @@ from typing import TextIO
 from mqwire.topology.cli_support import ExitCode
 
 from ._cli import Command, load_or_report
+from .errors import InputError
 from .semantic_diff import BLOCKING, TITLES, counts, diff_topologies
 from .semantic_diff_render import render_markdown, render_text
 
@@ -24,10 +25,6 @@ EXAMPLES = """\
   mq-compile diff topology.yaml --against HEAD --format text   plain text, not Markdown
   (in CI: --against origin/main; old.yaml: a saved copy of the file before the change)
 """
-
-
-class InputError(Exception):
-    """A file or revision that cannot be read; the message says which and why."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
