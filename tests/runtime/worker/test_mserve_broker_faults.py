@@ -1,4 +1,4 @@
-"""``mserve`` and a confirming publisher while the broker node itself fails: a restart.
+"""``mserve`` and a confirming publisher while the broker node itself fails: restart and crash.
 
 These faults take the whole node away, so they run on a private node of this module
 (``private_broker.py``), never on the shared one. Each test publishes ``{"id": n}`` with
@@ -21,6 +21,7 @@ from mserve_harness import (
     all_done,
     broker_accepts,
     events,
+    queue_state,
     records,
     settled,
     wait_until,
@@ -132,3 +133,35 @@ def test_a_broker_restart_while_publishing_and_consuming_loses_no_confirmed_mess
     check_every_confirmed_processed(
         "restart", log, publishing, worker, mserve_url, private_node, down, record_property
     )
+
+
+def test_a_broker_node_killed_and_started_again_loses_no_confirmed_message(
+    setup: tuple[Path, Registry], start: Callable[..., Mserve], mserve_url: str,
+    tmp_path: Path, private_node: PrivateNode, record_property: Callable[[str, object], None],
+) -> None:  # fmt: skip
+    log = tmp_path / "records.txt"
+    worker = start()
+    # Each task takes 20 ms: the publisher gets ahead, so persistent messages wait in the
+    # durable queue when the node dies, besides those the worker holds unacked.
+    with Publishing(setup[1], "fast", seconds=0.02) as publishing:
+        publishing.wait_confirmed(100, "confirmed before the kill")
+        backlog = wait_until(
+            lambda: (ready := queue_state(mserve_url, ["fast"])["fast"][0]) >= 20 and ready,
+            what="20 messages waiting in the queue",
+        )
+        began = time.monotonic()
+        try:
+            private_node.kill()
+            wait_until(lambda: publishing.refused, what="a publish refused while the node is down")
+        finally:  # whatever happened, the node runs again (same name, ports and data)
+            if private_node.pid() is None:
+                private_node.start()
+            wait_until(lambda: broker_accepts(mserve_url), what="the broker accepting again")
+        down = time.monotonic() - began
+        publishing.wait_confirmed(100, "confirmed after the node came back")
+    print(f"kill -9: {backlog} or more messages were waiting in the queue")
+    record_property("backlog_at_kill", backlog)
+    check_every_confirmed_processed(
+        "kill -9", log, publishing, worker, mserve_url, private_node, down, record_property
+    )
+    assert "reconnecting" in worker.output(), "it noticed the lost connection and reconnected"
