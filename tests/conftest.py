@@ -14,6 +14,9 @@ from urllib.parse import quote
 
 import pytest
 
+#: Private RabbitMQ nodes for destructive tests: the ``private_node`` fixtures (see the module).
+pytest_plugins = ["private_broker"]
+
 #: Where the broker tests connect; override with MQWIRE_TEST_AMQP_URL.
 AMQP_URL = os.environ.get("MQWIRE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 

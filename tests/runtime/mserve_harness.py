@@ -213,3 +213,14 @@ def get_all(url: str, queue: str) -> list[tuple[Any, bytes]]:
             if method is None:
                 return taken
             taken.append((properties, body))
+
+
+def all_done(path: Path, wanted: set[str]) -> Callable[[], set[str]]:
+    """Condition: every wanted id has a ``done`` record; the recorded ids then."""
+    return lambda: (done := set(records(path))) >= wanted and done
+
+
+def settled(url: str, rabbitmqctl: Callable[..., str]) -> None:
+    """Every queue empty and nothing unacknowledged (the worker acked what it finished)."""
+    wait_until(drained(url, QUEUES), what="queues empty")
+    wait_until(lambda: set(unacked(rabbitmqctl, vhost_of(url)).values()) == {0}, what="no unacked")
