@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -162,6 +163,7 @@ def test_a_bad_fastpath_value_exits_with_the_config_code(
 def test_the_fastpath_option_overrides_the_environment_and_is_logged_at_start(
     ini: Path, caplog: pytest.LogCaptureFixture, fresh_fastpath_decision: None
 ) -> None:
+    caplog.set_level(logging.INFO, logger="mqwire.fastpath")
     assert main(["--fastpath", "off", str(ini), "nobody"]) == ExitCode.CONFIG
 
     assert os.environ[switch.ENV] == "off"  # so every connection of the process sees it
