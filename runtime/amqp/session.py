@@ -106,7 +106,7 @@ class AmqpSession:
     ) -> None:
         """``fastpath`` defaults to the process's choice (``MQWIRE_FASTPATH``)."""
         self.masked_url = masked_url
-        self._fastpath = fastpath or for_process()
+        self._fastpath = fastpath if fastpath is not None else for_process()
         self.connection: Any = None
         self._quiet = False  # stopping: channel closes from now on are ours
         self._params, self._on_lost = params, on_lost

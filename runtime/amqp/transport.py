@@ -110,7 +110,7 @@ class AmqpTransport:
         ``connect_timeout`` below it for unreachable brokers to be reported as such.
         ``fastpath`` defaults to the process's choice (``MQWIRE_FASTPATH``).
         """
-        self._fastpath = fastpath or for_process()
+        self._fastpath = fastpath if fastpath is not None else for_process()
         self._name = name
         self._masked_url = mask_resolved_url(url)
         password = urlsplit(url).password or ""

@@ -59,6 +59,17 @@ def io_threads(name: str) -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == f"mqwire.publisher[{name}]"]
 
 
+def record_callers(transport: AmqpTransport, method: str, into: list[str]) -> None:
+    """Wrap one of the transport's methods: note the name of every thread that calls it."""
+    real = getattr(transport, method)
+
+    def wrapper(*args: Any) -> Any:
+        into.append(threading.current_thread().name)
+        return real(*args)
+
+    setattr(transport, method, wrapper)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -192,13 +203,7 @@ def test_once_connected_the_caller_publishes_and_confirms_itself_in_order(
     transport._loop.add_callback_threadsafe = lambda cb: (handed_over.append(cb), real_add(cb))
 
     settled_on: list[str] = []
-    real_settle = transport._io_settle
-
-    def settle(entry: Any, outcome: Any) -> None:
-        settled_on.append(threading.current_thread().name)
-        real_settle(entry, outcome)
-
-    transport._io_settle = settle  # type: ignore[method-assign]
+    record_callers(transport, "_io_settle", settled_on)
     batch = messages(queue, 100)
     outcomes = [transport.send([m])[0] for m in batch]
 
@@ -219,25 +224,13 @@ def test_without_the_shared_loop_only_the_io_thread_touches_the_connection(
     queue = broker.queue(unique_name)
     transport = make_transport(amqp_url, fastpath=decide({ENV: "off"}))
     assert transport.send(messages(queue, 1)) == [None]
-    touched_on: set[str] = set()
-    real_publish = transport._io_publish
-
-    def publish() -> None:
-        touched_on.add(threading.current_thread().name)
-        real_publish()
-
-    transport._io_publish = publish  # type: ignore[method-assign]
-    real_settle = transport._io_settle
-
-    def settle(entry: Any, outcome: Any) -> None:
-        touched_on.add(threading.current_thread().name)
-        real_settle(entry, outcome)
-
-    transport._io_settle = settle  # type: ignore[method-assign]
+    touched_on: list[str] = []
+    record_callers(transport, "_io_publish", touched_on)
+    record_callers(transport, "_io_settle", touched_on)
     batch = messages(queue, 20)
     assert [transport.send([m])[0] for m in batch] == [None] * 20
 
-    assert touched_on == {f"mqwire.publisher[{transport._name}]"}
+    assert set(touched_on) == {f"mqwire.publisher[{transport._name}]"}
     assert broker.ids(queue)[1:] == [m.message_id for m in batch]
 
 
