@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine (see README.md):
 #   make demo   compile and run the ticketing example end to end
-#   make test   lint, type-check, check the example's compiled files, run the tests
+#   make test   lint, type-check, check the example's compiled files, run the tests (twice:
+#               MQWIRE_FASTPATH=on, then off)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -16,9 +17,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python examples/ticketing/demo.py
 
+# The suite runs twice: every fast path forced on, then pika's public behaviour only.
 test: lint typecheck $(STAMP)
 	$(BIN)/mq-compile examples/ticketing/topology.yaml --check
-	$(BIN)/python -m pytest
+	MQWIRE_FASTPATH=on $(BIN)/python -m pytest
+	MQWIRE_FASTPATH=off $(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,4 +1,4 @@
-"""``python -m bench [--quick] [--json PATH] [--only SECTION,...]``: run the benchmark.
+"""``python -m bench [--quick] [--json PATH] [--only SECTION,...] [--fastpath MODES]``: run it.
 
 Prints progress to stderr, the results table to stdout, and writes the results as JSON
 (default ``build/bench/results.json``) with a Markdown copy of the table beside it. Exits 1 if
@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--only", default=names, help=f"sections to run (default: {names})")
     parser.add_argument("--repeat", type=int, help="runs per measurement (default 3; 1 --quick)")
     parser.add_argument("--prefetch", type=int, default=100, help="every consumer's prefetch")
+    modes = "auto,off"
+    parser.add_argument("--fastpath", default=modes,
+                        help=f"MQWIRE_FASTPATH modes to measure mqwire in (default: {modes}; the "
+                        "first is compared with the peers)")  # fmt: skip
     parser.add_argument("--url", default=DEFAULT_URL, help="the broker (default: %(default)s)")
     hidden = argparse.SUPPRESS
     parser.add_argument("--n", type=int, help=hidden)  # messages (default 20000; 2000 --quick)
@@ -89,6 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(sections) - set(SECTIONS))
     if unknown:
         parser.error(f"unknown section(s) {', '.join(unknown)}; known: {', '.join(SECTIONS)}")
+    fastpaths = [m.strip() for m in args.fastpath.split(",") if m.strip()]
+    if (
+        not fastpaths
+        or set(fastpaths) - {"auto", "on", "off"}
+        or len(set(fastpaths)) < len(fastpaths)
+    ):
+        parser.error("--fastpath: one or more of auto, on, off, comma-separated, each once")
     repeat = args.repeat or (1 if args.quick else 3)
     if repeat < 3 and not args.quick:
         parser.error("at least 3 runs per measurement (fewer only with --quick)")
@@ -109,12 +120,13 @@ def main(argv: list[str] | None = None) -> int:
             broker, Path(work), n=args.n or (2_000 if args.quick else 20_000), repeat=repeat,
             prefetch=args.prefetch, latency_n=args.latency_n or (100 if args.quick else 2_000),
             concurrency=[int(c) for c in args.concurrency.split(",")], quick=args.quick,
+            fastpaths=fastpaths,
         )  # fmt: skip
         results: dict[str, Any] = {
             "meta": {
                 "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
                 "command": " ".join(["python -m bench", *(argv or sys.argv[1:])]),
-                "quick": args.quick, "n": config.n, "repeat": repeat,
+                "quick": args.quick, "n": config.n, "repeat": repeat, "fastpaths": fastpaths,
                 "prefetch": config.prefetch, "latency_n": config.latency_n,
                 "rate": config.rate, "message_bytes": len(json_message(10_000)[0]),
                 "machine": info,

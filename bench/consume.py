@@ -60,9 +60,9 @@ def _ceiling(config: RunConfig, vhost: Vhost) -> Process:
     return Process(argv, worker_env(), config.log_path("ceiling"))
 
 
-def _mserve(task: str, concurrency: int) -> Spawn:
+def _mserve(task: str, concurrency: int, fastpath: str) -> Spawn:
     def spawn(config: RunConfig, vhost: Vhost) -> Process:
-        argv = mserve_argv(config.mserve_ini(task), concurrency)
+        argv = mserve_argv(config.mserve_ini(task), concurrency, fastpath)
         return Process(argv, worker_env(AMQP_URL=vhost.url), config.log_path(f"mserve-{task}"))
 
     return spawn
@@ -73,10 +73,17 @@ def contenders(config: RunConfig) -> list[tuple[str, str, Prepare, Spawn]]:
     found: list[tuple[str, str, Prepare, Spawn]] = [
         ("ceiling", "raw pika TornadoConnection (ceiling)", _json_queue, _ceiling)
     ]
+    (mode, _, _), *others = config.fastpath_variants()
     for c in config.concurrency:
         label = f"mserve, plain task, --concurrency {c}"
-        found.append((f"mserve_plain_c{c}", label, _json_queue, _mserve("noop", c)))
-    found.append(("mserve_async", "mserve, async def task", _json_queue, _mserve("noop_async", 1)))
+        found.append((f"mserve_plain_c{c}", label, _json_queue, _mserve("noop", c, mode)))
+    found.append(
+        ("mserve_async", "mserve, async def task", _json_queue, _mserve("noop_async", 1, mode))
+    )
+    c = config.concurrency[0]
+    for mode, key, label in others:  # the same worker with another fast path mode
+        spawn = _mserve("noop", c, mode)
+        found.append((f"mserve_plain_c{c}{key}", f"mserve, plain task{label}", _json_queue, spawn))
     for peer in installed():
         found.append((peer.key, peer.label, peer.prepare, peer.spawn))
     return found

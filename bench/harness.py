@@ -50,6 +50,9 @@ class RunConfig:
     rate: float = 200.0
     concurrency: Sequence[int] = (1, 4)
     quick: bool = False
+    #: ``MQWIRE_FASTPATH`` modes measured: the first under the usual keys, each other one
+    #: for mserve (first concurrency) and the mqwire publishers, keys ending ``@<mode>``.
+    fastpaths: Sequence[str] = ("auto", "off")
     _inis: dict[str, Path] = field(default_factory=dict)
 
     def mserve_ini(self, task: str) -> Path:
@@ -70,6 +73,11 @@ class RunConfig:
             self._inis[task] = folder / "compiled.ini"
         return self._inis[task]
 
+    def fastpath_variants(self) -> list[tuple[str, str, str]]:
+        """(mode, key suffix, label suffix) per fast path mode measured."""
+        first, *others = self.fastpaths
+        return [(first, "", ""), *((m, f"@{m}", f" [fastpath {m}]") for m in others)]
+
     def log_path(self, label: str) -> Path:
         (self.work / "logs").mkdir(exist_ok=True)
         return self.work / "logs" / f"{label}-{time.monotonic_ns()}.log"
@@ -81,10 +89,10 @@ def worker_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in path if p), **extra}
 
 
-def mserve_argv(ini: Path, concurrency: int) -> list[str]:
+def mserve_argv(ini: Path, concurrency: int, fastpath: str = "auto") -> list[str]:
     return [
         sys.executable, "-m", "mqwire.runtime.worker.mserve", str(ini),
-        "--concurrency", str(concurrency), "--log-level", "WARNING",
+        "--concurrency", str(concurrency), "--log-level", "WARNING", "--fastpath", fastpath,
     ]  # fmt: skip
 
 

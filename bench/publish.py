@@ -43,59 +43,79 @@ Burst = Callable[[RunConfig, Vhost, int], float]
 
 
 @contextlib.contextmanager
-def _mqwire_publisher(config: RunConfig, vhost: Vhost) -> Iterator[Any]:
+def _mqwire_publisher(config: RunConfig, vhost: Vhost, fastpath: str) -> Iterator[Any]:
     if str(BENCH) not in sys.path:
         sys.path.append(str(BENCH))  # the compiled registry imports noop_app
     from mqwire.runtime import load
+    from mqwire.runtime._fastpath.switch import ENV, decide
+    from mqwire.runtime.publisher import AmqpPublisher
 
     registry = load(config.mserve_ini("noop"), environ={"AMQP_URL": vhost.url})
     try:
-        publisher = registry.publisher("bench")
-        publisher.publish(body=payload(-1), routing_key=QUEUE)  # connects: not timed
-        yield publisher
+        wired = registry.publisher("bench")  # the same one, but for the fast path mode
+        publisher = AmqpPublisher(
+            wired.settings, wired.validators, known_queues=sorted(wired.known_queues),
+            fastpath=decide({ENV: fastpath}),
+        )  # fmt: skip
+        try:
+            publisher.publish(body=payload(-1), routing_key=QUEUE)  # connects: not timed
+            yield publisher
+        finally:
+            publisher.close()
     finally:
         registry.close()
 
 
-@contextlib.contextmanager
-def _mqwire_each(config: RunConfig, vhost: Vhost) -> Iterator[Send]:
-    with _mqwire_publisher(config, vhost) as publisher:
+def _mqwire_each(fastpath: str) -> Publisher:
+    @contextlib.contextmanager
+    def each(config: RunConfig, vhost: Vhost) -> Iterator[Send]:
+        with _mqwire_publisher(config, vhost, fastpath) as publisher:
 
-        def send(i: int) -> None:
-            publisher.publish(body=payload(i), routing_key=QUEUE)
-
-        yield send
-
-
-def _mqwire_batch(config: RunConfig, vhost: Vhost, n: int) -> float:
-    with _mqwire_publisher(config, vhost) as publisher:
-        started = time.perf_counter()
-        with publisher.batch():
-            for i in range(n):
+            def send(i: int) -> None:
                 publisher.publish(body=payload(i), routing_key=QUEUE)
-        return time.perf_counter() - started
+
+            yield send
+
+    return each
+
+
+def _mqwire_batch(fastpath: str) -> Burst:
+    def batch(config: RunConfig, vhost: Vhost, n: int) -> float:
+        with _mqwire_publisher(config, vhost, fastpath) as publisher:
+            started = time.perf_counter()
+            with publisher.batch():
+                for i in range(n):
+                    publisher.publish(body=payload(i), routing_key=QUEUE)
+            return time.perf_counter() - started
+
+    return batch
 
 
 def _raw_pipelined(config: RunConfig, vhost: Vhost, n: int) -> float:
     return publish_pipelined(vhost.url, QUEUE, n)
 
 
-def one_by_one() -> list[tuple[str, str, Publisher]]:
+def one_by_one(config: RunConfig) -> list[tuple[str, str, Publisher]]:
     found: list[tuple[str, str, Publisher]] = [
-        ("mqwire_publish", "mqwire publish(), one by one, confirmed", _mqwire_each),
-        ("raw_each", "raw pika BlockingConnection, per-message confirms",
-         lambda config, vhost: each_publisher(vhost.url, QUEUE)),
+        (f"mqwire_publish{key}", f"mqwire publish(), one by one, confirmed{label}",
+         _mqwire_each(mode))
+        for mode, key, label in config.fastpath_variants()
     ]  # fmt: skip
+    found.append(("raw_each", "raw pika BlockingConnection, per-message confirms",
+                  lambda config, vhost: each_publisher(vhost.url, QUEUE)))  # fmt: skip
     for peer in installed():
         label = f"{peer.label.split(' (')[0]}, one by one, confirmed"
         found.append((peer.key, label, lambda config, vhost, p=peer: p.publisher(vhost)))
     return found
 
 
-BURSTS: list[tuple[str, str, Burst]] = [
-    ("mqwire_batch", "mqwire with publisher.batch()", _mqwire_batch),
-    ("raw_pipelined", "raw pika SelectConnection, pipelined confirms", _raw_pipelined),
-]
+def bursts(config: RunConfig) -> list[tuple[str, str, Burst]]:
+    found: list[tuple[str, str, Burst]] = [
+        (f"mqwire_batch{key}", f"mqwire with publisher.batch(){label}", _mqwire_batch(mode))
+        for mode, key, label in config.fastpath_variants()
+    ]
+    found.append(("raw_pipelined", "raw pika SelectConnection, pipelined confirms", _raw_pipelined))
+    return found
 
 
 def _queued(vhost: Vhost) -> int:
@@ -138,7 +158,7 @@ def interleaved(config: RunConfig, publishers: list[tuple[str, Publisher]]) -> d
 
 def run(config: RunConfig, say: Callable[[str], None]) -> dict[str, Any]:
     say(f"publish: {config.n} messages; one by one interleaved in blocks of {BLOCK}")
-    each = one_by_one()
+    each, burst_contenders = one_by_one(config), bursts(config)
 
     def burst(key: str, publish: Burst) -> Callable[[], dict[str, Any]]:
         def once() -> dict[str, Any]:
@@ -152,11 +172,11 @@ def run(config: RunConfig, say: Callable[[str], None]) -> dict[str, Any]:
 
     publishers = [(key, publisher) for key, _, publisher in each]
     contenders = [("one by one", lambda: interleaved(config, publishers))]
-    contenders += [(key, burst(key, publish)) for key, _, publish in BURSTS]
+    contenders += [(key, burst(key, publish)) for key, _, publish in burst_contenders]
     runs = repeated(config, contenders, say)
     for key, _, _ in each:
         runs[key] = [r if "error" in r else r[key] for r in runs["one by one"]]
-    labels = {key: label for key, label, _ in [*each, *BURSTS]}
+    labels = {key: label for key, label, _ in [*each, *burst_contenders]}
     order = ["mqwire_publish", "mqwire_batch", "raw_each", "raw_pipelined"]
     order += [key for key in labels if key not in order]  # the peers
     return {

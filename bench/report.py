@@ -39,7 +39,7 @@ def _best_plain(results: dict[str, Any]) -> str | None:
     plain = {
         k: v["rate"]["median"]
         for k, v in results.get("consume", {}).items()
-        if k.startswith("mserve_plain") and v["rate"]["median"] is not None
+        if k.startswith("mserve_plain") and "@" not in k and v["rate"]["median"] is not None
     }
     return max(plain, key=lambda k: plain[k]) if plain else None
 
@@ -48,7 +48,7 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
     """Every ratio worth printing, keyed ``section:mqwire/other``."""
     found: dict[str, float | None] = {}
     consume = results.get("consume", {})
-    for key in (k for k in consume if k.startswith("mserve")):
+    for key in (k for k in consume if k.startswith("mserve")):  # "@off": another fast path
         for other in ("ceiling", "celery", "dramatiq"):
             if other in consume:
                 found[f"consume:{key}/{other}"] = _ratio(
@@ -56,7 +56,8 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
                     _median(results, "consume", other, "rate"),
                 )
     publish = results.get("publish", {})
-    pairs = [("mqwire_publish", "raw_each"), ("mqwire_batch", "raw_pipelined")]
+    pairs = [(k, "raw_each") for k in publish if k.startswith("mqwire_publish")]
+    pairs += [(k, "raw_pipelined") for k in publish if k.startswith("mqwire_batch")]
     pairs += [("mqwire_publish", peer) for peer in ("celery", "dramatiq") if peer in publish]
     for mine, other in pairs:
         if mine in publish and other in publish:

@@ -44,10 +44,8 @@ def rows(results: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]
         body = []
         for key, entry in results["publish"].items():
             median, spread = _spread(entry["rate"])
-            ratio = {
-                "mqwire_publish": ratios.get("publish:mqwire_publish/raw_each"),
-                "mqwire_batch": ratios.get("publish:mqwire_batch/raw_pipelined"),
-            }.get(key)
+            other = {"mqwire_publish": "raw_each", "mqwire_batch": "raw_pipelined"}
+            ratio = ratios.get(f"publish:{key}/{other.get(key.split('@')[0])}")
             body.append([entry["label"], median, spread, _ratio(ratio)])
         cols = ["publish (msg/s)", "median", "min–max", "×raw (same mode)"]
         tables.append(("Publish: confirmed; one by one taking turns, pipelined alone", cols, body))

@@ -37,10 +37,16 @@ def test_quick_run_reports_every_section(
     assert {"meta", "consume", "publish", "latency", "compile", "ratios", "targets"} <= set(results)
     assert results["meta"]["n"] == 200
     assert {"cpu", "cores", "versions", "shared"} <= set(results["meta"]["machine"])
-    assert {"ceiling", "mserve_plain_c1", "mserve_async"} <= set(results["consume"])
+    assert {"ceiling", "mserve_plain_c1", "mserve_async", "mserve_plain_c1@off"} <= set(
+        results["consume"]
+    )
     assert {"mqwire_publish", "mqwire_batch", "raw_each", "raw_pipelined"} <= set(
         results["publish"]
     )
+    # With the fast paths off too (MQWIRE_FASTPATH=off), beside the default (auto).
+    assert {"mqwire_publish@off", "mqwire_batch@off"} <= set(results["publish"])
+    assert results["meta"]["fastpaths"] == ["auto", "off"]
+    assert results["ratios"]["publish:mqwire_publish@off/raw_each"] is not None
     assert set(results["latency"]) == {"ceiling", "mserve_plain", "mserve_async"}
     for section, field in (("consume", "rate"), ("publish", "rate"), ("latency", "p50_ms")):
         for key, entry in results[section].items():
@@ -56,6 +62,7 @@ def test_quick_run_reports_every_section(
     }
 
     assert "Targets (issue 5)" in done.stdout
+    assert "mqwire publish(), one by one, confirmed [fastpath off]" in done.stdout
     assert "share this machine" in done.stdout
     assert out.with_suffix(".md").read_text().count("| target |") == 1
 

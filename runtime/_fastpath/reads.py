@@ -3,15 +3,16 @@
 pika 1.x takes a message's three frames (method, header, body) one at a time: per frame it
 slices the buffer, decodes, checks the connection's pending callbacks, finds the channel and
 feeds the channel's content assembler; and after every frame it copies the rest of its read
-buffer to trim the frame off. On a consuming ``mserve`` that was a visible share of its CPU
-per message. ``FrameReads`` walks the buffer by offset and trims it once per read. A
+buffer to trim the frame off, a visible share of a consuming ``mserve``'s CPU per message.
+``FrameReads`` walks the buffer by offset and trims it once per read. A
 ``Basic.Deliver`` whose header and body frame are all in the buffer is decoded with pika's
 own method and property decoders and handed to the channel's ``_on_deliver``, which keeps
 pika's consumer lookup and its handling of cancelled consumers. Anything else (a message
 split across reads, a body of several frames, another method, a heartbeat, a channel with a
 message half assembled) goes frame by frame through pika's ``_process_frame``.
-It leans on pika's connection internals (pinned below 2); ``fastpath/test_reads`` checks both
-paths against pika's own frame encoding and fails if those internals change.
+It leans on pika's connection internals: ``supported()`` checks they exist, ``MQWIRE_FASTPATH``
+(``switch.py``) gates it to the pika versions it was tested with, and
+``tests/runtime/fastpath/test_reads.py`` compares it with pika's own ``Connection``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from pika import frame, spec  # type: ignore[import-untyped]
+from pika import channel, connection, frame, spec  # type: ignore[import-untyped]
 from pika.exceptions import InvalidFrameError  # type: ignore[import-untyped]
 
 _HEAD = struct.Struct(">BHL").unpack_from  # frame type, channel, payload size
@@ -28,6 +29,22 @@ _HEAD_SIZE: int = spec.FRAME_HEADER_SIZE  # 7
 _DELIVER = struct.pack(">I", spec.Basic.Deliver.INDEX)
 _PROTOCOL_HEADER = b"AMQP"
 _PROTOCOL_HEADER_SIZE = 8  # b"AMQP", 0, then the version the broker speaks
+
+
+def supported() -> bool:
+    """Whether the installed pika still has what ``FrameReads`` relies on."""
+    base = connection.Connection
+    init_state = getattr(base, "_init_connection_state", None)
+    return (
+        all(
+            callable(getattr(base, name, None))
+            for name in ("_on_data_available", "_process_frame", "_has_pending_callbacks")
+        )
+        and "_frame_buffer" in getattr(getattr(init_state, "__code__", None), "co_names", ())
+        and "_channels" in getattr(getattr(init_state, "__code__", None), "co_names", ())
+        and callable(getattr(channel.Channel, "_on_deliver", None))
+        and hasattr(channel.ContentFrameAssembler(), "_method_frame")
+    )
 
 
 class _Delivery(NamedTuple):

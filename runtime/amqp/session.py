@@ -19,10 +19,11 @@ from tornado.ioloop import IOLoop
 from mqwire.topology.credentials import mask_resolved_url
 from mqwire.topology.declarations import Declarations
 
-from .._fastpath.writes import DirectTornadoConnection
+from .._fastpath.switch import Fastpath, for_process
 from ..dispatch import Delivery
 from ..errors import ConfigurationError, Lost, WorkerError, describe_error, fatal_error
 from ..wire import properties_dict
+from .connections import tornado_connection
 
 #: The worker's callback for a delivery, with the channel to settle it on.
 OnMessage = Callable[["PikaConsumerChannel", Delivery], None]
@@ -96,8 +97,16 @@ class PikaConsumerChannel:
 class AmqpSession:
     """A connection and its pending calls; ``on_lost(reason)`` hears of any loss once opened."""
 
-    def __init__(self, params: Any, masked_url: str, on_lost: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        params: Any,
+        masked_url: str,
+        on_lost: Callable[[str], None],
+        fastpath: Fastpath | None = None,
+    ) -> None:
+        """``fastpath`` defaults to the process's choice (``MQWIRE_FASTPATH``)."""
         self.masked_url = masked_url
+        self._fastpath = fastpath if fastpath is not None else for_process()
         self.connection: Any = None
         self._quiet = False  # stopping: channel closes from now on are ours
         self._params, self._on_lost = params, on_lost
@@ -115,7 +124,7 @@ class AmqpSession:
             if not opened.done():
                 opened.set_exception(exc)
 
-        self.connection = DirectTornadoConnection(
+        self.connection = tornado_connection(self._fastpath)(
             self._params,
             on_open_callback=on_open,
             on_open_error_callback=on_open_error,

@@ -6,13 +6,13 @@ connection and one channel in confirm mode. :meth:`AmqpTransport.send` hands its
 that thread and waits on one ``Future`` per message: messages of a call are published back to
 back and their confirms awaited together, and concurrent callers share the connection.
 
-Pika objects and the ``_io_*`` state belong to whoever holds the loop's lock: the I/O thread,
-except while it waits for events. Then a caller takes the lock and publishes its own messages
-(the common case: no thread wake-up before the broker sees them); otherwise it appends to
-``_inbox`` and wakes the loop with ``add_callback_threadsafe``. A caller waiting for a few
-confirms reads the socket itself meanwhile (``SharedIOLoop.lead``: the I/O thread stops reading
-it), so a publish one by one involves no other thread; reconnects, timers and everything else
-happen on the I/O thread.
+Pika objects and the ``_io_*`` state belong to the I/O thread: a caller appends to ``_inbox``
+and wakes the loop with ``add_callback_threadsafe``. With the shared I/O loop fast path
+(``MQWIRE_FASTPATH``, ``_fastpath/shared_loop.py``) they belong to whoever holds the loop's
+lock: the I/O thread, except while it waits for events. Then a caller takes the lock and
+publishes its own messages, and a caller waiting for a few confirms reads the socket itself
+meanwhile, so a publish one by one involves no other thread; reconnects, timers and
+everything else happen on the I/O thread.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import collections
 import contextlib
 import functools
 import logging
-import select
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -36,7 +35,9 @@ from pika import spec
 
 from mqwire.topology.credentials import mask_resolved_url
 
-from .._fastpath.writes import DirectSelectConnection, SharedIOLoop
+from .._fastpath.shared_loop import held, io_thread_lock, read_until
+from .._fastpath.switch import Fastpath, for_process
+from .._fastpath.writes import close_socket
 from ..errors import (
     ConfigurationError,
     EncodeError,
@@ -48,6 +49,7 @@ from ..errors import (
     describe_error,
 )
 from ..wire import WireMessage
+from .connections import publisher_loop, select_connection
 
 log = logging.getLogger("mqwire.publisher")
 
@@ -55,7 +57,7 @@ log = logging.getLogger("mqwire.publisher")
 CLOSE_GRACE = 5.0
 #: Seconds a caller waits for the I/O thread's lock before handing its messages over instead.
 LOCK_WAIT = 0.1
-#: A send of at most this many messages reads its own confirms (see ``_read_own_confirms``).
+#: With the shared I/O loop, a send of at most this many messages reads its own confirms.
 LEAD_AT_MOST = 16
 
 _P = ParamSpec("_P")
@@ -99,13 +101,16 @@ class AmqpTransport:
         connect_timeout: float = 10.0,
         confirm_timeout: float = 30.0,
         heartbeat: int | None = None,
+        fastpath: Fastpath | None = None,
     ) -> None:
-        """Parse settings only (:class:`ConfigurationError` on a bad URL); the connection
-        opens on the first :meth:`send`.
+        """Parse settings only (:class:`ConfigurationError` on a bad URL or
+        ``MQWIRE_FASTPATH``); the connection opens on the first :meth:`send`.
 
         ``confirm_timeout`` bounds a whole ``send`` (including a reconnect), so keep
         ``connect_timeout`` below it for unreachable brokers to be reported as such.
+        ``fastpath`` defaults to the process's choice (``MQWIRE_FASTPATH``).
         """
+        self._fastpath = fastpath if fastpath is not None else for_process()
         self._name = name
         self._masked_url = mask_resolved_url(url)
         password = urlsplit(url).password or ""
@@ -158,16 +163,13 @@ class AmqpTransport:
                     )
                 return entries
             loop = self._ensure_thread()
-            # The I/O thread holds the lock only while it handles events (microseconds); the
+            # A shared loop's I/O thread holds the lock only while it handles events; the
             # timeout covers a stall there: the message then goes the usual way.
-            if loop.try_lock(LOCK_WAIT):  # the I/O thread waits: send ourselves
-                try:
-                    if self._io_ready and not (self._inbox or self._io_outbox):
-                        self._io_outbox.extend(entries)
-                        self._io_drain_inbox()  # nothing in it: publishes what we queued
-                        return entries
-                finally:
-                    loop.lock.release()
+            with held(loop, LOCK_WAIT) as mine:  # the I/O thread waits: send ourselves
+                if mine and self._io_ready and not (self._inbox or self._io_outbox):
+                    self._io_outbox.extend(entries)
+                    self._io_drain_inbox()  # nothing in it: publishes what we queued
+                    return entries
             self._inbox.append(entries)  # not passed to the callback: pika would log its repr
             loop.add_callback_threadsafe(self._io_drain_inbox)
         return entries
@@ -175,8 +177,15 @@ class AmqpTransport:
     def collect(self, submitted: Sequence[Any]) -> list[PublishError | None]:
         """Wait for the confirms of what ``submit`` returned, at most ``confirm_timeout`` s."""
         deadline = time.monotonic() + self._confirm_timeout
-        if 0 < len(submitted) <= LEAD_AT_MOST:
-            self._read_own_confirms(submitted, deadline)
+        if 0 < len(submitted) <= LEAD_AT_MOST and self._loop is not None:
+            # Saves the cross-thread wake-up per confirm (shared I/O loop only; else no-op).
+            read_until(
+                self._loop,
+                lambda: all(entry.future.done() for entry in submitted),
+                deadline,
+                lambda: self._io_ready,
+                self._name,
+            )
         outcomes: list[PublishError | None] = []
         for entry in submitted:
             try:
@@ -190,42 +199,6 @@ class AmqpTransport:
                     outcome = entry.future.result()
             outcomes.append(outcome)
         return outcomes
-
-    def _read_own_confirms(self, entries: Sequence[_Entry], deadline: float) -> None:
-        """Wait for a few confirms by reading the socket on this thread, if nobody else does.
-
-        Saves the cross-thread wake-up per confirm that makes one-by-one publishing slower
-        than a single-threaded client. Returns early (the caller then waits on the futures)
-        when another thread leads, the connection goes away, or the deadline passes.
-        """
-        loop = self._loop
-        if loop is None or not loop.try_lock(LOCK_WAIT):
-            return
-        try:
-            fd = loop.lead() if self._io_ready else None
-        finally:
-            loop.lock.release()
-        if fd is None:
-            return
-        try:
-            readable = select.poll()
-            readable.register(fd, select.POLLIN)
-            while not all(entry.future.done() for entry in entries):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                readable.poll(min(left, 1.0) * 1000)
-                with loop.lock:
-                    if not loop.read_as_leader(fd):
-                        break
-        except Exception:
-            log.exception("%s: reading confirms on the caller's thread failed", self._name)
-        finally:
-            with loop.lock:
-                try:
-                    loop.unlead()
-                except Exception:  # the loop closed meanwhile: nothing left to watch
-                    log.debug("%s: could not hand the socket back", self._name, exc_info=True)
 
     def close(self) -> None:
         """Close the connection cleanly and stop the I/O thread; idempotent."""
@@ -269,7 +242,7 @@ class AmqpTransport:
                 log.warning("%s: the publisher's I/O thread had stopped; restarting", self._name)
                 self._release(self._loop)
             self._io_reset()  # the old thread is gone: nobody else touches this state
-            self._loop = SharedIOLoop()
+            self._loop = publisher_loop(self._fastpath)
             self._thread = threading.Thread(
                 target=self._run,
                 args=(self._loop,),
@@ -282,11 +255,8 @@ class AmqpTransport:
     def _release(self, loop: Any) -> None:
         """Close what a stopped I/O thread leaves: its connection's socket, if one is still
         open (it died mid-connection), and the loop's own sockets. Its thread is gone."""
-        transport = getattr(self._io_connection, "_transport", None)
-        sock = getattr(transport, "_sock", None)
         try:
-            if sock is not None:
-                sock.close()
+            close_socket(self._io_connection)
             loop.close()
         except Exception:  # nothing to do about it but not to leak the rest
             log.debug("%s: releasing the I/O thread's sockets failed", self._name, exc_info=True)
@@ -314,7 +284,7 @@ class AmqpTransport:
             loop.start()
         except Exception as exc:
             log.exception("%s: the publisher's I/O thread failed", self._name)
-            with loop.lock:  # no caller may publish on the dead connection meanwhile
+            with io_thread_lock(loop):  # no caller may publish on the dead connection meanwhile
                 self._io_ready = False
                 self._io_fail_all(f"the publisher's I/O thread failed: {describe_error(exc)}")
 
@@ -362,7 +332,7 @@ class AmqpTransport:
             self._io_publish()
         elif self._io_connection is None:
             self._io_opening = True
-            self._io_connection = DirectSelectConnection(
+            self._io_connection = select_connection(self._fastpath)(
                 self._params,
                 on_open_callback=self._io_on_connection_open,
                 on_open_error_callback=self._io_on_connection_open_error,

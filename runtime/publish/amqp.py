@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..dispatch import BodyValidator
 from ..errors import BatchPublishError, ConfigurationError, PublishError
 from ..settings import PublisherConsumerSettings
 from ..wire import WireMessage
 from .base import BATCH_CHUNK, BasePublisher
+
+if TYPE_CHECKING:
+    from .._fastpath.switch import Fastpath
 
 
 class AmqpPublisher(BasePublisher):
@@ -27,7 +30,9 @@ class AmqpPublisher(BasePublisher):
         *,
         known_queues: Sequence[str] = (),
         confirm_timeout: float = 30.0,
+        fastpath: Fastpath | None = None,
     ) -> None:
+        """``fastpath`` defaults to the process's choice (``MQWIRE_FASTPATH``)."""
         super().__init__(settings, validators, known_queues=known_queues)
         from ..amqp.transport import AmqpTransport  # pika only once a publisher needs it
 
@@ -40,6 +45,7 @@ class AmqpPublisher(BasePublisher):
             name=f"mqwire-publisher:{settings.name}",
             heartbeat=settings.heartbeat,
             confirm_timeout=confirm_timeout,
+            fastpath=fastpath,
         )
 
     def send(self, messages: Sequence[WireMessage]) -> list[PublishError | None]:

@@ -19,6 +19,7 @@ from mqwire.topology.cli_support import add_version, exit_status_help
 from mqwire.topology.declarations import declarations
 from mqwire.topology.errors import MqError
 
+from .._fastpath import switch
 from ..errors import ConfigurationError, ExitCode
 from ..wiring.factories import ConsumerSpec
 from ..wiring.load import load
@@ -60,6 +61,9 @@ def build_parser(prog: str = "mserve") -> argparse.ArgumentParser:
         help="serve /healthz /readyz /metrics (on 127.0.0.1 unless HOST is given)",
     )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+    parser.add_argument(
+        "--fastpath", choices=switch.MODES, help=f"use pika's internals? overrides {switch.ENV}"
+    )
     return parser
 
 
@@ -173,7 +177,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "mserve") -> int:
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("pika").setLevel(logging.WARNING)  # its DEBUG output shows message bodies
+    if args.fastpath:  # for every connection of this process, as if set in its environment
+        os.environ[switch.ENV] = args.fastpath
     try:
+        switch.for_process()  # a bad MQWIRE_FASTPATH fails here; logs what is on, once
         registry = load(args.config)
         specs = select_consumers(registry, args.names, args.queue)
     except MqError as exc:

@@ -23,6 +23,7 @@ import pytest
 from pika import spec
 from topology_setup import connection_pids
 
+from mqwire.runtime._fastpath.switch import ENV, decide
 from mqwire.runtime.amqp.transport import AmqpTransport
 from mqwire.runtime.errors import (
     ConfigurationError,
@@ -56,6 +57,17 @@ def messages(routing_key: str, count: int, exchange: str = "", **props: Any) -> 
 
 def io_threads(name: str) -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == f"mqwire.publisher[{name}]"]
+
+
+def record_callers(transport: AmqpTransport, method: str, into: list[str]) -> None:
+    """Wrap one of the transport's methods: note the name of every thread that calls it."""
+    real = getattr(transport, method)
+
+    def wrapper(*args: Any) -> Any:
+        into.append(threading.current_thread().name)
+        return real(*args)
+
+    setattr(transport, method, wrapper)
 
 
 def free_port() -> int:
@@ -184,20 +196,14 @@ def test_once_connected_the_caller_publishes_and_confirms_itself_in_order(
     amqp_url: str, broker: Broker, make_transport: Callable[..., AmqpTransport], unique_name: str
 ) -> None:
     queue = broker.queue(unique_name)
-    transport = make_transport(amqp_url)
+    transport = make_transport(amqp_url, fastpath=decide({ENV: "on"}))  # the shared I/O loop
     assert transport.send(messages(queue, 1)) == [None]  # connects through the I/O thread
     handed_over: list[Any] = []
     real_add = transport._loop.add_callback_threadsafe
     transport._loop.add_callback_threadsafe = lambda cb: (handed_over.append(cb), real_add(cb))
 
     settled_on: list[str] = []
-    real_settle = transport._io_settle
-
-    def settle(entry: Any, outcome: Any) -> None:
-        settled_on.append(threading.current_thread().name)
-        real_settle(entry, outcome)
-
-    transport._io_settle = settle  # type: ignore[method-assign]
+    record_callers(transport, "_io_settle", settled_on)
     batch = messages(queue, 100)
     outcomes = [transport.send([m])[0] for m in batch]
 
@@ -208,6 +214,23 @@ def test_once_connected_the_caller_publishes_and_confirms_itself_in_order(
     # not 95: on a machine slowed down (a tracing run) the caller read 62.
     mine = settled_on.count(threading.current_thread().name)
     assert mine >= 50, f"the caller read {mine} of 100 confirms itself"
+    assert broker.ids(queue)[1:] == [m.message_id for m in batch]
+
+
+@pytest.mark.broker
+def test_without_the_shared_loop_only_the_io_thread_touches_the_connection(
+    amqp_url: str, broker: Broker, make_transport: Callable[..., AmqpTransport], unique_name: str
+) -> None:
+    queue = broker.queue(unique_name)
+    transport = make_transport(amqp_url, fastpath=decide({ENV: "off"}))
+    assert transport.send(messages(queue, 1)) == [None]
+    touched_on: list[str] = []
+    record_callers(transport, "_io_publish", touched_on)
+    record_callers(transport, "_io_settle", touched_on)
+    batch = messages(queue, 20)
+    assert [transport.send([m])[0] for m in batch] == [None] * 20
+
+    assert set(touched_on) == {f"mqwire.publisher[{transport._name}]"}
     assert broker.ids(queue)[1:] == [m.message_id for m in batch]
 
 

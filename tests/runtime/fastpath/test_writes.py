@@ -1,4 +1,4 @@
-"""One send per message, at once: the pika connections mqwire uses, against a real broker."""
+"""One send per message, at once, and the shared I/O loop's poller: against a real broker."""
 
 from __future__ import annotations
 
@@ -10,7 +10,15 @@ import pika  # type: ignore[import-untyped]
 import pytest
 from pika.adapters.select_connection import SelectConnection  # type: ignore[import-untyped]
 
-from mqwire.runtime._fastpath.writes import DirectSelectConnection, DirectWrites, SharedIOLoop
+from mqwire.runtime._fastpath import shared_loop, writes
+from mqwire.runtime._fastpath.classes import DirectSelectConnection
+from mqwire.runtime._fastpath.shared_loop import SharedIOLoop
+from mqwire.runtime._fastpath.writes import DirectWrites
+
+
+def test_pika_still_has_what_the_writes_and_the_shared_loop_rely_on() -> None:
+    assert writes.supported()
+    assert shared_loop.supported()
 
 
 def test_a_message_is_written_as_one_chunk_with_exact_counters() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import topology_setup as wiring
 from cli_examples import TICKETING, check_version_and_prog, help_examples, ticketing
 
 from mqwire.runtime import ConfigurationError, Registry, load
+from mqwire.runtime._fastpath import switch
 from mqwire.runtime.errors import ExitCode
 from mqwire.runtime.worker.mserve import build_parser, main, select_consumers
 
@@ -133,3 +136,39 @@ def test_help_examples_parse_and_name_the_ticketing_example() -> None:
 
 def test_version_and_the_prog_it_runs_under(capsys: pytest.CaptureFixture[str]) -> None:
     check_version_and_prog(main, "mserve", capsys)
+
+
+@pytest.fixture
+def fresh_fastpath_decision(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """mserve decides once per process: forget the decision, and the variable, after."""
+    monkeypatch.setenv(switch.ENV, "auto")  # restored after the test, whatever mserve sets
+    switch.for_process.cache_clear()
+    yield
+    switch.for_process.cache_clear()
+
+
+def test_a_bad_fastpath_value_exits_with_the_config_code(
+    ini: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fresh_fastpath_decision: None,
+) -> None:
+    monkeypatch.setenv(switch.ENV, "fast")
+
+    assert main([str(ini)]) == ExitCode.CONFIG
+    err = capsys.readouterr().err
+    assert "MQWIRE_FASTPATH='fast' is not valid: use one of auto, on, off" in err
+
+
+def test_the_fastpath_option_overrides_the_environment_and_is_logged_at_start(
+    ini: Path, caplog: pytest.LogCaptureFixture, fresh_fastpath_decision: None
+) -> None:
+    caplog.set_level(logging.INFO, logger="mqwire.fastpath")
+    assert main(["--fastpath", "off", str(ini), "nobody"]) == ExitCode.CONFIG
+
+    assert os.environ[switch.ENV] == "off"  # so every connection of the process sees it
+    lines = [r.getMessage() for r in caplog.records if r.name == "mqwire.fastpath"]
+    assert lines == [
+        "fastpath: reads=off writes=off shared_ioloop=off "
+        f"(pika {switch.decide({}).pika_version}, MQWIRE_FASTPATH=off)"
+    ]
