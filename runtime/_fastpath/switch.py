@@ -4,7 +4,7 @@ Each trick replaces a piece of pika 1.x with private names a later pika may rena
 rewrite, and a rewrite would not fail loudly: deliveries would go wrong. So ``auto`` (the
 default) uses a trick only on the pika minor versions it was tested with, ``off`` keeps
 pika's public behaviour, and ``on`` forces every trick (tests, benchmarks). In every mode a
-trick whose internals are missing at run time stays off. See docs/fastpath-switch.md.
+trick whose internals are missing at run time stays off. See docs/fastpath.md.
 """
 
 from __future__ import annotations
