@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import ssl
 from collections.abc import Sequence
 
 from mqwire.topology.errors import MqError
@@ -11,7 +12,8 @@ from mqwire.topology.errors import MqError
 def innermost(exc: BaseException) -> BaseException:
     """The exception pika wrapped (a failed connect is three deep): it says what happened."""
     for _ in range(5):
-        inner = getattr(exc, "exceptions", None) or exc.args
+        one = getattr(exc, "exception", None)  # pika's AMQPConnector*Error keep it here
+        inner = getattr(exc, "exceptions", None) or ((one,) if one is not None else exc.args)
         if not inner or not isinstance(inner[-1], BaseException):
             break
         exc = inner[-1]
@@ -149,6 +151,21 @@ class WorkerError(MqError):
         self.exit_code = exit_code
 
 
+def certificate_problem(exc: BaseException) -> str | None:
+    """What is wrong with the broker's TLS certificate, if that is why ``exc`` happened.
+
+    A certificate that does not verify never will by retrying: it is a configuration error
+    (the CA given, the broker's certificate or the host name in the URL), not an outage.
+    """
+    inner = innermost(exc)
+    if not isinstance(inner, ssl.SSLCertVerificationError):
+        return None
+    return (
+        f"the broker's TLS certificate failed verification ({inner.verify_message}); "
+        "check the CA (ssl_options ca_certs) and that the URL names the host the certificate is for"
+    )
+
+
 def fatal_error(exc: BaseException, during: str) -> WorkerError | None:
     """The exit code for errors a reconnect cannot fix; ``None`` when retrying may help."""
     code = getattr(exc, "reply_code", None)
@@ -165,6 +182,9 @@ def fatal_error(exc: BaseException, during: str) -> WorkerError | None:
         )
     if code in (403, 530):
         return WorkerError(f"access refused {during}: {describe_error(exc)}", ExitCode.CONFIG)
+    certificate = certificate_problem(exc)
+    if certificate is not None:
+        return WorkerError(f"{during}: {certificate}", ExitCode.CONFIG)
     if code == 406 and during.startswith("declaring"):
         return WorkerError(
             f"{during}: {describe_error(exc)}; the broker keeps the existing definition: "

@@ -19,8 +19,15 @@ from pika.exceptions import AMQPError, ChannelClosedByBroker  # type: ignore[imp
 from mqwire.topology.credentials import mask_resolved_url
 from mqwire.topology.declarations import ExchangeDeclaration, QueueDeclaration
 
-from ..errors import BrokerError, BrokerUnreachable, describe_error
+from ..errors import (
+    BrokerError,
+    BrokerUnreachable,
+    ConfigurationError,
+    certificate_problem,
+    describe_error,
+)
 from ..wire import properties_dict
+from .params import connection_parameters
 
 #: (properties, body) of a message read from a queue.
 Message = tuple[dict[str, Any], bytes]
@@ -40,11 +47,13 @@ class Admin:
 
     def __init__(self, url: str) -> None:
         self._masked = mask_resolved_url(url)
+        params = connection_parameters(url, name="mqctl")  # ConfigurationError: exit 2
         try:
-            params = pika.URLParameters(url)
-            params.client_properties = {"connection_name": "mqctl"}
             self._connection = pika.BlockingConnection(params)
         except Exception as exc:
+            certificate = certificate_problem(exc)
+            if certificate is not None:  # retrying would not help: a configuration error
+                raise ConfigurationError(f"{self._masked}: {certificate}") from None
             detail = describe_error(exc).replace(url, self._masked)
             raise BrokerUnreachable(f"cannot connect to {self._masked}: {detail}") from None
 

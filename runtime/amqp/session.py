@@ -21,9 +21,10 @@ from mqwire.topology.declarations import Declarations
 
 from .._fastpath.switch import Fastpath, for_process
 from ..dispatch import Delivery
-from ..errors import ConfigurationError, Lost, WorkerError, describe_error, fatal_error
+from ..errors import Lost, WorkerError, describe_error, fatal_error
 from ..wire import properties_dict
 from .connections import tornado_connection
+from .params import connection_parameters
 
 #: The worker's callback for a delivery, with the channel to settle it on.
 OnMessage = Callable[["PikaConsumerChannel", Delivery], None]
@@ -38,16 +39,11 @@ def session_factory(
     """Sessions of consumer ``name`` on ``url``; the URL is checked now, not at connect.
 
     Raises:
-        ConfigurationError: the URL is not an AMQP URL pika accepts.
+        ConfigurationError: the URL is not an AMQP URL pika accepts, or its TLS options would
+            not verify the broker.
     """
     masked_url = mask_resolved_url(url)
-    try:
-        params = pika.URLParameters(url)
-    except Exception as exc:
-        raise ConfigurationError(f"invalid AMQP URL {masked_url}: {type(exc).__name__}") from None
-    params.client_properties = {"connection_name": f"mserve:{name}"}
-    if heartbeat is not None:
-        params.heartbeat = heartbeat
+    params = connection_parameters(url, name=f"mserve:{name}", heartbeat=heartbeat)
 
     def new_session(on_lost: Callable[[str], None]) -> AmqpSession:
         return AmqpSession(params, masked_url, on_lost)

@@ -28,7 +28,6 @@ from concurrent.futures import Future, InvalidStateError
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any, Concatenate, ParamSpec
-from urllib.parse import unquote, urlsplit
 
 import pika  # type: ignore[import-untyped]
 from pika import spec
@@ -39,17 +38,18 @@ from .._fastpath.shared_loop import held, io_thread_lock, read_until
 from .._fastpath.switch import Fastpath, for_process
 from .._fastpath.writes import close_socket
 from ..errors import (
-    ConfigurationError,
     EncodeError,
     PublishConnectionError,
     PublishError,
     PublishNacked,
     PublishTimeout,
     Unroutable,
+    certificate_problem,
     describe_error,
 )
 from ..wire import WireMessage
 from .connections import publisher_loop, select_connection
+from .params import connection_parameters, scrubber
 
 log = logging.getLogger("mqwire.publisher")
 
@@ -113,19 +113,10 @@ class AmqpTransport:
         self._fastpath = fastpath if fastpath is not None else for_process()
         self._name = name
         self._masked_url = mask_resolved_url(url)
-        password = urlsplit(url).password or ""
-        self._secrets = sorted({password, unquote(password)} - {""}, key=len, reverse=True)
-        try:
-            params = pika.URLParameters(url)
-        except Exception as exc:
-            raise ConfigurationError(
-                f"invalid AMQP URL {self._masked_url}: {self._scrub(describe_error(exc))}"
-            ) from None
-        params.client_properties = {**(params.client_properties or {}), "connection_name": name}
-        params.socket_timeout = params.stack_timeout = connect_timeout
-        if heartbeat is not None:
-            params.heartbeat = heartbeat
-        self._params = params
+        self._scrub = scrubber(url)
+        self._params = connection_parameters(
+            url, name=name, heartbeat=heartbeat, connect_timeout=connect_timeout
+        )
         self._confirm_timeout = confirm_timeout
         self._lock = threading.Lock()  # guards _closed, _thread, _loop
         self._closed = False
@@ -271,12 +262,6 @@ class AmqpTransport:
             routing_key=m.routing_key,
         )
 
-    def _scrub(self, text: str) -> str:
-        """Remove the password from text that came from pika or the broker."""
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
-
     # -- I/O thread --------------------------------------------------------------------------
 
     def _run(self, loop: Any) -> None:
@@ -378,7 +363,8 @@ class AmqpTransport:
         if self._io_closing:
             self._loop.stop()
             return
-        cause = f"could not connect to {self._masked_url}: {self._scrub(describe_error(exc))}"
+        why = certificate_problem(exc) or describe_error(exc)  # a certificate: say so plainly
+        cause = f"could not connect to {self._masked_url}: {self._scrub(why)}"
         log.warning("%s: %s", self._name, cause)
         self._io_fail_all(cause)
 
