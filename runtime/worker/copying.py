@@ -16,9 +16,11 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 
-from ..errors import PublishError, Unroutable
+from mqwire.topology.declarations import Declarations
+
+from ..errors import Lost, PublishError, Unroutable, WorkerError
 from ..wire import WireMessage
-from .ports import OutcomePublisher
+from .ports import OutcomePublisher, Session
 
 log = logging.getLogger("mqwire.worker")
 
@@ -75,3 +77,17 @@ class Copier:
         except Exception as exc:  # e.g. EncodeError: refused before anything was sent
             return exc
         return error
+
+
+async def redeclare(name: str, plan: Declarations, session: Session | None, queue: str) -> bool:
+    """Declare ``queue`` (a retry or dead-letter queue of ``plan``) again; True once done."""
+    declaration = next((q for q in plan.queues if q.name == queue), None)
+    if declaration is None or session is None:  # not ours, or reconnecting: just try again
+        return False
+    try:
+        await session.declare_queue(declaration)
+    except (Lost, WorkerError) as exc:  # a 406 also closes the session: the reconnect says it
+        log.warning("%s: redeclaring the missing queue %r failed: %s", name, queue, exc)
+        return False
+    log.warning("%s: the queue %r was missing: redeclared it", name, queue)
+    return True

@@ -12,18 +12,21 @@ Every failure's outcome is recorded in the ledger first, so a redelivery is sett
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Container
+from functools import partial
 
 from ..dispatch import Action, Delivery, Outcome
 from ..errors import Lost, describe_error
 from .acks import AckBatcher
-from .copying import Copier
+from .copying import Copier, Redeclare, Sleep
 from .execution import failure_message
 from .ledger import Ledger
 from .metrics import Metrics
-from .ports import ConsumerChannel
+from .policy import WorkerOptions, jittered
+from .ports import ConsumerChannel, OutcomePublisher
 
 log = logging.getLogger("mqwire.worker")
 
@@ -50,16 +53,20 @@ class Settler:
         name: str,
         acks: AckBatcher,
         metrics: Metrics,
-        copier: Copier,
+        outcomes: OutcomePublisher,
         dead_letter_queue: Callable[[str], str],
         *,
-        ledger: Ledger,
+        options: WorkerOptions,
+        redeclare: Redeclare,
         park: Callable[[Job, str], None],
         rejecting: Container[str] = (),
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._name, self._acks, self._metrics = name, acks, metrics
-        self._copier, self._dead_letter_queue = copier, dead_letter_queue
-        self._ledger, self._park, self._rejecting = ledger, park, rejecting
+        waits = partial(jittered, options.copy_backoff, options.copy_jitter)
+        self._copier = Copier(name, outcomes, redeclare, waits, sleep)
+        self._dead_letter_queue, self._ledger = dead_letter_queue, Ledger(options.ledger_size)
+        self._park, self._rejecting = park, rejecting
         #: Stopping now: leave what is in flight unsettled, the closing connection requeues it.
         self.forced = False
 

@@ -26,11 +26,10 @@ from ..dispatch import Delivery, Outcome
 from ..errors import ExitCode, Lost, WorkerError, describe_error
 from ..wiring.registry import Registry
 from .acks import AckBatcher
-from .copying import Copier
+from .copying import redeclare
 from .execution import Started, finish, start, start_task
-from .ledger import Ledger
 from .metrics import Metrics
-from .policy import WorkerOptions, backoff, jittered
+from .policy import WorkerOptions, backoff
 from .ports import ConsumerChannel, OutcomePublisher, Session, SessionFactory
 from .settling import Job, Settler
 from .task_threads import TaskThreads
@@ -64,7 +63,11 @@ class Worker:
         loop = asyncio.get_running_loop()  # built on the loop it serves
         self._threads = TaskThreads(self._options.concurrency, loop)
         self._acks = AckBatcher(loop.call_soon)
-        self._settler = self._new_settler(outcomes, sleep)
+        self._settler = Settler(
+            name, self._acks, metrics, outcomes, registry.dead_letter_queue,
+            options=self._options, redeclare=self._redeclare, park=self._park, sleep=sleep,
+            rejecting={q.name for q in self._queues if "x-dead-letter-exchange" in q.arguments},
+        )  # fmt: skip
         self._policies = {q.name: registry.queue_policy(q.name) for q in self._queues}
         self._jobs: dict[Job, asyncio.Future[Any]] = {}  # its running task, or the one settling it
         self._session: Session | None = None
@@ -232,19 +235,6 @@ class Worker:
 
     # -- settling hooks: copies that cannot be published, redeliveries decided before -------
 
-    def _new_settler(
-        self, outcomes: OutcomePublisher, sleep: Callable[[float], Awaitable[None]]
-    ) -> Settler:
-        o = self._options
-        waits = partial(jittered, o.copy_backoff, o.copy_jitter)
-        rejecting = {q.name for q in self._queues if "x-dead-letter-exchange" in q.arguments}
-        return Settler(
-            self.name, self._acks, self._metrics,
-            Copier(self.name, outcomes, self._redeclare, waits, sleep),
-            self._registry.dead_letter_queue,
-            ledger=Ledger(o.ledger_size), park=self._park, rejecting=rejecting,
-        )  # fmt: skip
-
     def _replay(self, channel: ConsumerChannel, delivery: Delivery) -> bool:
         """Settle a redelivery whose outcome was decided here without running it; False if none."""
         outcome = self._settler.recorded(delivery)
@@ -263,18 +253,7 @@ class Worker:
         self._parked[job.delivery.queue] = why
 
     async def _redeclare(self, queue: str) -> bool:
-        """Declare ``queue`` (a retry or dead-letter queue of the plan) again; True if done."""
-        declaration = next((q for q in self._plan.queues if q.name == queue), None)
-        session = self._session
-        if declaration is None or session is None:
-            return False
-        try:
-            await session.declare_queue(declaration)
-        except (Lost, WorkerError) as exc:
-            log.warning("%s: redeclaring the missing queue %r failed: %s", self.name, queue, exc)
-            return False
-        log.warning("%s: the queue %r was missing: redeclared it", self.name, queue)
-        return True
+        return await redeclare(self.name, self._plan, self._session, queue)
 
     # -- stopping ---------------------------------------------------------------------------
 

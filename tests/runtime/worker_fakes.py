@@ -84,6 +84,8 @@ class FakeSession:
 
     async def declare_queue(self, queue: QueueDeclaration) -> None:
         self.broker.calls.append(("declare", queue.name))
+        if self.broker.declare_error is not None:
+            raise self.broker.declare_error
 
     async def consume(
         self, queue: str, prefetch: int, on_message: OnMessage, on_cancel: Callable[[], None]
@@ -110,6 +112,7 @@ class FakeBroker:
         self.calls: list[Call] = []
         self.declared: list[Declarations] = []
         self.connect_errors: list[Exception] = []
+        self.declare_error: Exception | None = None  # raised by every declare_queue
         self.consuming = asyncio.Event()  # set by every consume; clear it to wait for the next
 
     def connect(self, on_lost: Callable[[str], None]) -> FakeSession:

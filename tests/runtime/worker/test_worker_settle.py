@@ -11,7 +11,7 @@ from typing import Any
 
 from worker_fakes import BODY, QUEUE, running, scenario
 
-from mqwire.runtime.errors import EncodeError, ExitCode, PublishNacked, Unroutable
+from mqwire.runtime.errors import EncodeError, ExitCode, Lost, PublishNacked, Unroutable
 from mqwire.runtime.worker.policy import WorkerOptions
 from mqwire.topology.model import Queue
 
@@ -113,6 +113,24 @@ def test_an_unroutable_copy_redeclares_its_queue_then_is_published_again() -> No
         ]  # fmt: skip
         assert r.waits == [], "published again at once after the redeclare"
         assert task.runs == 2
+
+    scenario(test)
+
+
+def test_a_redeclare_that_fails_costs_an_attempt_and_its_wait() -> None:
+    async def test() -> None:
+        async with running(Failing(), options=EXACT) as r:
+            r.broker.declare_error = Lost("declaring queue 'q.retry.5s': connection closed")
+            r.outcomes.errors = [Unroutable("312 NO_ROUTE")] * 2
+            tag = r.broker.deliver("q", BODY, ID)
+            assert await r.metrics.until(1) == [("q", "t", "retry")]
+            await r.stop()
+        assert r.waits == [0.5, 1.0]
+        assert r.broker.calls == [
+            ("send", "q.retry.5s"), ("declare", "q.retry.5s"),
+            ("send", "q.retry.5s"), ("declare", "q.retry.5s"),
+            ("send", "q.retry.5s"), ("ack", "q", tag, True),
+        ]  # fmt: skip
 
     scenario(test)
 
