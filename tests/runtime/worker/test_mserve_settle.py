@@ -25,6 +25,7 @@ from mserve_harness import (
     get_all,
     publish_ids,
     queue_state,
+    ready_in,
     records,
     unacked,
     vhost_of,
@@ -40,16 +41,6 @@ Ctl = Callable[..., str]
 
 #: Runs the retry policy of ``flaky`` allows one message: the first and two retries.
 ALLOWED_RUNS = 3
-
-
-def ready_in(url: str, queue: str) -> int | None:
-    """Ready messages of ``queue``, or ``None`` while it does not exist."""
-    try:
-        return queue_state(url, [queue])[queue][0]
-    except pika.exceptions.ChannelClosedByBroker as exc:
-        if exc.reply_code == 404:
-            return None
-        raise
 
 
 def within_policy(log: Path, condition: Callable[[], object]) -> Callable[[], object]:
@@ -121,7 +112,7 @@ def test_a_dead_letter_queue_refusing_every_copy_parks_its_queue_and_keeps_the_m
     )
     seconds = time.monotonic() - began
     status, reason = readyz(worker)
-    assert status == 503 and f"parked flaky: message {setup_id(worker)}" in reason, reason
+    assert status == 503 and f"parked flaky: message {parked_id(worker)}" in reason, reason
     assert "'flaky.dead'" in reason and "PublishNacked" in reason
     assert unacked(rabbitmqctl, vhost)["flaky"] == 1, "held by the worker, unacked"
     runs = records(log, "failed")
@@ -138,7 +129,7 @@ def test_a_dead_letter_queue_refusing_every_copy_parks_its_queue_and_keeps_the_m
     assert ready_in(fresh_vhost_url, "flaky.dead") == 0
 
 
-def setup_id(worker: Mserve) -> str:
+def parked_id(worker: Mserve) -> str:
     """The message id the worker logged as parked."""
     found = re.search(r"PARKED queue 'flaky': message (\S+)", worker.output())
     assert found, "the park is logged"
