@@ -45,8 +45,14 @@ class Copier:
         self._name, self._outcomes, self._redeclare = name, outcomes, redeclare
         self._waits, self._sleep = waits, sleep
 
-    async def publish(self, message: WireMessage) -> Exception | None:
-        """``None`` once the broker confirmed the copy; else the last attempt's error."""
+    async def publish(
+        self, message: WireMessage, wanted: Callable[[], bool] = lambda: True
+    ) -> Exception | None:
+        """``None`` once the broker confirmed the copy; else the last attempt's error.
+
+        ``wanted()`` is asked before each further attempt: once the input's channel is gone
+        the copy is pointless (the redelivery is settled from the ledger instead).
+        """
         waits = self._waits()
         attempt = 1
         while True:
@@ -68,6 +74,8 @@ class Copier:
             )  # fmt: skip
             if not redeclared:
                 await self._sleep(wait)
+            if not wanted():
+                return error
             attempt += 1
 
     async def _send(self, message: WireMessage) -> Exception | None:

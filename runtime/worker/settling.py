@@ -93,7 +93,7 @@ class Settler:
                     dead_letter_queue = self._dead_letter_queue(d.queue)
                     message = failure_message(d, outcome, dead_letter_queue, now=time.time())
                     target = message.routing_key
-                    error = await self._copier.publish(message)
+                    error = await self._copier.publish(message, partial(self._wanted, job))
                 except Exception as exc:  # a bug of ours: as unpublishable as a refused copy
                     error = exc
                 if error is not None:
@@ -101,6 +101,9 @@ class Settler:
                     return
                 decided.copied = True
         self.finish(job, outcome.task, outcome.action.value, reason=outcome.reason)
+
+    def _wanted(self, job: Job) -> bool:
+        return job.channel.is_open and not self.forced
 
     def _give_up(self, job: Job, outcome: Outcome, target: str, error: Exception) -> None:
         d = job.delivery

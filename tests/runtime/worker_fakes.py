@@ -242,9 +242,11 @@ async def running(
     connect_errors: Sequence[Exception] = (),
     queue: Queue = QUEUE,
     others: Sequence[str] = (),
+    on_wait: Callable[[], None] = lambda: None,
 ) -> AsyncIterator[Running]:
     """A worker consuming ``q`` (or ended already: ``connect_errors`` can make it give up),
-    and each of ``others`` with a task of the same function; waits are recorded, not slept."""
+    and each of ``others`` with a task of the same function; waits are recorded, not slept,
+    and ``on_wait()`` is called in each."""
     queues = [queue, *(Queue(name) for name in others)]
     names = ["t", *(f"t-{name}" for name in others)]
     tasks = {
@@ -259,6 +261,7 @@ async def running(
 
     async def sleep(seconds: float) -> None:
         waits.append(seconds)
+        on_wait()
 
     broker, metrics = FakeBroker(), RecordingMetrics()
     broker.connect_errors.extend(connect_errors)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from worker_fakes import BODY, QUEUE, running, scenario
+from worker_fakes import BODY, QUEUE, FakeBroker, running, scenario
 
 from mqwire.runtime.errors import EncodeError, ExitCode, Lost, PublishNacked, Unroutable
 from mqwire.runtime.worker.policy import WorkerOptions
@@ -131,6 +131,25 @@ def test_a_redeclare_that_fails_costs_an_attempt_and_its_wait() -> None:
             ("send", "q.retry.5s"), ("declare", "q.retry.5s"),
             ("send", "q.retry.5s"), ("ack", "q", tag, True),
         ]  # fmt: skip
+
+    scenario(test)
+
+
+def test_a_copy_whose_input_channel_closed_is_not_tried_again() -> None:
+    brokers: list[FakeBroker] = []
+
+    def lose() -> None:  # the connection drops while the copy waits for its second attempt
+        brokers[0].consuming.clear()
+        brokers[0].lose()
+
+    async def test() -> None:
+        async with running(Failing(), publish_error=NACKED, on_wait=lose) as r:
+            brokers.append(r.broker)
+            r.broker.deliver("q", BODY, ID)
+            assert await r.metrics.until(1) == [("q", "t", "dropped")]
+            await r.broker.consuming.wait()
+            assert r.worker.readiness() == (True, "w: consuming 1 queue(s)"), "nothing parked"
+        assert len(r.waits) == 1 and r.broker.calls == [("send", "q.retry.5s")]
 
     scenario(test)
 
