@@ -17,7 +17,7 @@ import pika  # type: ignore[import-untyped]
 from tornado.ioloop import IOLoop
 
 from mqwire.topology.credentials import mask_resolved_url
-from mqwire.topology.declarations import Declarations
+from mqwire.topology.declarations import Declarations, QueueDeclaration
 
 from .._fastpath.switch import Fastpath, for_process
 from ..dispatch import Delivery
@@ -151,6 +151,14 @@ class AmqpSession:
                 channel.queue_bind,
                 queue=b.queue, exchange=b.exchange, routing_key=b.routing_key,
             )  # fmt: skip
+        self._call("closing the declaring channel", channel.close)
+
+    async def declare_queue(self, queue: QueueDeclaration) -> None:
+        """One queue of the plan again (a retry or dead-letter queue deleted under us)."""
+        channel = await self._channel()
+        await self._rpc(
+            f"declaring queue {queue.name!r}", channel.queue_declare, **queue.declare_kwargs()
+        )
         self._call("closing the declaring channel", channel.close)
 
     async def consume(

@@ -21,6 +21,7 @@ FAILED = "mqwire_messages_failed_total"
 RETRIED = "mqwire_messages_retried_total"
 DEAD_LETTERED = "mqwire_messages_dead_lettered_total"
 REQUEUED = "mqwire_messages_requeued_total"
+PARKED = "mqwire_messages_parked_total"
 IN_FLIGHT = "mqwire_messages_in_flight"
 DURATION = "mqwire_task_duration_seconds"
 
@@ -30,6 +31,7 @@ _COUNTERS: dict[str, str] = {
     RETRIED: "Failed messages sent back for another attempt.",
     DEAD_LETTERED: "Messages dead-lettered, including bodies that could not be decoded.",
     REQUEUED: "Messages returned unprocessed to the broker (shutdown or lost channel).",
+    PARKED: "Failed messages held unacked, their queue no longer consumed: no copy published.",
 }
 #: Which counters each outcome increments; durations are observed unless the message was
 #: given back unprocessed.
@@ -39,6 +41,8 @@ _OUTCOMES: dict[str, tuple[str, ...]] = {
     "dead-letter": (DEAD_LETTERED, FAILED),
     "requeue": (REQUEUED,),
     "dropped": (REQUEUED,),
+    "parked": (FAILED, PARKED),
+    "rejected": (DEAD_LETTERED, FAILED),  # no copy published: the queue's own DLX has it
 }
 _UNOBSERVED = frozenset({"requeue", "dropped"})
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 
@@ -13,6 +13,11 @@ class WorkerOptions:
     grace: float = 30.0  #: seconds in-flight tasks get to finish after SIGTERM
     max_unreachable: float = 300.0  #: give up (exit 3) after the broker is down this long
     backoff_cap: float = 30.0  #: longest wait between reconnect attempts
+    #: waits between attempts at publishing a retry or dead-letter copy; after the last one
+    #: the input is parked (or rejected to the queue's own dead-letter exchange)
+    copy_backoff: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)
+    copy_jitter: float = 0.5  #: each of those waits is scaled by [1 - jitter, 1)
+    ledger_size: int = 10_000  #: decided outcomes remembered, so a redelivery is not run again
 
 
 def backoff(cap: float, rng: Callable[[], float] = random.random) -> Iterator[float]:
@@ -24,3 +29,11 @@ def backoff(cap: float, rng: Callable[[], float] = random.random) -> Iterator[fl
     while True:
         yield base * (0.5 + rng() / 2)
         base = min(cap, base * 2)
+
+
+def jittered(
+    waits: Sequence[float], jitter: float, rng: Callable[[], float] = random.random
+) -> Iterator[float]:
+    """Each of ``waits`` scaled by [1 - jitter, 1): workers that fail together retry apart."""
+    for wait in waits:
+        yield wait * (1 - jitter * rng())

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from mqwire.topology.declarations import Declarations
+from mqwire.topology.declarations import Declarations, QueueDeclaration
 
 from ..dispatch import Delivery
 from ..errors import PublishError
@@ -45,6 +45,9 @@ class Session(Protocol):
 
     async def declare(self, plan: Declarations) -> None:
         """Exchanges, queues and bindings, on a channel of its own: idempotent."""
+
+    async def declare_queue(self, queue: QueueDeclaration) -> None:
+        """One queue of the plan again (deleted under us), on a channel of its own."""
 
     async def consume(
         self, queue: str, prefetch: int, on_message: OnMessage, on_cancel: Callable[[], None]

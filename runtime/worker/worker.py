@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any, cast
 
@@ -26,6 +26,7 @@ from ..dispatch import Delivery, Outcome
 from ..errors import ExitCode, Lost, WorkerError, describe_error
 from ..wiring.registry import Registry
 from .acks import AckBatcher
+from .copying import redeclare
 from .execution import Started, finish, start, start_task
 from .metrics import Metrics
 from .policy import WorkerOptions, backoff
@@ -50,9 +51,11 @@ class Worker:
         connect: SessionFactory,
         outcomes: OutcomePublisher,
         options: WorkerOptions | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         """``connect(on_lost)`` opens a session per (re)connection; ``outcomes`` publishes the
-        retry and dead-letter copies and is closed when ``run`` ends."""
+        retry and dead-letter copies and is closed when ``run`` ends; ``sleep`` waits between
+        attempts at a copy (tests pass one that does not)."""
         self.name = name
         self._queues, self._plan, self._registry = list(queues), plan, registry
         self._metrics, self._options = metrics, options or WorkerOptions()
@@ -60,7 +63,11 @@ class Worker:
         loop = asyncio.get_running_loop()  # built on the loop it serves
         self._threads = TaskThreads(self._options.concurrency, loop)
         self._acks = AckBatcher(loop.call_soon)
-        self._settler = Settler(name, self._acks, metrics, outcomes, registry.dead_letter_queue)
+        self._settler = Settler(
+            name, self._acks, metrics, outcomes, registry.dead_letter_queue,
+            options=self._options, redeclare=self._redeclare, park=self._park, sleep=sleep,
+            rejecting={q.name for q in self._queues if "x-dead-letter-exchange" in q.arguments},
+        )  # fmt: skip
         self._policies = {q.name: registry.queue_policy(q.name) for q in self._queues}
         self._jobs: dict[Job, asyncio.Future[Any]] = {}  # its running task, or the one settling it
         self._session: Session | None = None
@@ -68,12 +75,16 @@ class Worker:
         self._consuming: set[str] = set()
         self._lost: asyncio.Future[str] | None = None
         self._stopping = False
+        self._parked: dict[str, str] = {}  # queue -> why its consumer was stopped
 
     # -- state ------------------------------------------------------------------------------
 
     def readiness(self) -> tuple[bool, str]:
         if self._stopping:
             return False, f"{self.name}: stopping"
+        if self._parked:
+            parked = "; ".join(f"{q}: {why}" for q, why in sorted(self._parked.items()))
+            return False, f"{self.name}: parked {parked}"
         missing = sorted({q.name for q in self._queues} - self._consuming)
         if missing:
             return False, f"{self.name}: not consuming {', '.join(missing)}"
@@ -136,6 +147,7 @@ class Worker:
         self._session = session = self._connect(self._wake)
         await session.connect()
         await session.declare(self._plan)
+        self._parked.clear()  # the new channels consume every queue; redeliveries are settled
         for queue in self._queues:
             on_cancel = partial(self._on_cancel, queue.name)
             channel = await session.consume(queue.name, queue.prefetch, self._on_message, on_cancel)
@@ -159,6 +171,8 @@ class Worker:
         if self._stopping:  # sent before our basic.cancel arrived: give it back untouched
             with contextlib.suppress(Lost):  # the channel is gone: the broker requeues it
                 channel.basic_nack(tag, requeue=True)
+            return
+        if delivery.redelivered and self._replay(channel, delivery):
             return
         started: Outcome | Started | Exception
         try:  # first: a plain task's thread wakes up while the bookkeeping below runs
@@ -218,6 +232,28 @@ class Worker:
             self._settler.requeue_after_bug(job, exc)
         finally:
             self._jobs.pop(job, None)
+
+    # -- settling hooks: copies that cannot be published, redeliveries decided before -------
+
+    def _replay(self, channel: ConsumerChannel, delivery: Delivery) -> bool:
+        """Settle a redelivery whose outcome was decided here without running it; False if none."""
+        outcome = self._settler.recorded(delivery)
+        if outcome is None:
+            return False
+        job = Job(delivery, channel, cast(int, delivery.delivery_tag))
+        self._acks.delivered(channel, job.tag)
+        self._metrics.started(delivery.queue)
+        self._settle_soon(job, outcome)
+        return True
+
+    def _park(self, job: Job, why: str) -> None:
+        """Stop consuming the job's queue (its channel only): its message stays unacked."""
+        job.channel.cancel()
+        self._consuming.discard(job.delivery.queue)
+        self._parked[job.delivery.queue] = why
+
+    async def _redeclare(self, queue: str) -> bool:
+        return await redeclare(self.name, self._plan, self._session, queue)
 
     # -- stopping ---------------------------------------------------------------------------
 

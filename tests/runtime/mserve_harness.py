@@ -164,14 +164,26 @@ def unacked(rabbitmqctl: Callable[..., str], vhost: str) -> dict[str, int]:
     return {name: int(n) for name, n in (line.split("\t") for line in out.splitlines() if line)}
 
 
-def consumers_of(url: str, queue: str) -> int | None:
-    """Consumers of ``queue``, or ``None`` while it does not exist."""
+def state_of(url: str, queue: str) -> tuple[int, int] | None:
+    """(ready messages, consumers) of ``queue``, or ``None`` while it does not exist."""
     try:
-        return queue_state(url, [queue])[queue][1]
+        return queue_state(url, [queue])[queue]
     except pika.exceptions.ChannelClosedByBroker as exc:
         if exc.reply_code == 404:
             return None
         raise
+
+
+def consumers_of(url: str, queue: str) -> int | None:
+    """Consumers of ``queue``, or ``None`` while it does not exist."""
+    state = state_of(url, queue)
+    return None if state is None else state[1]
+
+
+def ready_in(url: str, queue: str) -> int | None:
+    """Ready messages of ``queue``, or ``None`` while it does not exist."""
+    state = state_of(url, queue)
+    return None if state is None else state[0]
 
 
 def worker_connections(

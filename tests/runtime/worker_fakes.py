@@ -24,7 +24,12 @@ from mqwire.runtime.worker.metrics import Metrics
 from mqwire.runtime.worker.policy import WorkerOptions
 from mqwire.runtime.worker.ports import OnMessage
 from mqwire.runtime.worker.worker import Worker
-from mqwire.topology.declarations import Declarations
+from mqwire.topology.declarations import (
+    Declarations,
+    QueueDeclaration,
+    failure_queue_declarations,
+    queue_declaration,
+)
 from mqwire.topology.model import Queue, Retry
 
 #: A JSON body, and the one queue the worker under test consumes (one retry after 5 s).
@@ -77,6 +82,11 @@ class FakeSession:
     async def declare(self, plan: Declarations) -> None:
         self.broker.declared.append(plan)
 
+    async def declare_queue(self, queue: QueueDeclaration) -> None:
+        self.broker.calls.append(("declare", queue.name))
+        if self.broker.declare_error is not None:
+            raise self.broker.declare_error
+
     async def consume(
         self, queue: str, prefetch: int, on_message: OnMessage, on_cancel: Callable[[], None]
     ) -> FakeChannel:
@@ -102,6 +112,7 @@ class FakeBroker:
         self.calls: list[Call] = []
         self.declared: list[Declarations] = []
         self.connect_errors: list[Exception] = []
+        self.declare_error: Exception | None = None  # raised by every declare_queue
         self.consuming = asyncio.Event()  # set by every consume; clear it to wait for the next
 
     def connect(self, on_lost: Callable[[str], None]) -> FakeSession:
@@ -113,12 +124,19 @@ class FakeBroker:
         """The consuming channel of ``queue`` on the newest session."""
         return self.sessions[-1].consumers[queue][0]
 
-    def deliver(self, queue: str, body: bytes, properties: dict[str, Any] | None = None) -> int:
+    def deliver(
+        self,
+        queue: str,
+        body: bytes,
+        properties: dict[str, Any] | None = None,
+        *,
+        redelivered: bool = False,
+    ) -> int:
         """Deliver one message on the newest session, as the session's consumer callback does."""
         channel, on_message = self.sessions[-1].consumers[queue]
         tag = channel.next_tag()
         props = {"content_type": "application/json", **(properties or {})}
-        on_message(channel, Delivery(queue, body, props, queue, "", False, tag))
+        on_message(channel, Delivery(queue, body, props, queue, "", redelivered, tag))
         return tag
 
     def lose(self, reason: str = "connection closed: StreamLostError") -> None:
@@ -130,18 +148,25 @@ class FakeBroker:
 
 
 class FakeOutcomes:
-    """The confirmed publisher of retry and dead-letter copies; ``error`` refuses every copy."""
+    """The confirmed publisher of retry and dead-letter copies; ``error`` refuses every copy,
+    and ``errors`` (consumed first, one per copy) may say otherwise for the next ones."""
 
     def __init__(self, calls: list[Call], error: PublishError | None = None) -> None:
         self.calls, self.error = calls, error
+        self.errors: list[PublishError | None] = []
+        self.raises: Exception | None = None  # raised by every send, as an encoding error is
         self.sent: list[WireMessage] = []
         self.closed = False
 
     def send(self, messages: Sequence[WireMessage]) -> list[PublishError | None]:
+        outcomes = []
         for message in messages:  # on an executor thread, as the real one blocks
             self.sent.append(message)
             self.calls.append(("send", message.routing_key))
-        return [self.error for _ in messages]
+            if self.raises is not None:
+                raise self.raises
+            outcomes.append(self.errors.pop(0) if self.errors else self.error)
+        return outcomes
 
     def close(self) -> None:
         self.closed = True
@@ -199,6 +224,7 @@ class Running:
     outcomes: FakeOutcomes
     metrics: RecordingMetrics
     run: asyncio.Task[ExitCode]
+    waits: list[float]  # the waits between attempts at a copy, in order (never slept)
 
     async def stop(self) -> ExitCode:
         self.worker.request_stop()
@@ -214,25 +240,42 @@ async def running(
     publish_error: PublishError | None = None,
     options: WorkerOptions | None = None,
     connect_errors: Sequence[Exception] = (),
+    queue: Queue = QUEUE,
+    others: Sequence[str] = (),
+    on_wait: Callable[[], None] = lambda: None,
 ) -> AsyncIterator[Running]:
-    """A worker consuming ``q`` (or ended already: ``connect_errors`` can make it give up)."""
-    task = TaskEntry("t", function, "q", root_factory=root_factory, timeout=timeout)
+    """A worker consuming ``q`` (or ended already: ``connect_errors`` can make it give up),
+    and each of ``others`` with a task of the same function; waits are recorded, not slept,
+    and ``on_wait()`` is called in each."""
+    queues = [queue, *(Queue(name) for name in others)]
+    names = ["t", *(f"t-{name}" for name in others)]
+    tasks = {
+        name: TaskEntry(name, function, q.name, root_factory=root_factory, timeout=timeout)
+        for name, q in zip(names, queues, strict=True)
+    }
     registry = Registry(
-        settings={}, queues={"q": QUEUE}, tasks={"t": task}, validators={},
+        settings={}, queues={q.name: q for q in queues}, tasks=tasks, validators={},
         continue_on_exception={},
     )  # fmt: skip
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        on_wait()
+
     broker, metrics = FakeBroker(), RecordingMetrics()
     broker.connect_errors.extend(connect_errors)
     outcomes = FakeOutcomes(broker.calls, publish_error)
+    plan = Declarations(queues=(queue_declaration(queue), *failure_queue_declarations(queue)))
     worker = Worker(
-        "w", [QUEUE], Declarations(), registry, metrics,
-        connect=broker.connect, outcomes=outcomes, options=options,
+        "w", queues, plan, registry, metrics, connect=broker.connect, outcomes=outcomes,
+        options=options, sleep=sleep,
     )  # fmt: skip
     run = asyncio.ensure_future(worker.run())
     consuming = asyncio.ensure_future(broker.consuming.wait())
     await asyncio.wait([consuming, run], return_when=asyncio.FIRST_COMPLETED)
     consuming.cancel()
-    harness = Running(worker, broker, outcomes, metrics, run)
+    harness = Running(worker, broker, outcomes, metrics, run, waits)
     try:
         yield harness
     finally:

@@ -44,6 +44,9 @@ def test_render_small_scenario_exactly() -> None:
         " Messages returned unprocessed to the broker (shutdown or lost channel).\n"
         "# TYPE mqwire_messages_requeued_total counter\n"
         'mqwire_messages_requeued_total{queue="orders",task="ship"} 1\n'
+        "# HELP mqwire_messages_parked_total"
+        " Failed messages held unacked, their queue no longer consumed: no copy published.\n"
+        "# TYPE mqwire_messages_parked_total counter\n"
         "# HELP mqwire_messages_in_flight Messages being handled right now.\n"
         "# TYPE mqwire_messages_in_flight gauge\n"
         'mqwire_messages_in_flight{queue="emails"} 1\n'
@@ -71,6 +74,7 @@ def test_empty_metrics_still_declare_every_family() -> None:
         "mqwire_messages_retried_total",
         "mqwire_messages_dead_lettered_total",
         "mqwire_messages_requeued_total",
+        "mqwire_messages_parked_total",
         "mqwire_messages_in_flight",
         "mqwire_task_duration_seconds",
     ]
@@ -130,18 +134,20 @@ def test_in_flight_goes_up_and_down_per_queue() -> None:
 def test_snapshot_sums_over_labels_and_skips_unprocessed_durations() -> None:
     metrics = Metrics()
     outcomes = ["ack", "ack", "retry", "dead-letter", "dead-letter", "requeue", "dropped"]
+    outcomes += ["parked", "rejected"]
     for i, outcome in enumerate(outcomes):
         metrics.started(f"q{i % 2}")
         metrics.finished(f"q{i % 2}", f"t{i % 3}", outcome, 0.25)
     assert metrics.snapshot() == {
         "mqwire_messages_processed_total": 2,
-        "mqwire_messages_failed_total": 3,
+        "mqwire_messages_failed_total": 5,
         "mqwire_messages_retried_total": 1,
-        "mqwire_messages_dead_lettered_total": 2,
+        "mqwire_messages_dead_lettered_total": 3,
         "mqwire_messages_requeued_total": 2,
+        "mqwire_messages_parked_total": 1,
         "mqwire_messages_in_flight": 0,
-        "mqwire_task_duration_seconds_count": 5,
-        "mqwire_task_duration_seconds_sum": 1.25,
+        "mqwire_task_duration_seconds_count": 7,
+        "mqwire_task_duration_seconds_sum": 1.75,
     }
 
 

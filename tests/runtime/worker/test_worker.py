@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from worker_fakes import BODY, BusyThread, running, scenario
 
-from mqwire.runtime.errors import ExitCode, PublishNacked
+from mqwire.runtime.errors import ExitCode
 
 
 async def succeed(context: Any, request: Any) -> None:
@@ -99,27 +99,6 @@ def test_an_undecodable_body_is_dead_lettered_without_running_the_task() -> None
             await r.stop()
         assert r.broker.calls == [("send", "q.dead"), ("ack", "q", tag, True)]
         assert ran == []
-
-    scenario(test)
-
-
-def test_a_copy_the_broker_does_not_confirm_requeues_the_input_instead_of_acking() -> None:
-    refused = PublishNacked("nacked", routing_key="q.retry.5s")
-
-    async def fail_first(context: Any, request: Any) -> None:
-        if request.delivery_tag == 1:
-            raise KeyError("k")
-
-    async def test() -> None:
-        async with running(fail_first, publish_error=refused) as r:
-            tag = r.broker.deliver("q", BODY)
-            assert await r.metrics.until(1) == [("q", "t", "requeue")]
-            after = r.broker.deliver("q", BODY)  # the nacked tag is not acked with this one
-            assert await r.metrics.until(2) == [("q", "t", "requeue"), ("q", "t", "ack")]
-            await r.stop()
-        assert r.broker.calls == [
-            ("send", "q.retry.5s"), ("nack", "q", tag, True), ("ack", "q", after, True)
-        ]  # fmt: skip
 
     scenario(test)
 

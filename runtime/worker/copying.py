@@ -1,0 +1,101 @@
+"""Publishing a failed message's retry or dead-letter copy: a few attempts with backoff, then stop.
+
+A copy that cannot be published must never send its input straight back to the queue: the task
+would run again at once, with its side effects, as fast as the broker redelivers (thousands of
+runs in seconds with a deleted dead-letter queue). So the copy gets a bounded number of attempts
+with growing waits, and the caller decides what happens to the input after the last one.
+
+A copy returned unroutable (312 NO_ROUTE: the default exchange has no such queue) means its
+retry or dead-letter queue was deleted: it is redeclared from the plan and published again at
+once, as one of the attempts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+
+from mqwire.topology.declarations import Declarations
+
+from ..errors import Lost, PublishError, Unroutable, WorkerError
+from ..wire import WireMessage
+from .ports import OutcomePublisher, Session
+
+log = logging.getLogger("mqwire.worker")
+
+#: Waits (seconds) before each attempt after the first; a fresh iterator per copy.
+Waits = Callable[[], Iterator[float]]
+#: Declares the queue of that name again from the plan; False when it could not.
+Redeclare = Callable[[str], Awaitable[bool]]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class Copier:
+    """Publishes one copy with at most ``1 + len(waits())`` attempts; loop thread only."""
+
+    def __init__(
+        self,
+        name: str,
+        outcomes: OutcomePublisher,
+        redeclare: Redeclare,
+        waits: Waits,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._name, self._outcomes, self._redeclare = name, outcomes, redeclare
+        self._waits, self._sleep = waits, sleep
+
+    async def publish(
+        self, message: WireMessage, wanted: Callable[[], bool] = lambda: True
+    ) -> Exception | None:
+        """``None`` once the broker confirmed the copy; else the last attempt's error.
+
+        ``wanted()`` is asked before each further attempt: once the input's channel is gone
+        the copy is pointless (the redelivery is settled from the ledger instead).
+        """
+        waits = self._waits()
+        attempt = 1
+        while True:
+            error = await self._send(message)
+            if error is None:
+                return None
+            if not isinstance(error, PublishError):  # it could not be encoded: the same again
+                return error
+            redeclared = isinstance(error, Unroutable) and await self._redeclare(
+                message.routing_key
+            )
+            wait = next(waits, None)
+            if wait is None:
+                return error
+            log.warning(
+                "%s: copying message %s to %r failed (attempt %d): %s; %s",
+                self._name, message.message_id, message.routing_key, attempt, error,
+                "queue redeclared, publishing again" if redeclared else f"again in {wait:.1f} s",
+            )  # fmt: skip
+            if not redeclared:
+                await self._sleep(wait)
+            if not wanted():
+                return error
+            attempt += 1
+
+    async def _send(self, message: WireMessage) -> Exception | None:
+        loop = asyncio.get_running_loop()
+        try:
+            (error,) = await loop.run_in_executor(None, self._outcomes.send, [message])
+        except Exception as exc:  # e.g. EncodeError: refused before anything was sent
+            return exc
+        return error
+
+
+async def redeclare(name: str, plan: Declarations, session: Session | None, queue: str) -> bool:
+    """Declare ``queue`` (a retry or dead-letter queue of ``plan``) again; True once done."""
+    declaration = next((q for q in plan.queues if q.name == queue), None)
+    if declaration is None or session is None:  # not ours, or reconnecting: just try again
+        return False
+    try:
+        await session.declare_queue(declaration)
+    except (Lost, WorkerError) as exc:  # a 406 also closes the session: the reconnect says it
+        log.warning("%s: redeclaring the missing queue %r failed: %s", name, queue, exc)
+        return False
+    log.warning("%s: the queue %r was missing: redeclared it", name, queue)
+    return True

@@ -1,0 +1,66 @@
+"""Outcomes decided here whose settling may not have reached the broker: a redelivery is settled
+from them instead of running the task again.
+
+The broker redelivers a message whose ack it never saw: the channel closed before the ack, or
+the connection dropped while the message was parked. Running its task again would add a run the
+queue's retry policy never allowed, so the worker looks a redelivered message up here first.
+
+Limits, on purpose: the ledger lives in the process (a restart forgets it, so a restart may cost
+at most one more run of each message in doubt); it is keyed by queue, ``message_id`` and attempt
+(a message without an id is not tracked); and it is bounded, the least recently used entry
+forgotten first. Pure: no clock, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from ..dispatch import Delivery, Outcome
+
+Key = tuple[str, str, int]
+
+
+class Decided:
+    """An outcome and how far its settling got: ``copied`` once its copy was confirmed."""
+
+    __slots__ = ("copied", "outcome")
+
+    def __init__(self, outcome: Outcome, *, copied: bool = False) -> None:
+        self.outcome, self.copied = outcome, copied
+
+
+class Ledger:
+    """At most ``size`` decided outcomes, by (queue, message id, attempt); loop thread only."""
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError(f"the ledger needs room for at least one entry, got {size}")
+        self._size = size
+        self._entries: OrderedDict[Key, Decided] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @staticmethod
+    def _key(delivery: Delivery) -> Key | None:
+        message_id = delivery.message_id
+        return (delivery.queue, message_id, delivery.attempt) if message_id else None
+
+    def decided(self, delivery: Delivery, outcome: Outcome, *, copied: bool = False) -> Decided:
+        """The entry of ``delivery``: the one recorded before, else ``outcome``, recorded now."""
+        key = self._key(delivery)
+        if key is None:  # untracked: an entry nobody will find
+            return Decided(outcome, copied=copied)
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._entries[key] = Decided(outcome, copied=copied)
+            if len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        else:
+            self._entries.move_to_end(key)
+        return entry
+
+    def get(self, delivery: Delivery) -> Decided | None:
+        """What was decided for this message (same queue, id and attempt), if anything."""
+        key = self._key(delivery)
+        return None if key is None else self._entries.get(key)
