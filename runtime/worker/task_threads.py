@@ -191,17 +191,17 @@ class TaskThreads:
                 error = RuntimeError(f"the task raised {type(exc).__name__}: {exc}")
                 error.__cause__ = exc
                 ok, value = False, error
-            self._end(slot)
+            self._end(slot, limit)
         except TaskTimeout as exc:  # interrupted after ``fn`` returned: timed out all the same
-            self._end(slot)
+            self._end(slot, limit)
             ok, value = False, exc
         return ok, value
 
-    def _end(self, slot: _Slot) -> None:
+    def _end(self, slot: _Slot, limit: TimeLimit | None) -> None:
         """The task is over: no interrupt may reach this thread from now on."""
         with self._lock:
             slot.future = None
-            if self._interrupt is not None:
+            if limit is not None and self._interrupt is not None:  # only limited ones are sent
                 self._interrupt.clear(threading.get_ident())
 
     def _report(self, future: asyncio.Future[Any], ok: bool, value: Any) -> None:
@@ -224,13 +224,12 @@ class TaskThreads:
             future, ok, value = results.popleft()
             self._unsettled -= 1
             limited = self._deadlines.pop(future, None)
+            if limited is not None:
+                limited[0].cancel()
             if future.done():  # cancelled meanwhile: its result is not wanted
                 continue
-            if limited is not None:
-                deadline, limit = limited
-                deadline.cancel()
-                if deadline.expired:  # interrupted: whatever it returned, it timed out
-                    ok, value = False, limit.error()
+            if limited is not None and limited[0].expired:
+                ok, value = False, limited[1].error()  # whatever it returned, it timed out
             if ok:
                 future.set_result(value)
             else:
