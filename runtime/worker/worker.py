@@ -118,10 +118,11 @@ class Worker:
 
     def _on_stuck(self) -> None:
         self._metrics.stuck(self._stuck.count)
-        if self._stuck.full and not self._stopping:
+        if self._stuck.full and not self._stuck_stop:  # even while stopping: exit STUCK
             log.error("%s: %s", self.name, self._stuck.health()[1].replace("\n", "; "))
             self._stuck_stop = True
-            self.request_stop()
+            if not self._stopping:
+                self.request_stop()
 
     # -- the reconnect loop -----------------------------------------------------------------
 
