@@ -120,8 +120,9 @@ class ManagementUnavailable(MqError):
 class TaskTimeout(MqError):
     """A task ran past its ``timeout:``; the message is retried or dead-lettered like a failure.
 
-    A plain function cannot be interrupted: its thread runs on, holding a ``--concurrency``
-    slot, and its result is ignored. A coroutine task is cancelled.
+    The timeout counts from when the task starts. A coroutine task is cancelled; in a plain
+    task's thread this exception is raised (``runtime.worker.interrupt``). A task still
+    running ``--timeout-grace`` seconds later is abandoned and counted as stuck.
     """
 
 
@@ -133,6 +134,7 @@ class ExitCode(enum.IntEnum):
     CONFIG = 2  #: bad settings, registry import error, or credentials/permissions refused
     UNREACHABLE = 3  #: the broker stayed unreachable longer than ``--max-unreachable``
     TOPOLOGY_MISMATCH = 4  #: a queue or exchange exists with other arguments (406)
+    STUCK = 6  #: ``--max-stuck`` abandoned tasks still running: replace the process
 
 
 class Lost(Exception):

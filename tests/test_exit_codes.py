@@ -27,6 +27,7 @@ def test_the_runtime_enums_are_names_for_the_shared_codes() -> None:
         "CONFIG": ExitCode.INVALID,
         "UNREACHABLE": ExitCode.UNREACHABLE,
         "TOPOLOGY_MISMATCH": ExitCode.TOPOLOGY_MISMATCH,
+        "STUCK": ExitCode.STUCK,
     }
     assert {m.name: int(m) for m in AdminExit} == {
         "OK": ExitCode.OK,
@@ -41,6 +42,7 @@ def test_a_code_above_two_means_one_thing_whichever_command_returns_it() -> None
     assert users[ExitCode.UNREACHABLE] == ["mserve", "mqctl"]
     assert users[ExitCode.TOPOLOGY_MISMATCH] == ["mserve"]
     assert users[ExitCode.BLOCKED] == ["mq-compile diff"]
+    assert users[ExitCode.STUCK] == ["mserve"]
     assert all(ExitCode.OK in m and ExitCode.INVALID in m for m in MEANINGS.values())
 
 

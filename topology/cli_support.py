@@ -23,6 +23,7 @@ class ExitCode(enum.IntEnum):
     UNREACHABLE = 3  #: the broker could not be reached
     TOPOLOGY_MISMATCH = 4  #: a queue or exchange exists on the broker with other arguments
     BLOCKED = 5  #: ``mq-compile diff``: broker-incompatible or destructive changes
+    STUCK = 6  #: ``mserve``: tasks stuck past their timeout; restart the process
 
 
 #: Per command, what each code it can return means there (codes it never returns are absent).
@@ -60,6 +61,8 @@ MEANINGS: dict[str, dict[ExitCode, str]] = {
         ExitCode.UNREACHABLE: "broker unreachable for longer than --max-unreachable seconds",
         ExitCode.TOPOLOGY_MISMATCH: "topology mismatch: a queue or exchange exists on the "
         "broker with other arguments",
+        ExitCode.STUCK: "--max-stuck tasks overran their timeout and could not be stopped: "
+        "it stopped taking messages and drained; restart it",
     },
     "mqctl": {
         ExitCode.OK: "done",

@@ -26,10 +26,10 @@ from ..dispatch import (
     prepare,
     retry_properties,
 )
-from ..errors import TaskTimeout
 from ..request import MessageRequest
 from ..wire import WireMessage, new_message_id
 from .task_threads import TaskThreads
+from .time_limits import TimeLimit, start_limited
 
 T = TypeVar("T")
 
@@ -69,16 +69,26 @@ def start(
     The worker calls this first thing on a delivery and does its bookkeeping after: a plain
     task is in its thread by then, and a coroutine is its own asyncio task, with no worker
     coroutine between it and the message (on 3.12+ it has already run up to its first wait
-    or to its end). An ``Outcome`` means there is nothing to run (dead-lettered).
+    or to its end). An ``Outcome`` means there is nothing to run (dead-lettered). A task's
+    ``timeout:`` counts from when it starts, and its future ends with ``TaskTimeout`` if it
+    overruns (``time_limits``).
     """
     prepared = prepare(delivery, policy, registry=registry, settings=settings)
     if isinstance(prepared, Outcome):
         return prepared
     task, request = prepared
+    limit = None
+    if task.timeout is not None:
+        limit = TimeLimit(task.timeout, task.name, delivery.message_id or "")
     if not task.is_coroutine:
-        return Started(task, request, threads.submit(call_task, task, request))
+        return Started(task, request, threads.submit(call_task, task, request, limit=limit))
     try:
-        running: asyncio.Future[Any] = start_task(call_task(task, request))
+        running: asyncio.Future[Any]
+        if limit is None:
+            running = start_task(call_task(task, request))
+        else:
+            coro = call_task(task, request)
+            running = start_limited(coro, limit, threads.grace, threads.stuck, start_task)
     except Exception as exc:  # the root factory failed: the task's failure, judged by finish
         running = asyncio.get_running_loop().create_future()
         running.set_exception(exc)
@@ -89,21 +99,15 @@ async def finish(delivery: Delivery, policy: QueuePolicy, started: Outcome | Sta
     """Wait for the started task and judge it; raises only ``CancelledError``.
 
     Cancellation (shutdown before a queued plain task started) propagates so the caller can
-    requeue the message instead of judging it.
+    requeue the message instead of judging it. An overrun is a ``TaskTimeout`` failure.
     """
     if isinstance(started, Outcome):
         return started
     task, _, running = started
     try:
-        if task.timeout is None:
-            await running
-        else:
-            await asyncio.wait_for(running, task.timeout)
+        await running
     except asyncio.CancelledError:
         raise
-    except TimeoutError:
-        error = TaskTimeout(f"task {task.name!r} ran longer than its timeout of {task.timeout:g} s")
-        return failure_outcome(delivery, policy, error)
     except Exception as exc:  # the task's failure is the message's outcome
         return failure_outcome(delivery, policy, exc)
     return task.acked

@@ -24,6 +24,7 @@ REQUEUED = "mqwire_messages_requeued_total"
 PARKED = "mqwire_messages_parked_total"
 IN_FLIGHT = "mqwire_messages_in_flight"
 DURATION = "mqwire_task_duration_seconds"
+STUCK = "mqwire_stuck_tasks"
 
 _COUNTERS: dict[str, str] = {
     PROCESSED: "Messages handled successfully and acknowledged.",
@@ -87,6 +88,7 @@ class Metrics:
         self._counters: dict[str, dict[Labels, int]] = {name: {} for name in _COUNTERS}
         self._in_flight: dict[str, int] = {}
         self._durations: dict[Labels, _Histogram] = {}
+        self._stuck = 0
 
     def started(self, queue: str) -> None:
         """A message of ``queue`` is being handled."""
@@ -111,11 +113,17 @@ class Metrics:
                 histogram.counts[bisect.bisect_left(self._bounds, duration)] += 1
                 histogram.sum += duration
 
+    def stuck(self, count: int) -> None:
+        """``count`` abandoned tasks (past their timeout, unstoppable) are still running."""
+        with self._lock:
+            self._stuck = count
+
     def snapshot(self) -> dict[str, Any]:
         """Totals over all labels, keyed by metric name (the histogram as ``_count``/``_sum``)."""
         with self._lock:
             totals: dict[str, Any] = {n: sum(s.values()) for n, s in self._counters.items()}
             totals[IN_FLIGHT] = sum(self._in_flight.values())
+            totals[STUCK] = self._stuck
             totals[f"{DURATION}_count"] = sum(sum(h.counts) for h in self._durations.values())
             totals[f"{DURATION}_sum"] = sum(h.sum for h in self._durations.values())
             return totals
@@ -135,6 +143,8 @@ class Metrics:
             family(IN_FLIGHT, "gauge", "Messages being handled right now.")
             for queue, value in sorted(self._in_flight.items()):
                 out.append(f"{IN_FLIGHT}{_labels(queue=queue)} {value}")
+            family(STUCK, "gauge", "Tasks abandoned past their timeout and still running.")
+            out.append(f"{STUCK} {self._stuck}")
             family(DURATION, "histogram", "Time spent handling one message, in seconds.")
             for (queue, task), histogram in sorted(self._durations.items()):
                 cumulative = 0

@@ -26,6 +26,8 @@ from ..wiring.load import load
 from ..wiring.registry import Registry
 from .metrics import Metrics
 from .policy import WorkerOptions
+from .stuck import DEFAULT_MAX_STUCK, StuckTasks
+from .time_limits import DEFAULT_TIMEOUT_GRACE
 
 log = logging.getLogger("mqwire.mserve")
 
@@ -35,6 +37,7 @@ examples (from examples/ticketing, with PYTHONPATH=. so the tasks import):
   {prog} compiled.ini lots                    serve only publisher_consumer "lots"
   {prog} compiled.ini --queue lots.election   serve one queue (repeatable)
   {prog} compiled.ini --concurrency 4 --http 9100 --grace 60
+  {prog} compiled.ini --timeout-grace 10 --max-stuck 2   tasks past their timeout
 """
 
 
@@ -54,6 +57,19 @@ def build_parser(prog: str = "mserve") -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-unreachable", type=float, default=300.0, help="exit 3 after this long unreachable"
     )
+    parser.add_argument(
+        "--timeout-grace", type=float, default=DEFAULT_TIMEOUT_GRACE, metavar="SECONDS",
+        help="seconds a task past its timeout gets to stop before it is abandoned as stuck",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-stuck", type=_positive_int, default=DEFAULT_MAX_STUCK, metavar="N",
+        help="stop (exit 6) when N abandoned tasks still run; /healthz is 503 then",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-interrupt", dest="interrupt", action="store_false",
+        help="never raise TaskTimeout inside an overrunning plain task's thread (CPython "
+        "PyThreadState_SetAsyncExc); such a task is only abandoned after --timeout-grace",
+    )  # fmt: skip
     parser.add_argument(
         "--http",
         metavar="[HOST:]PORT",
@@ -128,7 +144,11 @@ async def serve(registry: Registry, specs: Sequence[ConsumerSpec], args: argpars
     from .worker import Worker
 
     metrics = Metrics()
-    options = WorkerOptions(args.concurrency, args.grace, args.max_unreachable)
+    options = WorkerOptions(
+        args.concurrency, args.grace, args.max_unreachable, timeout_grace=args.timeout_grace,
+        max_stuck=args.max_stuck, interrupt=args.interrupt,
+    )  # fmt: skip
+    stuck = StuckTasks(args.max_stuck)
     workers = []
     for spec in specs:
         for queue in spec.queues:
@@ -140,7 +160,7 @@ async def serve(registry: Registry, specs: Sequence[ConsumerSpec], args: argpars
         outcomes = AmqpTransport(url, name=f"mserve:{spec.name}:outcomes", heartbeat=heartbeat)
         worker = Worker(
             spec.name, spec.queues, plan, registry, metrics,
-            connect=connect, outcomes=outcomes, options=options,
+            connect=connect, outcomes=outcomes, options=options, stuck=stuck,
         )  # fmt: skip
         workers.append(worker)
 
@@ -160,7 +180,7 @@ async def serve(registry: Registry, specs: Sequence[ConsumerSpec], args: argpars
             states = [w.readiness() for w in workers]
             return all(ok for ok, _ in states), "; ".join(reason for _, reason in states)
 
-        _, port = start_status_server(args.http, metrics, readiness)
+        _, port = start_status_server(args.http, metrics, readiness, stuck.health)
         log.info("status on port %d: /healthz /readyz /metrics", port)
     running = {asyncio.ensure_future(w.run()): w for w in workers}
     await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
@@ -191,7 +211,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "mserve") -> int:
     finally:
         registry.close()
     log.info("exiting with %d (%s)", code, ExitCode(code).name)
-    if code == ExitCode.FORCED_STOP:  # a task thread may still run; do not wait for it
+    if code in (ExitCode.FORCED_STOP, ExitCode.STUCK):  # a task thread may still run
         logging.shutdown()
         os._exit(code)
     return code

@@ -13,6 +13,7 @@ from tornado.log import access_log
 
 from .metrics import Metrics
 
+#: ``() -> (ok, text)``: readiness for ``/readyz``, liveness for ``/healthz``.
 Readiness = Callable[[], tuple[bool, str]]
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -56,8 +57,12 @@ class _Text(tornado.web.RequestHandler):
 
 
 class _Healthz(_Text):
+    def initialize(self, liveness: Readiness) -> None:
+        self.liveness = liveness
+
     def get(self) -> None:
-        self.reply(200, "ok\n")
+        alive, text = self.liveness()
+        self.reply(200 if alive else 503, f"{text or ('ok' if alive else 'unhealthy')}\n")
 
 
 class _Readyz(_Text):
@@ -70,6 +75,10 @@ class _Readyz(_Text):
             self.reply(200, "ready\n")
         else:
             self.reply(503, f"{reason or 'not ready'}\n")
+
+
+def _alive() -> tuple[bool, str]:
+    return True, "ok"
 
 
 class _Metrics(_Text):
@@ -87,6 +96,8 @@ def _log_request(handler: tornado.web.RequestHandler) -> None:
         level = logging.DEBUG
     elif status == 503 and isinstance(handler, _Readyz):
         level = logging.INFO
+    elif status == 503 and isinstance(handler, _Healthz):
+        level = logging.WARNING  # the reason was logged once, as an error, when it happened
     else:
         level = logging.WARNING if status < 500 else logging.ERROR
     access_log.log(
@@ -101,15 +112,17 @@ def _log_request(handler: tornado.web.RequestHandler) -> None:
 
 
 def start_status_server(
-    address: tuple[str, int], metrics: Metrics, readiness: Readiness
+    address: tuple[str, int], metrics: Metrics, readiness: Readiness, liveness: Readiness = _alive
 ) -> tuple[tornado.httpserver.HTTPServer, int]:
     """Serves /healthz, /readyz and /metrics; call on the running IOLoop's thread.
+
+    ``/healthz`` is 503 when ``liveness`` says so: the process needs a restart.
 
     Returns the server (``stop()`` it, then ``close_all_connections()``) and the bound port.
     """
     app = tornado.web.Application(
         [
-            (r"/healthz", _Healthz),
+            (r"/healthz", _Healthz, {"liveness": liveness}),
             (r"/readyz", _Readyz, {"readiness": readiness}),
             (r"/metrics", _Metrics, {"metrics": metrics}),
         ],

@@ -28,10 +28,12 @@ from ..wiring.registry import Registry
 from .acks import AckBatcher
 from .copying import redeclare
 from .execution import Started, finish, start, start_task
+from .interrupt import thread_interrupt
 from .metrics import Metrics
 from .policy import WorkerOptions, backoff
 from .ports import ConsumerChannel, OutcomePublisher, Session, SessionFactory
 from .settling import Job, Settler
+from .stuck import StuckTasks
 from .task_threads import TaskThreads
 
 log = logging.getLogger("mqwire.worker")
@@ -52,16 +54,24 @@ class Worker:
         outcomes: OutcomePublisher,
         options: WorkerOptions | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        stuck: StuckTasks | None = None,
     ) -> None:
         """``connect(on_lost)`` opens a session per (re)connection; ``outcomes`` publishes the
         retry and dead-letter copies and is closed when ``run`` ends; ``sleep`` waits between
-        attempts at a copy (tests pass one that does not)."""
+        attempts at a copy (tests pass one that does not). ``stuck`` counts the process's
+        abandoned tasks (shared by its workers); every worker stops when it is full."""
         self.name = name
         self._queues, self._plan, self._registry = list(queues), plan, registry
         self._metrics, self._options = metrics, options or WorkerOptions()
         self._connect, self._outcomes = connect, outcomes
         loop = asyncio.get_running_loop()  # built on the loop it serves
-        self._threads = TaskThreads(self._options.concurrency, loop)
+        options = self._options
+        self._stuck = stuck or StuckTasks(options.max_stuck)
+        self._stuck.subscribe(self._on_stuck)
+        self._threads = TaskThreads(
+            options.concurrency, loop, grace=options.timeout_grace,
+            interrupt=thread_interrupt(options.interrupt), stuck=self._stuck,
+        )  # fmt: skip
         self._acks = AckBatcher(loop.call_soon)
         self._settler = Settler(
             name, self._acks, metrics, outcomes, registry.dead_letter_queue,
@@ -76,6 +86,7 @@ class Worker:
         self._lost: asyncio.Future[str] | None = None
         self._stopping = False
         self._parked: dict[str, str] = {}  # queue -> why its consumer was stopped
+        self._stuck_stop = False  # stopping because too many tasks are stuck: exit STUCK
 
     # -- state ------------------------------------------------------------------------------
 
@@ -104,6 +115,14 @@ class Worker:
         if self._session is not None:
             self._session.interrupt()
         self._wake("stop requested")
+
+    def _on_stuck(self) -> None:
+        self._metrics.stuck(self._stuck.count)
+        if self._stuck.full and not self._stuck_stop:  # even while stopping: exit STUCK
+            log.error("%s: %s", self.name, self._stuck.health()[1].replace("\n", "; "))
+            self._stuck_stop = True
+            if not self._stopping:
+                self.request_stop()
 
     # -- the reconnect loop -----------------------------------------------------------------
 
@@ -190,9 +209,10 @@ class Worker:
             reason = describe_error(started)
             self._settler.finish(job, None, "requeue", requeue=True, reason=reason)
             return
-        if isinstance(started, Started) and started.task.timeout is None:
-            # Nothing to do on the loop until the task is done: settle then, so the loop goes
-            # idle (and lets a thread have the GIL) without building another task first.
+        if isinstance(started, Started):
+            # Nothing to do on the loop until the task is done (its time limit is the
+            # future's): settle then, so the loop goes idle (and lets a thread have the GIL)
+            # without building another task first.
             running = started.running
             if running.done():  # a root factory that failed, or (3.12+) an async def that
                 self._on_done(job, started, running)  # never waited: settle it now
@@ -203,7 +223,7 @@ class Worker:
             self._settle_soon(job, started)
 
     def _on_done(self, job: Job, started: Started, running: asyncio.Future[Any]) -> None:
-        """A task without a timeout ended: ack a success at once, judge anything else in a task.
+        """A task ended: ack a success at once, judge anything else (a timeout too) in a task.
 
         Most messages succeed, and acking one is synchronous: no task and coroutines to build.
         """
@@ -277,6 +297,8 @@ class Worker:
                 for task in late:
                     task.cancel()
                 await asyncio.wait(late)
+        if self._stuck_stop:  # the stuck tasks still run: only a new process is clean
+            return ExitCode.STUCK
         return ExitCode.FORCED_STOP if self._settler.forced else ExitCode.OK
 
     async def _teardown(self) -> None:

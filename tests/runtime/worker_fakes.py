@@ -23,6 +23,7 @@ from mqwire.runtime.wiring.registry import Registry
 from mqwire.runtime.worker.metrics import Metrics
 from mqwire.runtime.worker.policy import WorkerOptions
 from mqwire.runtime.worker.ports import OnMessage
+from mqwire.runtime.worker.stuck import StuckTasks
 from mqwire.runtime.worker.worker import Worker
 from mqwire.topology.declarations import (
     Declarations,
@@ -243,6 +244,7 @@ async def running(
     queue: Queue = QUEUE,
     others: Sequence[str] = (),
     on_wait: Callable[[], None] = lambda: None,
+    stuck: StuckTasks | None = None,
 ) -> AsyncIterator[Running]:
     """A worker consuming ``q`` (or ended already: ``connect_errors`` can make it give up),
     and each of ``others`` with a task of the same function; waits are recorded, not slept,
@@ -269,7 +271,7 @@ async def running(
     plan = Declarations(queues=(queue_declaration(queue), *failure_queue_declarations(queue)))
     worker = Worker(
         "w", queues, plan, registry, metrics, connect=broker.connect, outcomes=outcomes,
-        options=options, sleep=sleep,
+        options=options, sleep=sleep, stuck=stuck,
     )  # fmt: skip
     run = asyncio.ensure_future(worker.run())
     consuming = asyncio.ensure_future(broker.consuming.wait())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 from typing import Any
 
@@ -49,4 +50,29 @@ def fail_when_bad(context: Any, request: Any) -> None:
     if request.params.get("bad"):
         _note("failed", request)
         raise ValueError(f"refusing message {request.params.get('id')}")
+    _note("done", request)
+
+
+def hold(context: Any, request: Any) -> None:
+    """Works ``seconds`` as the body's ``mode`` says, or not at all; records start and end.
+
+    ``spin``: pure Python, which the worker's interrupt stops at once. ``block``: waits in C
+    (a lock), which no interrupt reaches until the wait returns.
+    """
+    _note("started", request)
+    seconds = float(request.params.get("seconds", 0))
+    if request.params.get("mode") == "spin":
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            pass
+    elif request.params.get("mode") == "block":
+        threading.Event().wait(seconds)
+    _note("done", request)
+
+
+def gate(context: Any, request: Any) -> None:
+    """Runs until the file named by the body's ``path`` exists: the test opens the gate."""
+    _note("started", request)
+    while not os.path.exists(request.params["path"]):
+        time.sleep(0.02)  # the task's own polling, not a test's synchronisation
     _note("done", request)

@@ -23,6 +23,7 @@ def test_render_small_scenario_exactly() -> None:
     metrics.finished("orders", "ship", "retry", 2.0)
     metrics.finished("orders", None, "dead-letter", 0.0)
     metrics.finished("orders", "ship", "dropped", 9.0)
+    metrics.stuck(2)
 
     assert metrics.render() == (
         "# HELP mqwire_messages_processed_total Messages handled successfully and acknowledged.\n"
@@ -51,6 +52,9 @@ def test_render_small_scenario_exactly() -> None:
         "# TYPE mqwire_messages_in_flight gauge\n"
         'mqwire_messages_in_flight{queue="emails"} 1\n'
         'mqwire_messages_in_flight{queue="orders"} 0\n'
+        "# HELP mqwire_stuck_tasks Tasks abandoned past their timeout and still running.\n"
+        "# TYPE mqwire_stuck_tasks gauge\n"
+        "mqwire_stuck_tasks 2\n"
         "# HELP mqwire_task_duration_seconds Time spent handling one message, in seconds.\n"
         "# TYPE mqwire_task_duration_seconds histogram\n"
         'mqwire_task_duration_seconds_bucket{queue="orders",task="",le="0.1"} 1\n'
@@ -76,11 +80,13 @@ def test_empty_metrics_still_declare_every_family() -> None:
         "mqwire_messages_requeued_total",
         "mqwire_messages_parked_total",
         "mqwire_messages_in_flight",
+        "mqwire_stuck_tasks",
         "mqwire_task_duration_seconds",
     ]
     assert [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE")] == names
     assert [line.split()[2] for line in text.splitlines() if line.startswith("# HELP")] == names
-    assert all(line.startswith("#") for line in text.splitlines())
+    samples = [line for line in text.splitlines() if not line.startswith("#")]
+    assert samples == ["mqwire_stuck_tasks 0"], "only the unlabelled gauge has a sample"
 
 
 def test_label_values_are_escaped() -> None:
@@ -146,6 +152,7 @@ def test_snapshot_sums_over_labels_and_skips_unprocessed_durations() -> None:
         "mqwire_messages_requeued_total": 2,
         "mqwire_messages_parked_total": 1,
         "mqwire_messages_in_flight": 0,
+        "mqwire_stuck_tasks": 0,
         "mqwire_task_duration_seconds_count": 7,
         "mqwire_task_duration_seconds_sum": 1.75,
     }
