@@ -13,11 +13,12 @@ caller's to abandon.
 
 from __future__ import annotations
 
-import ctypes
-import platform
+import sys
 
 
 def _set_async_exc(ident: int, exc: type[BaseException] | None) -> int:
+    import ctypes  # on the first overrun only: a worker whose tasks keep time never loads it
+
     # No argtypes on the shared ``pythonapi`` function: a bare None is passed as NULL, which
     # clears a pending exception (a ``py_object(None)`` would pass Py_None instead).
     arg = ctypes.py_object(exc) if exc is not None else None
@@ -42,6 +43,6 @@ class ThreadInterrupt:
 
 def thread_interrupt(enabled: bool = True) -> ThreadInterrupt | None:
     """The interrupter when asked for and the interpreter is CPython, else None."""
-    if not enabled or platform.python_implementation() != "CPython":
+    if not enabled or sys.implementation.name != "cpython":
         return None
     return ThreadInterrupt()
