@@ -98,7 +98,7 @@ def decode_body(
                 return DecodedBody()
             raise
     media, charset = media_type(content_type)
-    if media == JSON or media.endswith("+json"):
+    if _json_media(media):
         return _json(body, charset)
     if media == FORM:
         try:
@@ -175,5 +175,8 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(","
 
 
 def _is_json(content_type: str) -> bool:
-    media = media_type(content_type).media
+    return _json_media(media_type(content_type).media)
+
+
+def _json_media(media: str) -> bool:
     return media == JSON or media.endswith("+json")

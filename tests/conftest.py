@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from urllib.parse import quote
 
 import pytest
+from ci_skip import skip_unless_ci
 
 #: Private RabbitMQ nodes for destructive tests: the ``private_node`` fixtures (see the module).
 pytest_plugins = ["private_broker"]
@@ -33,10 +34,7 @@ def _broker_reachable(host: str = "127.0.0.1", port: int = 5672) -> bool:
 def amqp_url() -> str:
     """The test broker's URL; skips (or fails, when CI is set) if no broker listens."""
     if not _broker_reachable():
-        message = "RabbitMQ is not reachable on 127.0.0.1:5672"
-        if os.environ.get("CI"):
-            pytest.fail(message + " (CI must run the broker tests)")
-        pytest.skip(message)
+        skip_unless_ci("RabbitMQ is not reachable on 127.0.0.1:5672")
     return AMQP_URL
 
 
@@ -52,9 +50,7 @@ def rabbitmqctl() -> Callable[..., str]:
     """Runs ``rabbitmqctl -q ARGS`` (inspection and per-connection fault injection)."""
     exe = shutil.which("rabbitmqctl")
     if exe is None:
-        if os.environ.get("CI"):
-            pytest.fail("rabbitmqctl is needed for fault injection in CI")
-        pytest.skip("rabbitmqctl is not installed")
+        skip_unless_ci("rabbitmqctl is not installed (needed for fault injection)")
 
     def run(*args: str) -> str:
         done = subprocess.run(

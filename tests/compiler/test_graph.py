@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import stat
 import subprocess
@@ -11,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from ci_skip import skip_unless_ci
 from tool_example import EXAMPLE, check_golden, load_example
 
 from mqwire.compiler import cli
@@ -100,9 +100,7 @@ def test_cli_draws_a_picture_with_dot(monkeypatch: pytest.MonkeyPatch, tmp_path:
 
 def test_real_graphviz_draws_the_example(tmp_path: Path) -> None:
     if shutil.which("dot") is None:  # .ci/run installs it: CI never skips this
-        if os.environ.get("CI"):
-            pytest.fail("Graphviz (dot) is needed in CI; .ci/run installs it")
-        pytest.skip("Graphviz is not installed")
+        skip_unless_ci("Graphviz is not installed (.ci/run installs it)")
     code, _, err = run_cli(TOPOLOGY, "-o", str(tmp_path / "t.svg"))
     assert code == 0, err
     assert "<svg" in (tmp_path / "t.svg").read_text(encoding="utf-8")
