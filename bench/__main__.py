@@ -23,7 +23,7 @@ from typing import Any
 
 from . import compile_time, consume, latency, publish
 from .broker import DEFAULT_URL, BenchError, Broker
-from .harness import ROOT, RunConfig
+from .harness import ROOT, RunConfig, compile_bytecode
 from .peers import versions as peer_versions
 from .rawpika import json_message
 from .report import ratios, targets
@@ -112,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         broker = Broker(args.url, delete_later=args.quick)
         info = machine(broker)
+        compile_bytecode()
     except BenchError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 2
