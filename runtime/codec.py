@@ -175,7 +175,7 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(","
 
 
 def _is_json(content_type: str) -> bool:
-    return _json_media(media_type(content_type).media)
+    return content_type == JSON or _json_media(media_type(content_type).media)
 
 
 def _json_media(media: str) -> bool:
