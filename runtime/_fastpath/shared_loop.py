@@ -5,8 +5,9 @@ publishes must wake it, and a confirm wakes the waiting caller again: two cross-
 wake-ups per confirmed publish, which a single-threaded client never pays. ``SharedIOLoop``
 lets the I/O thread hold a lock except while it waits in epoll, so a caller can take it and
 publish itself (``held``) and read its own confirms off the socket (``read_until``).
-This changes pika's threading model, so ``MQWIRE_FASTPATH`` keeps it off unless forced on
-(``switch.py``); for a plain pika ``IOLoop`` every function here is a no-op.
+This changes pika's threading model, so ``MQWIRE_FASTPATH`` (``switch.py``) turns it on in
+``auto`` only for the pika minor its stress test ran on; for a plain pika ``IOLoop`` every
+function here is a no-op.
 """
 
 from __future__ import annotations

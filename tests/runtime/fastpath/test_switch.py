@@ -15,7 +15,7 @@ from pika.adapters.tornado_connection import TornadoConnection  # type: ignore[i
 from mqwire.runtime._fastpath import shared_loop
 from mqwire.runtime._fastpath.classes import DirectSelectConnection
 from mqwire.runtime._fastpath.reads import FrameReads
-from mqwire.runtime._fastpath.switch import ENV, TESTED, Fastpath, choose, decide
+from mqwire.runtime._fastpath.switch import ENV, TESTED, TRICKS, Fastpath, choose, decide
 from mqwire.runtime._fastpath.writes import DirectWrites
 from mqwire.runtime.amqp.connections import publisher_loop, select_connection, tornado_connection
 from mqwire.runtime.errors import ConfigurationError
@@ -28,19 +28,19 @@ def tricks(decision: Fastpath) -> tuple[bool, bool, bool]:
 
 
 def test_auto_turns_on_only_the_tricks_tested_with_this_pika_minor() -> None:
-    assert tricks(choose("auto", "1.4.0", ALL)) == (True, True, False)
-    assert tricks(choose("auto", "1.4.9", ALL)) == (True, True, False)
+    assert tricks(choose("auto", "1.4.0", ALL)) == (True, True, True)
+    assert tricks(choose("auto", "1.4.9", ALL)) == (True, True, True)
     assert tricks(choose("auto", "1.5.0", ALL)) == (False, False, False)
     assert tricks(choose("auto", "1.14.0", ALL)) == (False, False, False)
     assert tricks(choose("auto", "2.0.0b1", ALL)) == (False, False, False)
-    assert TESTED["shared_ioloop"] == frozenset(), "documented as off in auto"
+    assert dict(TESTED) == {t: frozenset({"1.4"}) for t in TRICKS}, "as docs/fastpath.md says"
 
 
 def test_on_forces_every_trick_whose_internals_exist_and_off_none() -> None:
     assert tricks(choose("on", "1.5.0", ALL)) == (True, True, True)
     missing = {**ALL, "reads": False}
     assert tricks(choose("on", "1.4.0", missing)) == (False, True, True)
-    assert tricks(choose("auto", "1.4.0", missing)) == (False, True, False)
+    assert tricks(choose("auto", "1.4.0", missing)) == (False, True, True)
     assert tricks(choose("off", "1.4.0", ALL)) == (False, False, False)
 
 
@@ -62,7 +62,7 @@ def test_a_bad_value_names_the_variable_and_the_choices(value: str) -> None:
 def test_the_start_up_line_says_which_tricks_are_on_and_why() -> None:
     decision = choose("auto", "1.4.0", ALL)
     assert decision.describe() == (
-        "fastpath: reads=on writes=on shared_ioloop=off (pika 1.4.0, MQWIRE_FASTPATH=auto)"
+        "fastpath: reads=on writes=on shared_ioloop=on (pika 1.4.0, MQWIRE_FASTPATH=auto)"
     )
 
 
