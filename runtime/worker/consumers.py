@@ -13,16 +13,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from functools import partial
-from typing import Any
 
 from mqwire.topology.model import Queue
 
 from ..errors import Lost, WorkerError
 from .policy import backoff
 from .ports import ConsumerChannel, OnMessage, Session
-from .settling import Job
 
 log = logging.getLogger("mqwire.worker")
 
@@ -149,12 +147,3 @@ class Consumers:
         if missing:
             return False, f"{name}: not consuming {', '.join(missing)}"
         return True, f"{name}: consuming {len(self.queues)} queue(s)"
-
-
-def culprit(jobs: Mapping[Job, asyncio.Future[Any]], oldest: int | None) -> Job | None:
-    """The job a consumer timeout cut short: the channel's oldest unacked delivery, if its task
-    had started (a job no thread had taken is cancelled, not counted: it never ran)."""
-    return next(
-        (job for job, running in jobs.items() if job.tag == oldest and not running.cancelled()),
-        None,
-    )

@@ -18,8 +18,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from functools import partial
-from typing import Any, cast
+from typing import cast
 
 from mqwire.topology.declarations import Declarations
 from mqwire.topology.model import Queue
@@ -28,10 +27,11 @@ from ..dispatch import Delivery, Outcome
 from ..errors import ExitCode, Lost, WorkerError
 from ..wiring.registry import Registry
 from .acks import AckBatcher
-from .consumers import Consumers, culprit
+from .consumers import Consumers
 from .copying import redeclare
-from .execution import Started, finish, start, start_task
+from .execution import Started, start
 from .interrupt import thread_interrupt
+from .jobs import Jobs, culprit
 from .metrics import Metrics
 from .policy import WorkerOptions, backoff
 from .ports import ConsumerChannel, OutcomePublisher, Session, SessionFactory
@@ -83,7 +83,7 @@ class Worker:
             rejecting={q.name for q in self._queues if "x-dead-letter-exchange" in q.arguments},
         )  # fmt: skip
         self._policies = {q.name: registry.queue_policy(q.name) for q in self._queues}
-        self._jobs: dict[Job, asyncio.Future[Any]] = {}  # its running task, or the one settling it
+        self._jobs = Jobs(self._settler, self._policies)
         self._session: Session | None = None
         self._consumers = Consumers(
             self._queues, self._on_message, self._on_cancel, self._on_channel_closed,
@@ -108,8 +108,7 @@ class Worker:
         """First call: graceful stop. Second call: stop now, requeueing what is in flight."""
         if self._stopping:
             self._settler.forced = True
-            for task in self._jobs.values():
-                task.cancel()
+            self._jobs.cancel_all()
         self._stopping = True
         if self._session is not None:
             self._session.interrupt()
@@ -188,7 +187,7 @@ class Worker:
         if self._stopping:
             return
         log.warning("%s: %s; reopening that channel only", self.name, reason)
-        jobs = {job: running for job, running in self._jobs.items() if job.channel is channel}
+        jobs = self._jobs.on(channel)
         self._threads.cancel_queued(jobs.values())
         if timed_out:  # the broker timed out the channel's oldest unacked delivery
             hit = culprit(jobs, self._acks.oldest(channel))
@@ -217,60 +216,7 @@ class Worker:
         job = Job(delivery, channel, tag)
         self._acks.delivered(channel, tag)
         self._metrics.started(queue)
-        if isinstance(started, Exception):
-            self._after_bug(job, started)
-            return
-        if isinstance(started, Started):
-            # Nothing to do on the loop until the task is done (its time limit is the
-            # future's): settle then, so the loop goes idle (and lets a thread have the GIL)
-            # without building another task first.
-            running = started.running
-            if running.done():  # a root factory that failed, or (3.12+) an async def that
-                self._on_done(job, started, running)  # never waited: settle it now
-                return
-            self._jobs[job] = running
-            running.add_done_callback(partial(self._on_done, job, started))
-        else:
-            self._settle_soon(job, started)
-
-    def _on_done(self, job: Job, started: Started, running: asyncio.Future[Any]) -> None:
-        """A task ended: ack a success at once, judge anything else (a timeout too) in a task.
-
-        Most messages succeed, and acking one is synchronous: no task and coroutines to build.
-        """
-        if running.cancelled() or running.exception() is not None:
-            self._settle_soon(job, started)
-            return
-        self._jobs.pop(job, None)
-        try:
-            self._settler.finish(job, started.task.name, "ack")
-        except Exception as exc:  # a bug of ours: never lose the message, never kill the loop
-            self._after_bug(job, exc)
-
-    def _settle_soon(self, job: Job, started: Outcome | Started) -> None:
-        task = start_task(self._process(job, started))
-        if not task.done():  # on 3.12+ it may have finished already
-            self._jobs[job] = task
-
-    async def _process(self, job: Job, started: Outcome | Started) -> None:
-        try:
-            outcome = await finish(job.delivery, self._policies[job.delivery.queue], started)
-            await self._settler.settle(job, outcome)
-        except asyncio.CancelledError:
-            reason = "stopped before it finished"
-            self._settler.finish(job, None, "requeue", requeue=True, reason=reason)
-        except Exception as exc:  # a bug of ours: never lose the message, never kill the loop
-            self._after_bug(job, exc)
-        finally:
-            current = self._jobs.get(job)  # keep a dead letter's task started after a bug
-            if current is not None and (current is asyncio.current_task() or current.done()):
-                del self._jobs[job]
-
-    def _after_bug(self, job: Job, exc: Exception) -> None:
-        """Requeue after an error of ours, bounded: then dead-letter, then give up."""
-        outcome = self._settler.requeue_after_bug(job, exc)
-        if outcome is not None:
-            self._settle_soon(job, outcome)
+        self._jobs.started(job, started)
 
     # -- settling hooks: copies that cannot be published, redeliveries decided before -------
 
@@ -282,7 +228,7 @@ class Worker:
         job = Job(delivery, channel, cast(int, delivery.delivery_tag))
         self._acks.delivered(channel, job.tag)
         self._metrics.started(delivery.queue)
-        self._settle_soon(job, outcome)
+        self._jobs.settle_soon(job, outcome)
         return True
 
     def _park(self, job: Job, why: str) -> None:
@@ -297,7 +243,7 @@ class Worker:
     async def _shutdown(self) -> ExitCode:
         self._consumers.cancel_all()  # no new work while in-flight work finishes
         not_started = self._threads.cancel_waiting()
-        await drain(self.name, self._jobs, self._settler, self._options.grace, not_started)
+        await drain(self.name, self._jobs.waiting, self._settler, self._options.grace, not_started)
         if self._stuck_stop:  # the stuck tasks still run: only a new process is clean
             return ExitCode.STUCK
         return ExitCode.FORCED_STOP if self._settler.forced else ExitCode.OK
