@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from worker_fakes import BODY, running, scenario
 
-from mqwire.runtime.errors import ExitCode, Lost
+from mqwire.runtime.errors import ExitCode, Lost, PublishNacked
 from mqwire.runtime.worker import worker as worker_module
 from mqwire.runtime.worker.policy import WorkerOptions
 
@@ -204,5 +204,30 @@ def test_a_message_whose_start_keeps_failing_is_requeued_three_times_then_dead_l
         reason = r.outcomes.sent[0].properties["headers"]["x-mqwire-reason"]
         assert reason.startswith("requeued 3 time(s) after errors of mqwire's own, the last:")
         assert "RuntimeError: a bug in the start path" in reason
+
+    scenario(test)
+
+
+def test_when_even_the_dead_letter_after_errors_cannot_be_published_the_queue_is_parked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken_start(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug in the start path")
+
+    monkeypatch.setattr(worker_module, "start", broken_start)
+    refused = PublishNacked("refused by the broker (basic.nack)", routing_key="q.dead")
+    options = WorkerOptions(copy_backoff=(0.5,), copy_jitter=0.0)
+
+    async def test() -> None:
+        async with running(Holding(), publish_error=refused, options=options) as r:
+            for n in range(4):
+                r.broker.deliver("q", BODY, FIRST, redelivered=n > 0)
+            results = await r.metrics.until(4)
+            assert [outcome for *_, outcome in results] == ["requeue"] * 3 + ["parked"]
+            ready, why = r.worker.readiness()
+            assert not ready and "could not move it to 'q.dead'" in why
+        assert [c[0] for c in r.broker.calls] == ["nack"] * 3 + ["send"] * 2, "held, not acked"
+        reason = r.outcomes.sent[0].properties["headers"]["x-mqwire-reason"]
+        assert reason.startswith("requeued 3 time(s) after errors of mqwire's own")
 
     scenario(test)
