@@ -5,10 +5,10 @@ each with its own prefetch: ``consumers``), touched only from the loop thread: e
 nack happens there. A channel the broker closes alone (its consumer timeout) is reopened alone;
 the run it cut short counts as a failed attempt (``Settler.timed_out``). Retries and dead letters
 are published through the outcomes publisher (its own connection, confirmed), and the input is
-acked only after that confirm (``settling``). Both are
-injected (``mserve`` passes the AMQP ones), so the worker knows nothing of pika. Nothing here
-recurses: ``run`` is a flat reconnect loop, and a delivery tag of a dead channel is dropped
-(the broker redelivers it), never acked on a new one.
+acked only after that confirm (``settling``). Both are injected (``mserve`` passes the AMQP
+ones), so the worker knows nothing of pika. Nothing here recurses: ``run`` is a flat reconnect
+loop, and a delivery tag of a dead channel is dropped (the broker redelivers it), never acked
+on a new one.
 """
 
 from __future__ import annotations
