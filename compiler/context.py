@@ -84,6 +84,7 @@ def ini_sections(topology: Topology, *, source: str, registry: str) -> list[Sect
         section = Section(f"connection:{connection.name}")
         section.add("url", connection.url)
         section.add("heartbeat", connection.heartbeat)
+        section.add("consumer_timeout", connection.consumer_timeout)
         sections.append(section)
     sections.extend(
         _queue_section(q, topology.task_for_queue(q.name)) for q in topology.queues.values()
@@ -99,6 +100,7 @@ def _settings_block(section: Section, topology: Topology, pc: PublisherConsumer)
     section.add(f"{p}.connection", pc.connection)
     section.add(f"{p}.url", connection.url if connection else None)
     section.add(f"{p}.heartbeat", connection.heartbeat if connection else None)
+    section.add(f"{p}.consumer_timeout", connection.consumer_timeout if connection else None)
     section.add(f"{p}.exchange", pc.exchange)
     section.entries.append(
         f"{p}.routes ="

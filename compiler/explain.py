@@ -12,11 +12,15 @@ import itertools
 from collections import defaultdict
 from dataclasses import dataclass
 
+from mqwire.topology.consumer_timeout import (
+    DEFAULT_CONSUMER_TIMEOUT,
+    broker_timeout,
+    timeout_problem,
+)
 from mqwire.topology.model import Route, Topology
 from mqwire.topology.routing import HASH, STAR, RouteTable, topic_matches
 
-#: RabbitMQ's default delivery acknowledgement timeout (``consumer_timeout``): 30 minutes.
-DEFAULT_CONSUMER_TIMEOUT = 1800.0
+__all__ = ["DEFAULT_CONSUMER_TIMEOUT", "Finding", "explain_key", "lint", "render_explanation"]
 
 #: A YAML path into the topology file: mapping keys (and list indexes).
 YamlPath = tuple[str | int, ...]
@@ -88,8 +92,12 @@ class Finding:
     message: str
 
 
-def lint(topology: Topology, consumer_timeout: float = DEFAULT_CONSUMER_TIMEOUT) -> list[Finding]:
-    """Every finding, sorted by place: an empty list means the topology is clean."""
+def lint(topology: Topology, consumer_timeout: float | None = None) -> list[Finding]:
+    """Every finding, sorted by place: an empty list means the topology is clean.
+
+    ``consumer_timeout`` overrides the broker's (a connection's ``consumer_timeout:``, else
+    RabbitMQ's default) for every task.
+    """
     findings = [
         *_unreachable_queues(topology),
         *_redundant_patterns(topology),
@@ -196,18 +204,21 @@ def _queues_without_tasks(topology: Topology) -> list[Finding]:
     return findings
 
 
-def _long_timeouts(topology: Topology, consumer_timeout: float) -> list[Finding]:
-    return [
-        Finding(
-            ("tasks", task.name, "timeout"),
-            "task-timeout",
-            f"task {task.name} may run {task.timeout:g}s, at or above the broker's delivery "
-            f"acknowledgement timeout (consumer_timeout, {consumer_timeout:g}s): RabbitMQ "
-            "closes the channel and redelivers; lower the timeout or raise consumer_timeout",
-        )
-        for task in topology.tasks.values()
-        if task.timeout is not None and task.timeout >= consumer_timeout
-    ]
+def _long_timeouts(topology: Topology, consumer_timeout: float | None) -> list[Finding]:
+    """Tasks a broker's consumer timeout applies to, with no ``timeout:`` or one not below it."""
+    findings = []
+    for task in topology.tasks.values():
+        applies = broker_timeout(topology, task.queue)
+        if applies is None:  # no broker consumes its queue
+            continue
+        problem = timeout_problem(task.name, task.timeout, consumer_timeout or applies)
+        if problem is None:
+            continue
+        if task.timeout is None:
+            findings.append(Finding(("tasks", task.name), "task-without-timeout", problem))
+        else:
+            findings.append(Finding(("tasks", task.name, "timeout"), "task-timeout", problem))
+    return findings
 
 
 #: A word no pattern can contain, standing for "any word" when instantiating a pattern.

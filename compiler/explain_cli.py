@@ -23,7 +23,8 @@ EXAMPLES = """\
   mq-compile explain topology.yaml lots.42.mail --publisher lots
   mq-compile explain topology.yaml --lint                    unreachable queues, shadowed or
                                                              duplicate patterns, queues
-                                                             without tasks, long timeouts
+                                                             without tasks, tasks with no or
+                                                             long timeouts
   mq-compile explain topology.yaml --lint --consumer-timeout 3600
 """
 
@@ -36,9 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--consumer-timeout",
         type=float,
-        default=DEFAULT_CONSUMER_TIMEOUT,
+        default=None,
         metavar="SECONDS",
-        help="the broker's consumer_timeout, for the task timeout check (default: %(default)g)",
+        help="the broker's consumer_timeout, for the task timeout checks (default: each "
+        f"connection's consumer_timeout, else RabbitMQ's default of {DEFAULT_CONSUMER_TIMEOUT:g})",
     )
 
 

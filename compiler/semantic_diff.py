@@ -284,7 +284,7 @@ def _connection_changes(old: Topology, new: Topology) -> Iterable[Change]:
         elif after is None:
             yield Change("other", "connection", name, "removed")
         else:
-            other = _diffs(before, after, ("url", "heartbeat"))
+            other = _diffs(before, after, ("url", "heartbeat", "consumer_timeout"))
             if other:
                 yield Change("other", "connection", name, "; ".join(other))
 

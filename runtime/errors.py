@@ -126,6 +126,14 @@ class TaskTimeout(MqError):
     """
 
 
+class ConsumerTimeoutExpired(MqError):
+    """The broker's ``consumer_timeout`` expired while a task ran: it closed the channel.
+
+    The broker redelivers the message; the worker counts that run as a failed attempt (retry
+    or dead-letter by the queue's policy) instead of running it again at once.
+    """
+
+
 class ExitCode(enum.IntEnum):
     """``mserve``'s exit status; supervisors restart on non-zero, operators read the name."""
 

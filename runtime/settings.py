@@ -6,6 +6,7 @@ holds; applications without a topology file can still write them by hand.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from .errors import ConfigurationError
 KNOWN_KEYS = (
     "url",
     "heartbeat",
+    "consumer_timeout",
     "connection",
     "exchange",
     "routes",
@@ -38,6 +40,8 @@ class PublisherConsumerSettings:
     factories: tuple[str, ...]
     url: str | None = None
     heartbeat: int | None = None
+    #: the broker's delivery acknowledgement timeout the topology states (seconds), if any
+    consumer_timeout: float | None = None
     exchange: str | None = None
     routes: tuple[Route, ...] = ()
     queues: tuple[str, ...] = ()
@@ -97,6 +101,7 @@ def read_settings(
         factories=factories,
         url=url,
         heartbeat=_int(prefix, "heartbeat", get("heartbeat")),
+        consumer_timeout=_seconds(prefix, "consumer_timeout", get("consumer_timeout")),
         exchange=get("exchange"),
         routes=_routes(prefix, get("routes")),
         queues=tuple((get("queues") or "").split()),
@@ -127,6 +132,18 @@ def _int(prefix: str, key: str, value: str | None) -> int | None:
             f"{prefix}.{key} has value {value!r}; write a whole number of 0 or more"
         )
     return int(value)
+
+
+def _seconds(prefix: str, key: str, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds < math.inf:
+        raise ConfigurationError(f"{prefix}.{key} has value {value!r}; write seconds above 0")
+    return seconds
 
 
 def _bool(prefix: str, key: str, value: str | None) -> bool:

@@ -33,7 +33,7 @@ def build_topology(data: Mapping[str, Any], scan: ScanResult) -> Topology:
         version=data["version"],
         connections=frozen_mapping(
             {
-                n: Connection(n, c["url"], c.get("heartbeat"))
+                n: Connection(n, c["url"], c.get("heartbeat"), _number(c.get("consumer_timeout")))
                 for n, c in entries(data, "connections").items()
             }
         ),

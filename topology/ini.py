@@ -147,6 +147,7 @@ class _Reader:
                         n,
                         self.get(f"connection:{n}", "url", str),
                         self.get(f"connection:{n}", "heartbeat", int, None),
+                        self.get(f"connection:{n}", "consumer_timeout", float, None),
                     )
                     for n in self.sections("connection")
                 }

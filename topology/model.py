@@ -43,6 +43,8 @@ class Connection:
     name: str
     url: str
     heartbeat: int | None = None
+    #: the broker's delivery acknowledgement timeout (seconds), as the topology states it
+    consumer_timeout: float | None = None
 
 
 @dataclass(frozen=True)

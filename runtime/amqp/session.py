@@ -24,13 +24,12 @@ from ..dispatch import Delivery
 from ..errors import Lost, WorkerError, describe_error, fatal_error
 from ..wire import properties_dict
 from .connections import tornado_connection
+from .consumer_channel import PIKA_ERRORS as _PIKA_ERRORS
+from .consumer_channel import PikaConsumerChannel, consumer_timeout
 from .params import connection_parameters
 
 #: The worker's callback for a delivery, with the channel to settle it on.
 OnMessage = Callable[["PikaConsumerChannel", Delivery], None]
-
-#: What pika raises, at once or through a callback, when the broker or the socket fails.
-_PIKA_ERRORS = (pika.exceptions.AMQPError, OSError)
 
 
 def session_factory(
@@ -53,41 +52,6 @@ def session_factory(
 
 def _translated(exc: BaseException, during: str) -> WorkerError | Lost:
     return fatal_error(exc, during) or Lost(f"{during}: {describe_error(exc)}")
-
-
-class PikaConsumerChannel:
-    """A consuming pika channel with pika's errors translated (``worker.ports.ConsumerChannel``)."""
-
-    __slots__ = ("_channel",)
-
-    def __init__(self, channel: Any) -> None:
-        self._channel = channel
-
-    @property
-    def is_open(self) -> bool:
-        return bool(self._channel.is_open)
-
-    def basic_ack(self, delivery_tag: int, multiple: bool = False) -> None:
-        try:
-            self._channel.basic_ack(delivery_tag, multiple)
-        except _PIKA_ERRORS as exc:
-            raise Lost(f"acking: {describe_error(exc)}") from None
-
-    def basic_nack(self, delivery_tag: int, requeue: bool = True) -> None:
-        try:
-            self._channel.basic_nack(delivery_tag, requeue=requeue)
-        except _PIKA_ERRORS as exc:
-            raise Lost(f"requeueing: {describe_error(exc)}") from None
-
-    def cancel(self) -> None:
-        channel = self._channel
-        if not channel.is_open:
-            return
-        try:
-            for tag in list(channel.consumer_tags):
-                channel.basic_cancel(tag)
-        except _PIKA_ERRORS:  # closing under us: the close ends its consumers anyway
-            pass
 
 
 class AmqpSession:
@@ -162,10 +126,30 @@ class AmqpSession:
         self._call("closing the declaring channel", channel.close)
 
     async def consume(
-        self, queue: str, prefetch: int, on_message: OnMessage, on_cancel: Callable[[], None]
+        self,
+        queue: str,
+        prefetch: int,
+        on_message: OnMessage,
+        on_cancel: Callable[[], None],
+        on_closed: Callable[[str, bool], None],
     ) -> PikaConsumerChannel:
-        """A channel of its own consuming ``queue``, its deliveries decoded for ``on_message``."""
-        channel = await self._channel()
+        """A channel of its own consuming ``queue``, its deliveries decoded for ``on_message``.
+
+        The broker closing this channel alone (a 406 consumer timeout, say) is not a loss of
+        the session: ``on_closed(reason, consumer_timeout)`` hears of it, and the connection
+        and the other queues' channels carry on.
+        """
+        setting_up: set[asyncio.Future[Any]] = set()  # this channel's calls still waiting
+
+        def closed(_: Any, exc: BaseException) -> None:
+            if self._quiet or not isinstance(exc, pika.exceptions.ChannelClosedByBroker):
+                return  # our own close, or the connection's loss: its own callback says so
+            for future in setting_up:  # pika never answers a closed channel's calls
+                if not future.done():
+                    future.set_exception(Lost(exc))
+            on_closed(f"channel of {queue!r} closed: {describe_error(exc)}", consumer_timeout(exc))
+
+        channel = await self._channel(closed)
         consumer = PikaConsumerChannel(channel)
 
         def on_deliver(_: Any, method: Any, properties: Any, body: bytes) -> None:
@@ -175,9 +159,9 @@ class AmqpSession:
             ))  # fmt: skip
 
         self._call("watching for cancels", channel.add_on_cancel_callback, lambda _: on_cancel())
-        await self._rpc("setting qos", channel.basic_qos, prefetch_count=prefetch)
+        await self._rpc("setting qos", channel.basic_qos, setting_up, prefetch_count=prefetch)
         await self._rpc(
-            f"consuming {queue!r}", channel.basic_consume, queue=queue,
+            f"consuming {queue!r}", channel.basic_consume, setting_up, queue=queue,
             on_message_callback=on_deliver,
         )  # fmt: skip
         return consumer
@@ -209,14 +193,16 @@ class AmqpSession:
 
     # -- pika calls -------------------------------------------------------------------------
 
-    async def _channel(self) -> Any:
+    async def _channel(self, on_close: Callable[[Any, BaseException], None] | None = None) -> Any:
+        """A new channel; a broker's close of it is a loss of the session unless ``on_close``
+        (a consuming channel's own handler) is given."""
         connection = self.connection
         if connection is None:
             raise Lost("opening a channel: the connection is closed")
         channel = await self._rpc(
             "opening a channel", lambda callback: connection.channel(on_open_callback=callback)
         )
-        channel.add_on_close_callback(self._on_channel_closed)
+        channel.add_on_close_callback(on_close or self._on_channel_closed)
         return channel
 
     def _call(self, during: str, method: Any, *args: Any, **kwargs: Any) -> Any:
@@ -226,10 +212,18 @@ class AmqpSession:
         except _PIKA_ERRORS as exc:
             raise _translated(exc, during) from None
 
-    async def _rpc(self, during: str, method: Any, **kwargs: Any) -> Any:
-        """Call a pika method with a completion callback; its result, or the loss translated."""
+    async def _rpc(
+        self, during: str, method: Any, group: set[asyncio.Future[Any]] | None = None,
+        **kwargs: Any,
+    ) -> Any:  # fmt: skip
+        """Call a pika method with a completion callback; its result, or the loss translated.
+
+        ``group`` collects the call's future too, so a channel's own close can end it.
+        """
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending.add(future)
+        if group is not None:
+            group.add(future)
 
         def done(result: Any) -> None:
             self._pending.discard(future)
@@ -246,6 +240,8 @@ class AmqpSession:
             raise
         finally:
             self._pending.discard(future)
+            if group is not None:
+                group.discard(future)
 
     def _fail_pending(self, cause: BaseException) -> None:
         for future in list(self._pending):

@@ -50,6 +50,11 @@ class AckBatcher:
         if outstanding is not None and tag in outstanding:
             outstanding.remove(tag)
 
+    def oldest(self, channel: Any) -> int | None:
+        """The channel's oldest tag not yet acked or settled: the one a consumer timeout hits."""
+        outstanding = self._outstanding.get(channel)
+        return outstanding[0] if outstanding else None
+
     def forget(self, channel: Any) -> None:
         """The channel closed: its tags mean nothing on any other channel."""
         self._outstanding.pop(channel, None)

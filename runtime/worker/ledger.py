@@ -2,8 +2,11 @@
 from them instead of running the task again.
 
 The broker redelivers a message whose ack it never saw: the channel closed before the ack, or
-the connection dropped while the message was parked. Running its task again would add a run the
-queue's retry policy never allowed, so the worker looks a redelivered message up here first.
+the connection dropped while the message was parked, or the broker's consumer timeout closed the
+channel under a running task (recorded here as that attempt's failure). Running its task again
+would add a run the queue's retry policy never allowed, so the worker looks a redelivered message
+up here first. The ledger also counts the times a message was handed straight back to the queue
+after an error of mqwire's own, so that such requeues stay bounded.
 
 Limits, on purpose: the ledger lives in the process (a restart forgets it, so a restart may cost
 at most one more run of each message in doubt); it is keyed by queue, ``message_id`` and attempt
@@ -13,6 +16,7 @@ forgotten first. Pure: no clock, no I/O.
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 
 from ..dispatch import Delivery, Outcome
@@ -37,6 +41,7 @@ class Ledger:
             raise ValueError(f"the ledger needs room for at least one entry, got {size}")
         self._size = size
         self._entries: OrderedDict[Key, Decided] = OrderedDict()
+        self._requeues: OrderedDict[Key, int] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -64,3 +69,18 @@ class Ledger:
         """What was decided for this message (same queue, id and attempt), if anything."""
         key = self._key(delivery)
         return None if key is None else self._entries.get(key)
+
+    def requeued(self, delivery: Delivery) -> int:
+        """Count one more immediate requeue of this message; how many so far (1 the first time).
+
+        A message without an id is known by a digest of its body, so it is bounded too.
+        """
+        key = self._key(delivery) or (
+            delivery.queue, hashlib.blake2b(delivery.body, digest_size=16).hexdigest(),
+            delivery.attempt,
+        )  # fmt: skip
+        count = self._requeues.pop(key, 0) + 1
+        self._requeues[key] = count
+        if len(self._requeues) > self._size:
+            self._requeues.popitem(last=False)
+        return count

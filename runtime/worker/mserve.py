@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from mqwire.topology.cli_support import add_version, exit_status_help
+from mqwire.topology.consumer_timeout import DEFAULT_CONSUMER_TIMEOUT, timeout_problem
 from mqwire.topology.declarations import declarations
 from mqwire.topology.errors import MqError
 
@@ -136,6 +137,20 @@ def select_consumers(
     return chosen
 
 
+def timeout_warnings(registry: Registry, specs: Sequence[ConsumerSpec]) -> list[str]:
+    """The served tasks the broker's consumer timeout may cut short: no ``timeout:``, or one
+    not below it (the connection's ``consumer_timeout``, else RabbitMQ's default)."""
+    warnings = []
+    for spec in specs:
+        consumer_timeout = spec.settings.consumer_timeout or DEFAULT_CONSUMER_TIMEOUT
+        for queue in spec.queues:
+            task = registry.task_for_queue(queue.name)
+            problem = task and timeout_problem(task.name, task.timeout, consumer_timeout)
+            if problem:
+                warnings.append(f"{spec.name}: {problem}")
+    return warnings
+
+
 async def serve(registry: Registry, specs: Sequence[ConsumerSpec], args: argparse.Namespace) -> int:
     """Run the workers until a signal or a fatal error; the exit code."""
     # pika and tornado only once there is work to do
@@ -206,6 +221,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "mserve") -> int:
     except MqError as exc:
         print(f"mserve: error: {exc}", file=sys.stderr)
         return ExitCode.CONFIG
+    for warning in timeout_warnings(registry, specs):
+        log.warning("%s", warning)
     try:
         code = asyncio.run(serve(registry, specs, args))
     finally:

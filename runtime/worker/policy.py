@@ -18,6 +18,8 @@ class WorkerOptions:
     copy_backoff: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)
     copy_jitter: float = 0.5  #: each of those waits is scaled by [1 - jitter, 1)
     ledger_size: int = 10_000  #: decided outcomes remembered, so a redelivery is not run again
+    #: immediate requeues of one message after an error of mqwire's own; then dead-lettered
+    max_requeues: int = 3
     timeout_grace: float = 5.0  #: seconds a task past its timeout gets to end before abandoned
     max_stuck: int = 4  #: abandoned tasks still running at which the process stops (exit 6)
     interrupt: bool = True  #: raise ``TaskTimeout`` in an overrunning plain task's thread

@@ -35,6 +35,11 @@ class ConsumerChannel(Protocol):
 #: Called on the loop with the channel a delivery must be settled on.
 OnMessage = Callable[[ConsumerChannel, Delivery], None]
 
+#: Called on the loop when the broker closed one consuming channel and the connection stays:
+#: ``(reason, consumer_timeout)``, the flag set when a delivery went unacked past the broker's
+#: ``consumer_timeout`` (406). The channel's unacked deliveries go back to the queue.
+OnClosed = Callable[[str, bool], None]
+
 
 class Session(Protocol):
     """One consuming connection; any call raises ``Lost`` or a fatal ``WorkerError``."""
@@ -50,9 +55,15 @@ class Session(Protocol):
         """One queue of the plan again (deleted under us), on a channel of its own."""
 
     async def consume(
-        self, queue: str, prefetch: int, on_message: OnMessage, on_cancel: Callable[[], None]
+        self,
+        queue: str,
+        prefetch: int,
+        on_message: OnMessage,
+        on_cancel: Callable[[], None],
+        on_closed: OnClosed,
     ) -> ConsumerChannel:
-        """A channel of its own consuming ``queue``; ``on_cancel()`` if the broker ends that."""
+        """A channel of its own consuming ``queue``; ``on_cancel()`` if the broker ends that,
+        ``on_closed`` if the broker closes that channel alone (not a loss of the session)."""
 
     def interrupt(self) -> None:
         """Stopping: waiting calls end with ``Lost``, and channel closes are no longer losses."""

@@ -7,7 +7,10 @@ that channel is closed its tag means nothing, and the broker redelivers the mess
 One rule for a copy that cannot be published: its input is never handed back to run at once.
 After the copier's bounded attempts it is rejected when the queue has a dead-letter exchange of
 its own (the broker dead-letters it), else parked: held unacked while its queue's consumer stops.
-Every failure's outcome is recorded in the ledger first, so a redelivery is settled, not re-run.
+Every failure's outcome is recorded in the ledger first, so a redelivery is settled, not re-run;
+so is a run the broker's consumer timeout cut short (a failed attempt), and a job whose channel
+is gone publishes no copy: its redelivery does. An input handed straight back after an error of
+mqwire's own is requeued at most ``max_requeues`` times, then dead-lettered, then parked.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ import time
 from collections.abc import Callable, Container
 from functools import partial
 
-from ..dispatch import Action, Delivery, Outcome
-from ..errors import Lost, describe_error
+from ..dispatch import Action, Delivery, Outcome, QueuePolicy, failure_outcome
+from ..errors import ConsumerTimeoutExpired, Lost, describe_error
 from .acks import AckBatcher
 from .copying import Copier, Redeclare, Sleep
 from .execution import failure_message
@@ -67,6 +70,7 @@ class Settler:
         self._copier = Copier(name, outcomes, redeclare, waits, sleep)
         self._dead_letter_queue, self._ledger = dead_letter_queue, Ledger(options.ledger_size)
         self._park, self._rejecting = park, rejecting
+        self._max_requeues = options.max_requeues
         #: Stopping now: leave what is in flight unsettled, the closing connection requeues it.
         self.forced = False
 
@@ -82,11 +86,33 @@ class Settler:
         )  # fmt: skip
         return entry.outcome
 
+    def timed_out(self, job: Job, policy: QueuePolicy, why: str) -> Outcome:
+        """The broker's consumer timeout closed the channel under this job's running task:
+        that attempt failed. Recorded, so its redelivery is retried or dead-lettered by the
+        queue's policy, never run again at once; the outcome decided (one recorded before wins).
+        """
+        d = job.delivery
+        task = policy.task.name if policy.task else "-"
+        error = ConsumerTimeoutExpired(
+            f"the broker's consumer timeout expired while task {task} ran (attempt "
+            f"{d.attempt}, {time.monotonic() - job.started:.0f} s): {why}"
+        )
+        outcome = self._ledger.decided(d, failure_outcome(d, policy, error)).outcome
+        log.error(
+            "%s: message %s of %r (attempt %d) outlived the broker's consumer timeout: %s "
+            "when the broker redelivers it", self._name, d.message_id or "-", d.queue,
+            d.attempt, "dead-lettered" if outcome.action is Action.DEAD_LETTER else "retried",
+        )  # fmt: skip
+        return outcome
+
     async def settle(self, job: Job, outcome: Outcome) -> None:
         """Ack, or publish the failure's copy and ack once it is confirmed (else give up)."""
         d = job.delivery
         if outcome.action is not Action.ACK:
             decided = self._ledger.decided(d, outcome)
+            if not decided.copied and not job.channel.is_open:  # its redelivery copies it
+                self.finish(job, outcome.task, "dropped")
+                return
             if not decided.copied:
                 target = "its copy"
                 try:
@@ -97,7 +123,8 @@ class Settler:
                 except Exception as exc:  # a bug of ours: as unpublishable as a refused copy
                     error = exc
                 if error is not None:
-                    self._give_up(job, outcome, target, error)
+                    why = f"could not move it to {target!r}: {describe_error(error)}"
+                    self._give_up(job, outcome.task, why)
                     return
                 decided.copied = True
         self.finish(job, outcome.task, outcome.action.value, reason=outcome.reason)
@@ -105,15 +132,14 @@ class Settler:
     def _wanted(self, job: Job) -> bool:
         return job.channel.is_open and not self.forced
 
-    def _give_up(self, job: Job, outcome: Outcome, target: str, error: Exception) -> None:
+    def _give_up(self, job: Job, task: str | None, why: str) -> None:
         d = job.delivery
-        why = f"could not move it to {target!r}: {describe_error(error)}"
         if d.queue in self._rejecting:
             reason = f"{why}; rejected to the queue's own dead-letter exchange"
-            self.finish(job, outcome.task, "rejected", reason=reason)
+            self.finish(job, task, "rejected", reason=reason)
             return
         if not job.channel.is_open or self.forced:  # nothing left to hold: finish says what
-            self.finish(job, outcome.task, "parked", reason=why)
+            self.finish(job, task, "parked", reason=why)
             return
         log.error(
             "%s: PARKED queue %r: message %s (attempt %d) %s; it stays unacked and %r is no "
@@ -121,11 +147,29 @@ class Settler:
             self._name, d.queue, d.message_id or "-", d.attempt, why, d.queue,
         )  # fmt: skip
         self._park(job, f"message {d.message_id or '-'} {why}")
-        self.finish(job, outcome.task, "parked", reason=why)
+        self.finish(job, task, "parked", reason=why)
 
-    def requeue_after_bug(self, job: Job, exc: Exception) -> None:
-        log.exception("%s: settling a message of %r failed", self._name, job.delivery.queue)
-        self.finish(job, None, "requeue", requeue=True, reason=describe_error(exc))
+    def requeue_after_bug(self, job: Job, exc: Exception) -> Outcome | None:
+        """An error of mqwire's own: requeue the input, at most ``max_requeues`` times.
+
+        Then a dead-letter ``Outcome`` for the caller to settle; if that settling fails too,
+        the input is given up (rejected or parked), so no error repeats without end.
+        """
+        d = job.delivery
+        log.error("%s: handling a message of %r failed", self._name, d.queue, exc_info=exc)
+        reason = describe_error(exc)
+        if self.forced or not job.channel.is_open:  # nothing to hand back: finish says what
+            self.finish(job, None, "requeue", requeue=True, reason=reason)
+            return None
+        count = self._ledger.requeued(d)
+        if count <= self._max_requeues:
+            self.finish(job, None, "requeue", requeue=True, reason=reason)
+            return None
+        why = f"requeued {count - 1} time(s) after errors of mqwire's own, the last: {reason}"
+        if count == self._max_requeues + 1:
+            return Outcome(Action.DEAD_LETTER, reason=why, error=exc)
+        self._give_up(job, None, why)
+        return None
 
     def finish(
         self, job: Job, task: str | None, result: str, *, requeue: bool = False, reason: str = ""

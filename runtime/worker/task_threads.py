@@ -30,7 +30,7 @@ import contextlib
 import itertools
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
@@ -120,6 +120,16 @@ class TaskThreads:
         """Cancel the tasks no thread has started; how many. Loop thread only."""
         with self._lock:
             waiting, self._waiting = self._waiting, set()
+        self._unsettled -= len(waiting)  # no thread reports these
+        for future in waiting:
+            future.cancel()
+        return len(waiting)
+
+    def cancel_queued(self, futures: Iterable[asyncio.Future[Any]]) -> int:
+        """Cancel those of ``futures`` no thread has started (their channel closed); how many."""
+        with self._lock:
+            waiting = self._waiting.intersection(futures)
+            self._waiting -= waiting
         self._unsettled -= len(waiting)  # no thread reports these
         for future in waiting:
             future.cancel()

@@ -1,12 +1,14 @@
 """The worker: consume a publisher_consumer's queues on the running loop, until stopped.
 
 One ``Worker`` per publisher_consumer. It owns one consuming session (one channel per queue,
-each with its own prefetch), touched only from the loop thread: every ack and nack happens
-there. Retries and dead letters are published through the outcomes publisher (its own
-connection, confirmed), and the input is acked only after that confirm (``settling``). Both are
-injected (``mserve`` passes the AMQP ones), so the worker knows nothing of pika. Nothing here
-recurses: ``run`` is a flat reconnect loop, and a delivery tag of a dead channel is dropped
-(the broker redelivers it), never acked on a new one.
+each with its own prefetch: ``consumers``), touched only from the loop thread: every ack and
+nack happens there. A channel the broker closes alone (its consumer timeout) is reopened alone;
+the run it cut short counts as a failed attempt (``Settler.timed_out``). Retries and dead letters
+are published through the outcomes publisher (its own connection, confirmed), and the input is
+acked only after that confirm (``settling``). Both are injected (``mserve`` passes the AMQP
+ones), so the worker knows nothing of pika. Nothing here recurses: ``run`` is a flat reconnect
+loop, and a delivery tag of a dead channel is dropped (the broker redelivers it), never acked
+on a new one.
 """
 
 from __future__ import annotations
@@ -16,23 +18,25 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from functools import partial
-from typing import Any, cast
+from typing import cast
 
 from mqwire.topology.declarations import Declarations
 from mqwire.topology.model import Queue
 
 from ..dispatch import Delivery, Outcome
-from ..errors import ExitCode, Lost, WorkerError, describe_error
+from ..errors import ExitCode, Lost, WorkerError
 from ..wiring.registry import Registry
 from .acks import AckBatcher
+from .consumers import Consumers
 from .copying import redeclare
-from .execution import Started, finish, start, start_task
+from .execution import Started, start
 from .interrupt import thread_interrupt
+from .jobs import Jobs, culprit
 from .metrics import Metrics
 from .policy import WorkerOptions, backoff
 from .ports import ConsumerChannel, OutcomePublisher, Session, SessionFactory
 from .settling import Job, Settler
+from .stopping import drain
 from .stuck import StuckTasks
 from .task_threads import TaskThreads
 
@@ -79,13 +83,14 @@ class Worker:
             rejecting={q.name for q in self._queues if "x-dead-letter-exchange" in q.arguments},
         )  # fmt: skip
         self._policies = {q.name: registry.queue_policy(q.name) for q in self._queues}
-        self._jobs: dict[Job, asyncio.Future[Any]] = {}  # its running task, or the one settling it
+        self._jobs = Jobs(self._settler, self._policies)
         self._session: Session | None = None
-        self._channels: list[ConsumerChannel] = []  # the consuming channels of this connection
-        self._consuming: set[str] = set()
+        self._consumers = Consumers(
+            self._queues, self._on_message, self._on_cancel, self._on_channel_closed,
+            backoff_cap=options.backoff_cap, sleep=sleep,
+        )  # fmt: skip
         self._lost: asyncio.Future[str] | None = None
         self._stopping = False
-        self._parked: dict[str, str] = {}  # queue -> why its consumer was stopped
         self._stuck_stop = False  # stopping because too many tasks are stuck: exit STUCK
 
     # -- state ------------------------------------------------------------------------------
@@ -93,13 +98,7 @@ class Worker:
     def readiness(self) -> tuple[bool, str]:
         if self._stopping:
             return False, f"{self.name}: stopping"
-        if self._parked:
-            parked = "; ".join(f"{q}: {why}" for q, why in sorted(self._parked.items()))
-            return False, f"{self.name}: parked {parked}"
-        missing = sorted({q.name for q in self._queues} - self._consuming)
-        if missing:
-            return False, f"{self.name}: not consuming {', '.join(missing)}"
-        return True, f"{self.name}: consuming {len(self._queues)} queue(s)"
+        return self._consumers.readiness(self.name)
 
     @property
     def stopping(self) -> bool:
@@ -109,8 +108,7 @@ class Worker:
         """First call: graceful stop. Second call: stop now, requeueing what is in flight."""
         if self._stopping:
             self._settler.forced = True
-            for task in self._jobs.values():
-                task.cancel()
+            self._jobs.cancel_all()
         self._stopping = True
         if self._session is not None:
             self._session.interrupt()
@@ -166,24 +164,38 @@ class Worker:
         self._session = session = self._connect(self._wake)
         await session.connect()
         await session.declare(self._plan)
-        self._parked.clear()  # the new channels consume every queue; redeliveries are settled
-        for queue in self._queues:
-            on_cancel = partial(self._on_cancel, queue.name)
-            channel = await session.consume(queue.name, queue.prefetch, self._on_message, on_cancel)
-            self._channels.append(channel)
-            self._consuming.add(queue.name)
-        consuming = ", ".join(sorted(self._consuming))
+        await self._consumers.open(session)
+        consuming = ", ".join(sorted(self._consumers.consuming))
         log.info("%s: consuming %s from %s", self.name, consuming, session.masked_url)
 
     # -- session callbacks (loop thread) ----------------------------------------------------
 
     def _wake(self, reason: str) -> None:
-        self._consuming.clear()
+        self._consumers.lost()
         if self._lost is not None and not self._lost.done():
             self._lost.set_result(reason)
 
     def _on_cancel(self, queue: str) -> None:
         self._wake(f"the broker cancelled the consumer of {queue!r} (queue deleted?)")
+
+    def _on_channel_closed(
+        self, queue: str, channel: ConsumerChannel, reason: str, timed_out: bool
+    ) -> None:
+        """The broker closed one queue's channel: its unacked deliveries come back, and the
+        other queues' stay where they are. Tasks still running finish; their acks are dropped
+        (the redelivery is settled from the ledger); queued ones never start."""
+        if self._stopping:
+            return
+        log.warning("%s: %s; reopening that channel only", self.name, reason)
+        jobs = self._jobs.on(channel)
+        self._threads.cancel_queued(jobs.values())
+        if timed_out:  # the broker timed out the channel's oldest unacked delivery
+            hit = culprit(jobs, self._acks.oldest(channel))
+            if hit is not None:
+                self._settler.timed_out(hit, self._policies[queue], reason)
+        self._acks.forget(channel)
+        if self._session is not None:
+            self._consumers.reopen(self.name, queue, self._session, self._wake)
 
     def _on_message(self, channel: ConsumerChannel, delivery: Delivery) -> None:
         tag, queue = cast(int, delivery.delivery_tag), delivery.queue
@@ -204,54 +216,7 @@ class Worker:
         job = Job(delivery, channel, tag)
         self._acks.delivered(channel, tag)
         self._metrics.started(queue)
-        if isinstance(started, Exception):
-            log.error("%s: starting a message of %r failed: %r", self.name, queue, started)
-            reason = describe_error(started)
-            self._settler.finish(job, None, "requeue", requeue=True, reason=reason)
-            return
-        if isinstance(started, Started):
-            # Nothing to do on the loop until the task is done (its time limit is the
-            # future's): settle then, so the loop goes idle (and lets a thread have the GIL)
-            # without building another task first.
-            running = started.running
-            if running.done():  # a root factory that failed, or (3.12+) an async def that
-                self._on_done(job, started, running)  # never waited: settle it now
-                return
-            self._jobs[job] = running
-            running.add_done_callback(partial(self._on_done, job, started))
-        else:
-            self._settle_soon(job, started)
-
-    def _on_done(self, job: Job, started: Started, running: asyncio.Future[Any]) -> None:
-        """A task ended: ack a success at once, judge anything else (a timeout too) in a task.
-
-        Most messages succeed, and acking one is synchronous: no task and coroutines to build.
-        """
-        if running.cancelled() or running.exception() is not None:
-            self._settle_soon(job, started)
-            return
-        self._jobs.pop(job, None)
-        try:
-            self._settler.finish(job, started.task.name, "ack")
-        except Exception as exc:  # a bug of ours: never lose the message, never kill the loop
-            self._settler.requeue_after_bug(job, exc)
-
-    def _settle_soon(self, job: Job, started: Outcome | Started) -> None:
-        task = start_task(self._process(job, started))
-        if not task.done():  # on 3.12+ it may have finished already
-            self._jobs[job] = task
-
-    async def _process(self, job: Job, started: Outcome | Started) -> None:
-        try:
-            outcome = await finish(job.delivery, self._policies[job.delivery.queue], started)
-            await self._settler.settle(job, outcome)
-        except asyncio.CancelledError:
-            reason = "stopped before it finished"
-            self._settler.finish(job, None, "requeue", requeue=True, reason=reason)
-        except Exception as exc:  # a bug of ours: never lose the message, never kill the loop
-            self._settler.requeue_after_bug(job, exc)
-        finally:
-            self._jobs.pop(job, None)
+        self._jobs.started(job, started)
 
     # -- settling hooks: copies that cannot be published, redeliveries decided before -------
 
@@ -263,14 +228,12 @@ class Worker:
         job = Job(delivery, channel, cast(int, delivery.delivery_tag))
         self._acks.delivered(channel, job.tag)
         self._metrics.started(delivery.queue)
-        self._settle_soon(job, outcome)
+        self._jobs.settle_soon(job, outcome)
         return True
 
     def _park(self, job: Job, why: str) -> None:
         """Stop consuming the job's queue (its channel only): its message stays unacked."""
-        job.channel.cancel()
-        self._consuming.discard(job.delivery.queue)
-        self._parked[job.delivery.queue] = why
+        self._consumers.park(job.delivery.queue, job.channel, why)
 
     async def _redeclare(self, queue: str) -> bool:
         return await redeclare(self.name, self._plan, self._session, queue)
@@ -278,25 +241,9 @@ class Worker:
     # -- stopping ---------------------------------------------------------------------------
 
     async def _shutdown(self) -> ExitCode:
-        for channel in self._channels:  # no new work while in-flight work finishes
-            channel.cancel()
-        cancelled = self._threads.cancel_waiting()
-        if self._jobs:
-            log.info(
-                "%s: stopping; %d task(s) in flight, %d not started (requeued), %.0f s grace",
-                self.name, len(self._jobs) - cancelled, cancelled, self._options.grace,
-            )  # fmt: skip
-            # A job waits on its running task, then (a failure) on the task that settles it.
-            deadline = time.monotonic() + self._options.grace
-            while self._jobs and (left := deadline - time.monotonic()) > 0:
-                await asyncio.wait(list(self._jobs.values()), timeout=left)
-            late = list(self._jobs.values())
-            if late:
-                log.error("%s: grace period over; requeueing %d message(s)", self.name, len(late))
-                self._settler.forced = True
-                for task in late:
-                    task.cancel()
-                await asyncio.wait(late)
+        self._consumers.cancel_all()  # no new work while in-flight work finishes
+        not_started = self._threads.cancel_waiting()
+        await drain(self.name, self._jobs.waiting, self._settler, self._options.grace, not_started)
         if self._stuck_stop:  # the stuck tasks still run: only a new process is clean
             return ExitCode.STUCK
         return ExitCode.FORCED_STOP if self._settler.forced else ExitCode.OK
@@ -305,10 +252,8 @@ class Worker:
         """Close the consuming connection (unacked messages go back to their queues)."""
         self._acks.flush()  # what finished is acked before the channels close
         session, self._session = self._session, None
-        self._consuming.clear()
-        for channel in self._channels:
+        for channel in self._consumers.drop_all():
             self._acks.forget(channel)
-        self._channels.clear()
         if session is not None:
             await session.close()
 

@@ -27,10 +27,13 @@ TOPOLOGY = str(EXAMPLE / "topology.yaml")
 #: Every kind of finding, each on a line the tests can name.
 LINTY = """\
 version: 1
+connections:
+  main: {url: "amqp://broker/"}
 publisher_consumers:
   app:
     prefix: app.mq
-    transport: local
+    transport: amqp
+    connection: main
     exchange: events
     routes:
       "lots.#": lots
@@ -51,7 +54,7 @@ queues:
 tasks:
   handle_lots: {task: "app.tasks:lots", queue: lots, timeout: 1800}
   handle_audit: {task: "app.tasks:audit", queue: audit, timeout: 60}
-  handle_mail: {task: "app.tasks:mail", queue: mail}
+  handle_mail: {task: "app.tasks:mail", queue: mail}  # local: no broker timeout applies
 """
 
 
@@ -98,6 +101,24 @@ def test_lint_timeout_follows_the_consumer_timeout_and_the_example_is_clean() ->
     timeouts = {f.path[1] for f in lint(topology, 60) if f.code == "task-timeout"}
     assert timeouts == {"handle_lots", "handle_audit"}  # "at or above"
     assert lint(load_example()) == []
+
+
+def test_a_task_a_broker_consumes_for_needs_a_timeout_below_its_connection_s_one() -> None:
+    text = LINTY.replace('{url: "amqp://broker/"}', '{url: "amqp://broker/", consumer_timeout: 50}')
+    text = text.replace(", timeout: 60}", "}")
+    findings = [f for f in lint(load_topology(text, scanner=None)) if "timeout" in f.code]
+    assert [(f.path, f.code) for f in findings] == [
+        (("tasks", "handle_audit"), "task-without-timeout"),
+        (("tasks", "handle_lots", "timeout"), "task-timeout"),
+    ]
+    assert findings[0].message == (
+        "task handle_audit has no timeout: a run longer than the broker's delivery "
+        "acknowledgement timeout (consumer_timeout, 50s) is cut short (RabbitMQ closes the "
+        "channel and redelivers) and counts as a failed attempt; give it a timeout below 50s"
+    )
+    assert "(consumer_timeout, 50s)" in findings[1].message
+    overridden = lint(load_topology(text, scanner=None), consumer_timeout=3600)
+    assert [f.code for f in overridden if "timeout" in f.code] == ["task-without-timeout"]
 
 
 def test_dead_letter_targets_and_implicit_bindings_are_not_findings() -> None:
@@ -167,9 +188,9 @@ def test_cli_lint_names_file_lines(tmp_path: Path) -> None:
     code, out, err = run_cli(str(path), "--lint")
     assert code == 1 and err == "6 findings\n"
     lines = out.splitlines()
-    assert f"{path}:9:7: shadowed-pattern: pattern lots.* -> lots" in "\n".join(lines)
-    assert any(line.startswith(f"{path}:22:3: unreachable-queue:") for line in lines)
-    assert any(line.startswith(f"{path}:24:54: task-timeout:") for line in lines)
+    assert f"{path}:12:7: shadowed-pattern: pattern lots.* -> lots" in "\n".join(lines)
+    assert any(line.startswith(f"{path}:25:3: unreachable-queue:") for line in lines)
+    assert any(line.startswith(f"{path}:27:54: task-timeout:") for line in lines)
     assert run_cli(TOPOLOGY, "--lint") == (0, "", "0 findings\n")
 
 

@@ -28,6 +28,7 @@ def test_every_key_is_read_from_the_lines_a_compiled_ini_writes() -> None:
             "shop.mq": f"\n{CLIENT}\n{AMQP}",
             "shop.mq.url": "amqp://app:${PW}@mq.example.com/%2F",
             "shop.mq.heartbeat": " 30 ",
+            "shop.mq.consumer_timeout": "900",
             "shop.mq.exchange": "shop",
             "shop.mq.routes": "\norders.#:audit\norders.*:orders",
             "shop.mq.queues": "\naudit\norders",
@@ -43,6 +44,7 @@ def test_every_key_is_read_from_the_lines_a_compiled_ini_writes() -> None:
         factories=(CLIENT, AMQP),
         url="amqp://app:s3cret@mq.example.com/%2F",
         heartbeat=30,
+        consumer_timeout=900.0,
         exchange="shop",
         routes=(Route("orders.#", "audit"), Route("orders.*", "orders")),
         queues=("audit", "orders"),
@@ -162,6 +164,18 @@ def test_a_heartbeat_that_is_no_whole_number_is_an_error_naming_the_key(value: s
 
     assert str(raised.value) == (
         f"shop.mq.heartbeat has value {value!r}; write a whole number of 0 or more"
+    )
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "nan", "inf", "30m"])
+def test_a_consumer_timeout_that_is_no_positive_number_is_an_error_naming_the_key(
+    value: str,
+) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        read({"shop.mq.consumer_timeout": value})
+
+    assert str(raised.value) == (
+        f"shop.mq.consumer_timeout has value {value!r}; write seconds above 0"
     )
 
 

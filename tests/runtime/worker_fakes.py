@@ -22,7 +22,7 @@ from mqwire.runtime.wire import WireMessage
 from mqwire.runtime.wiring.registry import Registry
 from mqwire.runtime.worker.metrics import Metrics
 from mqwire.runtime.worker.policy import WorkerOptions
-from mqwire.runtime.worker.ports import OnMessage
+from mqwire.runtime.worker.ports import OnClosed, OnMessage
 from mqwire.runtime.worker.stuck import StuckTasks
 from mqwire.runtime.worker.worker import Worker
 from mqwire.topology.declarations import (
@@ -74,6 +74,7 @@ class FakeSession:
     def __init__(self, broker: FakeBroker, on_lost: Callable[[str], None]) -> None:
         self.broker, self.on_lost = broker, on_lost
         self.consumers: dict[str, tuple[FakeChannel, OnMessage]] = {}
+        self.on_closed: dict[str, OnClosed] = {}
         self.interrupted = self.closed = False
 
     async def connect(self) -> None:
@@ -89,10 +90,19 @@ class FakeSession:
             raise self.broker.declare_error
 
     async def consume(
-        self, queue: str, prefetch: int, on_message: OnMessage, on_cancel: Callable[[], None]
+        self,
+        queue: str,
+        prefetch: int,
+        on_message: OnMessage,
+        on_cancel: Callable[[], None],
+        on_closed: OnClosed,
     ) -> FakeChannel:
+        if self.broker.consume_errors:
+            raise self.broker.consume_errors.pop(0)
         channel = FakeChannel(queue, self.broker.calls)
+        self.broker.consumed.append(queue)
         self.consumers[queue] = (channel, on_message)
+        self.on_closed[queue] = on_closed
         self.broker.consuming.set()
         return channel
 
@@ -114,6 +124,8 @@ class FakeBroker:
         self.declared: list[Declarations] = []
         self.connect_errors: list[Exception] = []
         self.declare_error: Exception | None = None  # raised by every declare_queue
+        self.consume_errors: list[Exception] = []  # raised by the next consumes, one each
+        self.consumed: list[str] = []  # the queue of every channel opened to consume, in order
         self.consuming = asyncio.Event()  # set by every consume; clear it to wait for the next
 
     def connect(self, on_lost: Callable[[str], None]) -> FakeSession:
@@ -139,6 +151,14 @@ class FakeBroker:
         props = {"content_type": "application/json", **(properties or {})}
         on_message(channel, Delivery(queue, body, props, queue, "", redelivered, tag))
         return tag
+
+    def close_channel(self, queue: str = "q", *, consumer_timeout: bool = True) -> None:
+        """The broker closes one queue's channel (by default: its consumer timeout, 406)."""
+        session = self.sessions[-1]
+        channel, _ = session.consumers[queue]
+        channel.is_open = False
+        reason = "delivery acknowledgement on channel 1 timed out" if consumer_timeout else "406"
+        session.on_closed[queue](f"channel of {queue!r} closed: {reason}", consumer_timeout)
 
     def lose(self, reason: str = "connection closed: StreamLostError") -> None:
         """The newest connection drops: its channels close, the worker hears of it."""

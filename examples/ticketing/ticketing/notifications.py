@@ -18,7 +18,7 @@ def send_lottery_mail(context: LotteryResource, request: Any) -> None:
     )
 
 
-@task_config(queue="lots.audit")
+@task_config(queue="lots.audit", timeout=10)
 def audit_lottery_event(context: Any, request: Any) -> None:
     """Keep an audit trail of every lottery message, whatever its routing key."""
     EVENTS.append(("audit", {"routing_key": getattr(request, "routing_key", None)}))

@@ -55,6 +55,10 @@ class PikaConnection:
         on_open_callback(self._channel)
 
 
+def no_close(reason: str, consumer_timeout: bool) -> None:
+    raise AssertionError(f"no channel close expected: {reason}")
+
+
 def opened_session(channel: PikaChannel) -> AmqpSession:
     session = AmqpSession(None, "amqp://fake/", lambda reason: None)
     session.connection = PikaConnection(channel)
@@ -88,7 +92,7 @@ def test_consume_hands_the_worker_decoded_deliveries_on_its_channel() -> None:
     async def main() -> Any:
         session = opened_session(PikaChannel())
         channel = await session.consume(
-            "q", 7, lambda ch, d: received.append((ch, d)), lambda: None
+            "q", 7, lambda ch, d: received.append((ch, d)), lambda: None, no_close
         )
         return channel, session
 
@@ -111,7 +115,7 @@ def test_a_call_on_a_closed_channel_is_lost_with_what_was_being_done() -> None:
     async def main() -> None:
         session = opened_session(pika_channel)
         pika_channel.error = CLOSED
-        await session.consume("q", 1, lambda ch, d: None, lambda: None)
+        await session.consume("q", 1, lambda ch, d: None, lambda: None, no_close)
 
     with pytest.raises(Lost, match="watching for cancels: ChannelWrongStateError"):
         asyncio.run(main())
@@ -163,7 +167,7 @@ def test_a_stop_request_ends_a_pending_call_with_lost() -> None:
     session.connection = PikaConnection(Silent())
 
     with pytest.raises(Lost, match="setting qos: ConnectionAbortedError: stop requested"):
-        asyncio.run(session.consume("q", 1, lambda ch, d: None, lambda: None))
+        asyncio.run(session.consume("q", 1, lambda ch, d: None, lambda: None, no_close))
 
 
 def test_the_factory_checks_the_url_and_names_the_connection() -> None:
@@ -174,3 +178,62 @@ def test_the_factory_checks_the_url_and_names_the_connection() -> None:
     assert session.masked_url == "amqp://u:***@h/"
     assert session._params.heartbeat == 4
     assert session._params.client_properties == {"connection_name": "mserve:w"}
+
+
+TIMED_OUT = (
+    "PRECONDITION_FAILED - delivery acknowledgement on channel 1 timed out. Timeout value "
+    "used: 2000 ms. This timeout value can be configured, see consumers doc guide to learn more"
+)  # what RabbitMQ 3.10.8 sends (seen on a private node)
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "timed_out"),
+    [(406, TIMED_OUT, True), (406, "PRECONDITION_FAILED - unknown delivery tag 9", False)],
+)
+def test_the_broker_closing_a_consuming_channel_closes_that_channel_only(
+    code: int, text: str, timed_out: bool
+) -> None:
+    closes: list[tuple[str, bool]] = []
+    losses: list[str] = []
+    pika_channel = PikaChannel()
+
+    async def main() -> None:
+        session = AmqpSession(None, "amqp://fake/", losses.append)
+        session.connection = PikaConnection(pika_channel)
+        await session.consume("q", 1, lambda ch, d: None, lambda: None, lambda *c: closes.append(c))
+
+    asyncio.run(main())
+    assert pika_channel.on_close is not None
+    pika_channel.on_close(pika_channel, pika.exceptions.ChannelClosedByBroker(code, text))
+
+    assert closes == [(f"channel of 'q' closed: ChannelClosedByBroker: {code} {text}", timed_out)]
+    assert losses == [], "the session is not lost"
+
+
+def test_a_connection_loss_reaches_a_consuming_channel_as_the_connection_s_loss_only() -> None:
+    pika_channel = PikaChannel()
+
+    async def main() -> None:
+        session = opened_session(pika_channel)
+        await session.consume("q", 1, lambda ch, d: None, lambda: None, no_close)
+
+    asyncio.run(main())
+    assert pika_channel.on_close is not None
+    pika_channel.on_close(pika_channel, pika.exceptions.StreamLostError("lost"))  # no_close: ok
+
+
+def test_a_consuming_channel_closed_while_it_is_set_up_ends_the_setup_with_lost() -> None:
+    class ClosedOnQos(PikaChannel):
+        def basic_qos(self, callback: Callable[[Any], None], **kwargs: Any) -> None:
+            assert self.on_close is not None  # the broker refuses, and never answers the qos
+            self.on_close(self, pika.exceptions.ChannelClosedByBroker(406, "PRECONDITION_FAILED"))
+
+    closes: list[tuple[str, bool]] = []
+
+    async def main() -> None:
+        session = opened_session(ClosedOnQos())
+        await session.consume("q", 1, lambda ch, d: None, lambda: None, lambda *c: closes.append(c))
+
+    with pytest.raises(Lost, match="setting qos: ChannelClosedByBroker: 406"):
+        asyncio.run(main())
+    assert len(closes) == 1

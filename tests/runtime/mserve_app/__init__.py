@@ -76,3 +76,9 @@ def gate(context: Any, request: Any) -> None:
     while not os.path.exists(request.params["path"]):
         time.sleep(0.02)  # the task's own polling, not a test's synchronisation
     _note("done", request)
+
+
+def delivered(context: Any, request: Any) -> None:
+    """Works ``seconds``, then records ``redelivered`` if the broker had sent it before."""
+    time.sleep(float(request.params.get("seconds", 0)))
+    _note("redelivered" if request.redelivered else "done", request)

@@ -60,3 +60,17 @@ def test_waits_are_scaled_down_by_at_most_the_jitter() -> None:
     assert list(jittered((0.5, 1.0, 8.0), 0.5, rng=lambda: 0.0)) == [0.5, 1.0, 8.0]
     assert list(jittered((0.5, 1.0, 8.0), 0.5, rng=lambda: 1.0)) == [0.25, 0.5, 4.0]
     assert list(jittered((), 0.5)) == []
+
+
+def test_requeues_are_counted_per_message_and_attempt_even_without_an_id() -> None:
+    ledger = Ledger(2)
+    with_id = Delivery("q", b"{}", {"message_id": "m-1"}, "q")
+    no_id = Delivery("q", b"{}", {}, "q")
+    next_attempt = Delivery(
+        "q", b"{}", {"message_id": "m-1", "headers": {"x-mqwire-attempt": 2}}, "q"
+    )
+
+    assert [ledger.requeued(with_id) for _ in range(3)] == [1, 2, 3]
+    assert [ledger.requeued(no_id) for _ in range(2)] == [1, 2], "known by its body"
+    assert ledger.requeued(next_attempt) == 1, "a retry's copy is another attempt"
+    assert ledger.requeued(with_id) == 1, "bounded: the least recently counted was forgotten"

@@ -14,7 +14,7 @@ from cli_examples import TICKETING, check_version_and_prog, help_examples, ticke
 from mqwire.runtime import ConfigurationError, Registry, load
 from mqwire.runtime._fastpath import switch
 from mqwire.runtime.errors import ExitCode
-from mqwire.runtime.worker.mserve import build_parser, main, select_consumers
+from mqwire.runtime.worker.mserve import build_parser, main, select_consumers, timeout_warnings
 
 TOPOLOGY = """\
 version: 1
@@ -171,4 +171,36 @@ def test_the_fastpath_option_overrides_the_environment_and_is_logged_at_start(
     assert lines == [
         "fastpath: reads=off writes=off shared_ioloop=off "
         f"(pika {switch.decide({}).pika_version}, MQWIRE_FASTPATH=off)"
+    ]
+
+
+def test_served_tasks_without_a_timeout_below_the_consumer_timeout_are_named(
+    tmp_path: Path, registry: Registry
+) -> None:
+    specs = select_consumers(registry, [], [])
+    assert [w.split(": task ")[1].split(" ")[0] for w in timeout_warnings(registry, specs)] == [
+        "mails", "orders",
+    ]  # fmt: skip
+    stated = TOPOLOGY.replace('%2F"}', '%2F", consumer_timeout: 60}')
+    stated = stated.replace("queue: orders}", "queue: orders, timeout: 60}")
+    stated = stated.replace("queue: mails}", "queue: mails, timeout: 59}")
+    with load(wiring.compile_into(tmp_path, stated), environ={"MQ_PASSWORD": "x"}) as other:
+        (warning,) = timeout_warnings(other, select_consumers(other, [], []))
+    assert warning == (
+        "orders: task orders may run 60s, at or above the broker's delivery acknowledgement "
+        "timeout (consumer_timeout, 60s): RabbitMQ closes the channel and redelivers; lower the "
+        "timeout or raise consumer_timeout"
+    )
+
+
+def test_mserve_warns_at_start_up_naming_each_task_with_no_timeout(
+    ini: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="mqwire.mserve"):
+        assert main([str(ini), "mails", "--max-unreachable", "0"]) == ExitCode.UNREACHABLE
+    warnings = [r.getMessage() for r in caplog.records if "has no timeout" in r.getMessage()]
+    assert warnings == [
+        "mails: task mails has no timeout: a run longer than the broker's delivery "
+        "acknowledgement timeout (consumer_timeout, 1800s) is cut short (RabbitMQ closes the "
+        "channel and redelivers) and counts as a failed attempt; give it a timeout below 1800s"
     ]
