@@ -2,18 +2,21 @@
 
 Each job maps to what it waits on: its running task (a thread's future, or the coroutine's
 asyncio task), then, once that failed, the task that settles it. Stopping waits on these and
-a channel the broker closed looks its jobs up here. Loop thread only.
+a channel the broker closed looks its jobs up here. A redelivery of a message whose first run
+still goes on (its channel or connection closed under it) waits here for that run to end
+(``follow``), so one attempt never runs twice at once. Loop thread only.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
-from ..dispatch import Outcome, QueuePolicy
+from ..dispatch import Delivery, Outcome, QueuePolicy
 from .execution import Started, finish, start_task
+from .ledger import Ledger
 from .settling import Job, Settler
 
 
@@ -24,6 +27,43 @@ class Jobs:
         self._settler, self._policies = settler, policies
         #: its running task, or the one settling it
         self.waiting: dict[Job, asyncio.Future[Any]] = {}
+        #: what to do once a job has left ``waiting`` (settled or dropped)
+        self._followers: dict[Job, list[Callable[[], None]]] = {}
+
+    def original_of(self, delivery: Delivery) -> Job | None:
+        """The job still at work on this redelivered message (same queue, id and attempt)
+        whose channel has closed under it; None if there is none (or the message has no id)."""
+        key = Ledger.key_of(delivery)
+        if key is None:
+            return None
+        return next(
+            (
+                job
+                for job in self.waiting
+                if not job.channel.is_open and Ledger.key_of(job.delivery) == key
+            ),
+            None,
+        )
+
+    def follow(self, original: Job, follower: Job, then: Callable[[], None]) -> None:
+        """Hold ``follower`` (stopping waits for it too) until ``original`` is done, then call
+        ``then``, which settles or starts it."""
+        held: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiting[follower] = held
+
+        def release() -> None:
+            if self.waiting.get(follower) is held:
+                del self.waiting[follower]
+            if not held.done():
+                held.set_result(None)
+            then()
+
+        self._followers.setdefault(original, []).append(release)
+
+    def _left(self, job: Job) -> None:
+        """``job`` left ``waiting``: release what waited for it."""
+        for release in self._followers.pop(job, ()):
+            release()
 
     def on(self, channel: object) -> dict[Job, asyncio.Future[Any]]:
         """The jobs delivered on ``channel``."""
@@ -63,6 +103,8 @@ class Jobs:
             self._settler.finish(job, started.task.name, "ack")
         except Exception as exc:  # a bug of ours: never lose the message, never kill the loop
             self.after_bug(job, exc)
+        if job not in self.waiting:
+            self._left(job)
 
     def settle_soon(self, job: Job, started: Outcome | Started) -> None:
         task = start_task(self._process(job, started))
@@ -82,6 +124,8 @@ class Jobs:
             current = self.waiting.get(job)  # keep a dead letter's task started after a bug
             if current is not None and (current is asyncio.current_task() or current.done()):
                 del self.waiting[job]
+            if job not in self.waiting:
+                self._left(job)
 
     def after_bug(self, job: Job, exc: Exception) -> None:
         """Requeue after an error of ours, bounded: then dead-letter, then give up."""

@@ -47,13 +47,14 @@ class Ledger:
         return len(self._entries)
 
     @staticmethod
-    def _key(delivery: Delivery) -> Key | None:
+    def key_of(delivery: Delivery) -> Key | None:
+        """Which entry a delivery is: its queue, message id and attempt (None without an id)."""
         message_id = delivery.message_id
         return (delivery.queue, message_id, delivery.attempt) if message_id else None
 
     def decided(self, delivery: Delivery, outcome: Outcome, *, copied: bool = False) -> Decided:
         """The entry of ``delivery``: the one recorded before, else ``outcome``, recorded now."""
-        key = self._key(delivery)
+        key = self.key_of(delivery)
         if key is None:  # untracked: an entry nobody will find
             return Decided(outcome, copied=copied)
         entry = self._entries.get(key)
@@ -67,7 +68,7 @@ class Ledger:
 
     def get(self, delivery: Delivery) -> Decided | None:
         """What was decided for this message (same queue, id and attempt), if anything."""
-        key = self._key(delivery)
+        key = self.key_of(delivery)
         return None if key is None else self._entries.get(key)
 
     def requeued(self, delivery: Delivery) -> int:
@@ -75,7 +76,7 @@ class Ledger:
 
         A message without an id is known by a digest of its body, so it is bounded too.
         """
-        key = self._key(delivery) or (
+        key = self.key_of(delivery) or (
             delivery.queue, hashlib.blake2b(delivery.body, digest_size=16).hexdigest(),
             delivery.attempt,
         )  # fmt: skip

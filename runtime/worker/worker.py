@@ -203,20 +203,24 @@ class Worker:
             with contextlib.suppress(Lost):  # the channel is gone: the broker requeues it
                 channel.basic_nack(tag, requeue=True)
             return
-        if delivery.redelivered and self._replay(channel, delivery):
+        if delivery.redelivered and (
+            self._replay(channel, delivery) or self._after_first_run(channel, delivery)
+        ):
             return
-        started: Outcome | Started | Exception
-        try:  # first: a plain task's thread wakes up while the bookkeeping below runs
-            started = start(
-                delivery, self._policies[queue], self._threads,
-                registry=self._registry, settings=self._registry.settings,
-            )  # fmt: skip
-        except Exception as exc:  # a bug of ours: requeue below, never raise into the session
-            started = exc
+        started = self._begin(delivery)  # first: a plain task's thread wakes up meanwhile
         job = Job(delivery, channel, tag)
         self._acks.delivered(channel, tag)
         self._metrics.started(queue)
         self._jobs.started(job, started)
+
+    def _begin(self, delivery: Delivery) -> Outcome | Started | Exception:
+        try:
+            return start(
+                delivery, self._policies[delivery.queue], self._threads,
+                registry=self._registry, settings=self._registry.settings,
+            )  # fmt: skip
+        except Exception as exc:  # a bug of ours: requeued, never raised into the session
+            return exc
 
     # -- settling hooks: copies that cannot be published, redeliveries decided before -------
 
@@ -229,6 +233,34 @@ class Worker:
         self._acks.delivered(channel, job.tag)
         self._metrics.started(delivery.queue)
         self._jobs.settle_soon(job, outcome)
+        return True
+
+    def _after_first_run(self, channel: ConsumerChannel, delivery: Delivery) -> bool:
+        """A redelivery of a message whose first run still goes on (its channel or connection
+        closed under it): settled from that run's outcome once it ends, never run beside it.
+        False if no such run goes on."""
+        original = self._jobs.original_of(delivery)
+        if original is None:
+            return False
+        job = Job(delivery, channel, cast(int, delivery.delivery_tag))
+        self._acks.delivered(channel, job.tag)
+        self._metrics.started(delivery.queue)
+        log.warning(
+            "%s: message %s of %r (attempt %d) is back while its first run still goes on: "
+            "settling it once that run ends", self.name, delivery.message_id, delivery.queue,
+            delivery.attempt,
+        )  # fmt: skip
+
+        def settle() -> None:
+            outcome = self._settler.recorded(job.delivery)
+            if outcome is not None:
+                self._jobs.started(job, outcome)
+            elif self._stopping:  # that run was stopped before it decided: give it back
+                self._settler.finish(job, None, "requeue", requeue=True, reason="stopping")
+            else:  # that run hit an error of ours before it decided: run this one
+                self._jobs.started(job, self._begin(delivery))
+
+        self._jobs.follow(original, job, settle)
         return True
 
     def _park(self, job: Job, why: str) -> None:

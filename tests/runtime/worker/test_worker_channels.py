@@ -231,3 +231,70 @@ def test_when_even_the_dead_letter_after_errors_cannot_be_published_the_queue_is
         assert reason.startswith("requeued 3 time(s) after errors of mqwire's own")
 
     scenario(test)
+
+
+SECOND = {"message_id": "m-2"}
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["succeeds", "fails"])
+def test_a_redelivery_waits_for_the_first_run_still_going_and_is_settled_by_it(
+    fails: bool,
+) -> None:
+    """The consumer timeout hit m-1; m-2 was running beside it on the same channel. Its
+    redelivery must not start a second run of the same attempt: it takes the first run's
+    outcome once that run ends (acked, or retried by the queue's policy)."""
+    task = Holding()
+
+    def run(context: Any, request: Any) -> None:
+        task(context, request)
+        if fails and request.params.get("second"):
+            raise ValueError("m-2 failed")
+
+    async def test() -> None:
+        async with running(run, options=TWO_THREADS) as r:
+            r.broker.deliver("q", HOLD, FIRST)
+            r.broker.deliver("q", b'{"hold": true, "second": true}', SECOND)
+            await task.began()
+            await task.began()
+            r.broker.consuming.clear()
+            r.broker.close_channel("q")  # m-1 (the oldest) timed out; m-2 still runs
+            await r.broker.consuming.wait()
+            again = r.broker.deliver("q", b'{"second": true}', SECOND, redelivered=True)
+            task.release.set()
+            results = await r.metrics.until(3)
+            assert await r.stop() is ExitCode.OK
+        assert sorted(task.starts) == [("q", 1), ("q", 1)], "m-1 and m-2 ran once each"
+        # The first runs' acks were dropped (their channel closed); the redelivery took m-2's
+        # outcome: acked, or retried by the queue's policy and then acked.
+        second = ("q", "t", "retry" if fails else "ack")
+        assert results == [("q", "t", "dropped"), ("q", "t", "dropped"), second]
+        copies = [("send", "q.retry.5s")] if fails else []
+        assert r.broker.calls == [*copies, ("ack", "q", again, True)]
+
+    try:
+        scenario(test)
+    finally:
+        task.release.set()
+
+
+def test_a_redelivery_after_a_reconnect_waits_for_the_first_run_still_going() -> None:
+    task = Holding()
+
+    async def test() -> None:
+        async with running(task) as r:
+            r.broker.deliver("q", HOLD, SECOND)
+            await task.began()
+            r.broker.consuming.clear()
+            r.broker.lose()
+            await r.broker.consuming.wait()  # reconnected while the task still runs
+            again = r.broker.deliver("q", HOLD, SECOND, redelivered=True)
+            task.release.set()
+            assert await r.metrics.until(2) == [("q", "t", "dropped"), ("q", "t", "ack")]
+            assert await r.stop() is ExitCode.OK
+        assert task.starts == [("q", 1)], "the redelivery did not run the task again"
+        assert r.broker.calls == [("ack", "q", again, True)]
+
+    try:
+        scenario(test)
+    finally:
+        task.release.set()
