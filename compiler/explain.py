@@ -33,6 +33,7 @@ class Reach:
     queue: str
     patterns: tuple[str, ...]
     task: str | None
+    consumer: str | None = None  #: its ``consumer:``; None: another system's queue
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,12 @@ def explain_key(
         elif routing_key in topology.queues:  # the default exchange routes by queue name
             by_queue[routing_key].append(routing_key)
         reaches = tuple(
-            Reach(queue, tuple(sorted(patterns)), _task_name(topology, queue))
+            Reach(
+                queue,
+                tuple(sorted(patterns)),
+                _task_name(topology, queue),
+                _consumer(topology, queue),
+            )
             for queue, patterns in sorted(by_queue.items())
         )
         result.append(PublisherReach(name, pc.exchange, reaches))
@@ -72,10 +78,22 @@ def render_explanation(routing_key: str, reaches: tuple[PublisherReach, ...]) ->
         if not item.reaches:
             lines.append("    reaches no queue: publish() raises Unroutable (mandatory)")
         for reach in item.reaches:
-            task = f"task {reach.task}" if reach.task else "no task (mserve dead-letters it)"
+            task = f"task {reach.task}" if reach.task else _taskless(reach)
             patterns = ", ".join(reach.patterns)
             lines.append(f"    -> queue {reach.queue} via {patterns}; {task}")
     return "\n".join(lines) + "\n"
+
+
+def _taskless(reach: Reach) -> str:
+    """What happens to a message of a queue without a task (mqctl apply declares it too)."""
+    if reach.consumer:
+        return "no task (mserve dead-letters it)"
+    return "no task, no consumer (the broker holds it for another system)"
+
+
+def _consumer(topology: Topology, queue: str) -> str | None:
+    model = topology.queues.get(queue)
+    return None if model is None else model.consumer
 
 
 def _task_name(topology: Topology, queue: str) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 import ssl
 from collections.abc import Sequence
 
@@ -27,6 +28,23 @@ def describe_error(exc: BaseException) -> str:
     if code is not None:
         return f"{type(exc).__name__}: {code} {text}"
     return f"{type(exc).__name__}: {exc}" if str(exc) else repr(exc)
+
+
+def missing_exchange(exc: BaseException) -> str | None:
+    """The exchange a 404 channel close names (a publish to one never declared), or None."""
+    exc = innermost(exc)
+    if getattr(exc, "reply_code", None) != 404:
+        return None
+    found = re.search(r"no exchange '(.*)' in vhost", str(getattr(exc, "reply_text", "")))
+    return found.group(1) if found else None
+
+
+def missing_exchange_text(exchange: str) -> str:
+    """Why a publish to a never-declared exchange failed, and the fix (nothing was delivered)."""
+    return (
+        f"exchange {exchange!r} does not exist on the broker (404 NOT_FOUND): the message was "
+        "not delivered. Declare the topology first: run `mqctl CONFIG apply`, or start mserve"
+    )
 
 
 class ConfigurationError(MqError):

@@ -34,15 +34,18 @@ def test_the_runtime_enums_are_names_for_the_shared_codes() -> None:
         "DRIFT": ExitCode.FINDINGS,
         "ERROR": ExitCode.INVALID,
         "UNREACHABLE": ExitCode.UNREACHABLE,
+        "MISMATCH": ExitCode.TOPOLOGY_MISMATCH,
+        "UNCONFIRMED": ExitCode.UNCONFIRMED,
     }
 
 
 def test_a_code_above_two_means_one_thing_whichever_command_returns_it() -> None:
     users = {code: [c for c, m in MEANINGS.items() if code in m] for code in ExitCode}
     assert users[ExitCode.UNREACHABLE] == ["mserve", "mqctl"]
-    assert users[ExitCode.TOPOLOGY_MISMATCH] == ["mserve"]
+    assert users[ExitCode.TOPOLOGY_MISMATCH] == ["mserve", "mqctl"]
     assert users[ExitCode.BLOCKED] == ["mq-compile diff"]
     assert users[ExitCode.STUCK] == ["mserve"]
+    assert users[ExitCode.UNCONFIRMED] == ["mqctl"]
     assert all(ExitCode.OK in m and ExitCode.INVALID in m for m in MEANINGS.values())
 
 

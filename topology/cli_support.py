@@ -24,6 +24,7 @@ class ExitCode(enum.IntEnum):
     TOPOLOGY_MISMATCH = 4  #: a queue or exchange exists on the broker with other arguments
     BLOCKED = 5  #: ``mq-compile diff``: broker-incompatible or destructive changes
     STUCK = 6  #: ``mserve``: tasks stuck past their timeout; restart the process
+    UNCONFIRMED = 7  #: a change needed a confirmation nobody could give (no TTY, no ``--yes``)
 
 
 #: Per command, what each code it can return means there (codes it never returns are absent).
@@ -67,8 +68,13 @@ MEANINGS: dict[str, dict[ExitCode, str]] = {
     "mqctl": {
         ExitCode.OK: "done",
         ExitCode.FINDINGS: "verify found drift between the broker and the topology",
-        ExitCode.INVALID: "bad usage or config, refused operation, failed publish",
+        ExitCode.INVALID: "bad usage or config, refused operation, failed publish; apply "
+        "--prune without the management API",
         ExitCode.UNREACHABLE: "broker unreachable",
+        ExitCode.TOPOLOGY_MISMATCH: "apply: a queue or exchange exists on the broker with "
+        "other arguments; nothing was changed",
+        ExitCode.UNCONFIRMED: "apply --prune: bindings to remove, no terminal to confirm on and "
+        "no --yes; nothing was changed",
     },
 }
 

@@ -123,10 +123,14 @@ def failure_queue_declarations(queue: Queue) -> list[QueueDeclaration]:
 
 
 def declarations(settings: Iterable[Router], queues: Mapping[str, Queue]) -> Declarations:
-    """Everything the given publisher_consumers consume from or route to.
+    """Everything the given publisher_consumers consume from or route to, and every queue no
+    publisher_consumer consumes.
 
     A route may name a queue another publisher_consumer consumes; it is declared here too
-    (with the same arguments), so a binding never races its queue's declaration.
+    (with the same arguments), so a binding never races its queue's declaration. A queue
+    without ``consumer:`` belongs to another system (or to nobody yet); it is declared with
+    every plan, so that a publish naming it through the default exchange is held by the
+    broker, as the local transport holds it, rather than refused as unroutable.
     """
     exchanges: dict[str, ExchangeDeclaration] = {}
     wanted: dict[str, Queue] = {}
@@ -141,6 +145,9 @@ def declarations(settings: Iterable[Router], queues: Mapping[str, Queue]) -> Dec
                 wanted.setdefault(route.queue, queues.get(route.queue) or Queue(route.queue))
                 binding = BindingDeclaration(route.queue, pc.exchange, route.pattern)
                 bindings[(binding.exchange, binding.routing_key, binding.queue)] = binding
+    for queue in queues.values():
+        if queue.consumer is None:
+            wanted.setdefault(queue.name, queue)
     declared: dict[str, QueueDeclaration] = {}
     for name in sorted(wanted):
         queue = wanted[name]

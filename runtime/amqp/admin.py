@@ -17,7 +17,11 @@ import pika  # type: ignore[import-untyped]
 from pika.exceptions import AMQPError, ChannelClosedByBroker  # type: ignore[import-untyped]
 
 from mqwire.topology.credentials import mask_resolved_url
-from mqwire.topology.declarations import ExchangeDeclaration, QueueDeclaration
+from mqwire.topology.declarations import (
+    BindingDeclaration,
+    ExchangeDeclaration,
+    QueueDeclaration,
+)
 
 from ..errors import (
     BrokerError,
@@ -122,6 +126,28 @@ class Admin:
                 return str(exc).split(" ", 1)[1]
             raise BrokerError(f"exchange {exchange.name!r}: {exc}", exc.reply_code) from None
         return None
+
+    def declare_exchange(self, exchange: ExchangeDeclaration) -> None:
+        with self._channel() as channel:
+            channel.exchange_declare(exchange.name, exchange.type, durable=exchange.durable)
+
+    def declare_queue(self, queue: QueueDeclaration) -> None:
+        with self._channel() as channel:
+            channel.queue_declare(**queue.declare_kwargs())
+
+    def bind(self, binding: BindingDeclaration) -> None:
+        with self._channel() as channel:
+            channel.queue_bind(binding.queue, binding.exchange, binding.routing_key)
+
+    def unbind(
+        self, source: str, destination: str, routing_key: str, kind: str, arguments: Any
+    ) -> None:
+        """Remove one binding (``kind`` ``queue`` or ``exchange``) with its exact arguments."""
+        with self._channel() as channel:
+            if kind == "exchange":
+                channel.exchange_unbind(destination, source, routing_key, arguments or None)
+            else:
+                channel.queue_unbind(destination, source, routing_key, arguments or None)
 
     def purge(self, name: str) -> int:
         with self._channel() as channel:

@@ -46,6 +46,8 @@ from ..errors import (
     Unroutable,
     certificate_problem,
     describe_error,
+    missing_exchange,
+    missing_exchange_text,
 )
 from ..wire import WireMessage
 from .connections import publisher_loop, select_connection
@@ -412,8 +414,22 @@ class AmqpTransport:
             return  # the connection is closing: its callback reports everything
         cause = f"channel closed: {self._scrub(describe_error(exc))}"
         log.warning("%s: %s", self._name, cause)
+        self._io_fail_missing_exchange(missing_exchange(exc))
         self._io_fail_all(cause)  # the next send opens a new channel
         self._io_continue_close()
+
+    def _io_fail_missing_exchange(self, exchange: str | None) -> None:
+        """A 404 names an exchange never declared: its messages certainly went nowhere."""
+        if exchange is None:
+            return
+        text = missing_exchange_text(exchange)
+        for tag, entry in list(self._io_pending.items()):
+            if entry.message.exchange == exchange:
+                del self._io_pending[tag]
+                self._io_settle(entry, self._error(PublishConnectionError, text, entry))
+        for entry in [e for e in self._io_outbox if e.message.exchange == exchange]:
+            self._io_outbox.remove(entry)
+            self._io_settle(entry, self._error(PublishConnectionError, text, entry))
 
     @_on_loop
     def _io_on_return(self, channel: Any, method: Any, properties: Any, body: bytes) -> None:

@@ -46,6 +46,8 @@ class AdminExit(enum.IntEnum):
     DRIFT = 1  #: ``verify`` found the broker differs from the topology
     ERROR = 2  #: bad usage or config, refused operation, failed publish
     UNREACHABLE = 3  #: the broker could not be reached
+    MISMATCH = 4  #: ``apply``: a queue or exchange exists with other arguments
+    UNCONFIRMED = 7  #: ``apply --prune``: removals not confirmed (no TTY, no ``--yes``)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ import base64
 import json
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -109,6 +110,8 @@ class LiveBinding:
     destination: str
     routing_key: str
     destination_type: str = "queue"
+    #: The binding's arguments: an unbind must give them to match it.
+    arguments: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
 
 class ManagementApi:
@@ -157,6 +160,7 @@ class ManagementApi:
                 str(item.get("destination", "")),
                 str(item.get("routing_key", "")),
                 str(item.get("destination_type", "queue")),
+                item["arguments"] if isinstance(item.get("arguments"), dict) else {},
             )
             for item in _listing(self._get(self._vhost_path("bindings")))
         ]

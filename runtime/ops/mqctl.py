@@ -4,7 +4,7 @@ A thin shell: the plan and the formatting live in ``admin``, the broker calls in
 ``amqp.admin``; publishing goes through the application's own publisher. No root, no
 ``rabbitmqctl``: everything is an AMQP operation with the topology's credentials, plus, for
 ``queues`` (unacked counts) and ``verify`` (bindings), the management HTTP API when it answers
-(``management_api``; ``bindings`` compares).
+(``management_api``; ``bindings`` compares); ``apply`` declares, in ``apply_cli``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from ..errors import (
 )
 from ..wiring.load import load
 from ..wiring.registry import Registry
-from . import admin
+from . import admin, apply_cli
 from .admin import AdminExit, Finding, Target
 from .bindings import compare_bindings
 from .management_api import ManagementApi, endpoint
@@ -42,6 +42,8 @@ examples (from examples/ticketing, with PYTHONPATH=. so the registry imports):
   {prog} compiled.ini replay lots.election --all      or --id MESSAGE_ID (repeatable)
   {prog} compiled.ini purge lots.mail                 asks you to type the name (or --force)
   {prog} compiled.ini verify --json
+  {prog} compiled.ini apply --dry-run             what apply would declare (and prune)
+  {prog} compiled.ini apply --prune --yes         declare; remove bindings the topology dropped
 """
 
 
@@ -91,6 +93,7 @@ def build_parser(prog: str = "mqctl") -> argparse.ArgumentParser:
     replay.add_argument("--all", action="store_true")
     verify = sub.add_parser("verify", parents=[api], help="compare the broker with the topology")
     verify.add_argument("--json", action="store_true")
+    apply_cli.add_parser(sub, api)
     return parser
 
 
@@ -280,6 +283,7 @@ COMMANDS: dict[str, Callable[[Registry, Sequence[Target], argparse.Namespace], i
     "dead-letters": cmd_dead_letters,
     "replay": cmd_replay,
     "verify": cmd_verify,
+    "apply": lambda registry, found, args: apply_cli.cmd_apply(found, args),
 }
 
 

@@ -156,6 +156,7 @@ async def serve(registry: Registry, specs: Sequence[ConsumerSpec], args: argpars
     # pika and tornado only once there is work to do
     from ..amqp.session import session_factory
     from ..amqp.transport import AmqpTransport
+    from ..ops.startup_check import check_when_consuming
     from .worker import Worker
 
     metrics = Metrics()
@@ -165,6 +166,7 @@ async def serve(registry: Registry, specs: Sequence[ConsumerSpec], args: argpars
     )  # fmt: skip
     stuck = StuckTasks(args.max_stuck)
     workers = []
+    checks = []  # (name, url, plan): bindings to compare once consuming (management API)
     for spec in specs:
         for queue in spec.queues:
             if registry.task_for_queue(queue.name) is None:
@@ -178,6 +180,7 @@ async def serve(registry: Registry, specs: Sequence[ConsumerSpec], args: argpars
             connect=connect, outcomes=outcomes, options=options, stuck=stuck,
         )  # fmt: skip
         workers.append(worker)
+        checks.append((spec.name, url, plan))
 
     loop = asyncio.get_running_loop()
 
@@ -198,7 +201,10 @@ async def serve(registry: Registry, specs: Sequence[ConsumerSpec], args: argpars
         _, port = start_status_server(args.http, metrics, readiness, stuck.health)
         log.info("status on port %d: /healthz /readyz /metrics", port)
     running = {asyncio.ensure_future(w.run()): w for w in workers}
+    consuming = lambda: all(w.readiness()[0] for w in workers)  # noqa: E731
+    check = asyncio.ensure_future(check_when_consuming(checks, consuming, log))
     await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+    check.cancel()
     for worker in workers:  # one worker ending (fatal error) stops the others, gracefully
         if not worker.stopping:
             worker.request_stop()

@@ -66,17 +66,19 @@ def test_key_reaches_queues_tasks_and_patterns_per_publisher() -> None:
     ]
     assert result[0].reaches == ()
     assert result[1].reaches == (
-        Reach("lots.audit", ("lots.#",), "audit_lottery_event"),
-        Reach("lots.mail", ("lots.*.mail",), "send_lottery_mail"),
+        Reach("lots.audit", ("lots.#",), "audit_lottery_event", "lots"),
+        Reach("lots.mail", ("lots.*.mail",), "send_lottery_mail", "lots"),
     )
 
 
 def test_key_lists_every_pattern_to_a_queue_and_the_default_exchange() -> None:
     topology = load_example()
     (lots,) = explain_key(topology, "lots.audit", "lots")
-    assert lots.reaches == (Reach("lots.audit", ("lots.#", "lots.audit"), "audit_lottery_event"),)
+    assert lots.reaches == (
+        Reach("lots.audit", ("lots.#", "lots.audit"), "audit_lottery_event", "lots"),
+    )
     (cart,) = explain_key(topology, "cart", "cart")
-    assert cart.reaches == (Reach("cart", ("cart",), "release_cart"),)
+    assert cart.reaches == (Reach("cart", ("cart",), "release_cart", "cart"),)
     text = render_explanation("cart", explain_key(topology, "cart"))
     assert "-> queue cart via cart; task release_cart" in text
     assert "published by lots (through exchange ticketing.lots):\n    reaches no queue" in text
@@ -228,3 +230,16 @@ tasks:
     (finding,) = lint(topology)
     assert finding.path == ("publisher_consumers", "web", "routes", "mail")
     assert finding.code == "duplicate-pattern" and "app consuming the queue" in finding.message
+
+
+def test_a_queue_without_task_or_consumer_is_held_for_another_system() -> None:
+    topology = load_topology(
+        "version: 1\n"
+        "publisher_consumers: {web: {prefix: web.mq, transport: local}}\n"
+        "queues: {orphan: {}}\n",
+        scanner=None,
+    )
+
+    text = render_explanation("orphan", explain_key(topology, "orphan"))
+
+    assert "-> queue orphan via orphan; no task, no consumer (the broker holds it" in text

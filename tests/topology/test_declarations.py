@@ -9,11 +9,12 @@ from urllib.parse import unquote
 import topology_setup as wiring
 
 from mqwire.runtime.settings import read_settings
-from mqwire.topology import read_compiled_ini
+from mqwire.topology import load_topology, read_compiled_ini
 from mqwire.topology.declarations import (
     BindingDeclaration,
     ExchangeDeclaration,
     QueueDeclaration,
+    Routing,
     declarations,
 )
 
@@ -90,3 +91,32 @@ def test_the_broker_accepts_the_plan_twice(vhost_url: str, rabbitmqctl: Callable
     assert sorted(rows) == sorted(q.name for q in plan.queues)
     assert "5000" in rows["lots.election.retry.5s"]
     assert "x-max-priority" in rows["lots.election"]
+
+
+def test_a_queue_no_publisher_consumer_consumes_is_in_every_plan() -> None:
+    """Another system consumes it: a publish naming it must be held, not refused as NO_ROUTE."""
+    topology = load_topology(
+        "version: 1\n"
+        "publisher_consumers:\n"
+        "  a: {prefix: a.mq, transport: local, exchange: ex, routes: {k: routed}}\n"
+        "  b: {prefix: b.mq, transport: local}\n"
+        "queues:\n"
+        "  own: {consumer: a}\n"
+        "  routed: {}\n"
+        "  elsewhere: {}\n"
+        "  other: {consumer: b}\n",
+        scanner=None,
+    )
+    pcs = topology.publisher_consumers
+    routing = [Routing(n, pcs[n].exchange, topology.effective_routes(n)) for n in ("a", "b")]
+
+    names = {
+        pc.name: [q.name for q in declarations([pc], topology.queues).queues] for pc in routing
+    }
+
+    assert names["a"] == [
+        *("elsewhere", "elsewhere.dead", "own", "own.dead", "routed", "routed.dead"),
+    ]
+    assert names["b"] == [
+        *("elsewhere", "elsewhere.dead", "other", "other.dead", "routed", "routed.dead"),
+    ]

@@ -338,6 +338,12 @@ def test_missing_exchange_fails_everything_pending_then_channel_reopens(
         assert isinstance(error, PublishConnectionError)
         assert "404 NOT_FOUND" in str(error) and unique_name + ".missing" in str(error)
         assert (error.message_id, error.exchange) == (message.message_id, message.exchange)
+    # The one to the missing exchange certainly went nowhere, and the error names the fix.
+    assert "does not exist on the broker" in str(outcome[0]) and "mqctl CONFIG apply" in str(
+        outcome[0]
+    )
+    assert "may have the message" not in str(outcome[0])
+    assert "may have the message" in str(outcome[1])
     after = messages(queue, 3)
     assert transport.send(after) == [None] * 3
     # ``good`` was behind the failure on the closed channel: its outcome is unknown.
