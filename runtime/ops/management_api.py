@@ -3,14 +3,17 @@
 AMQP cannot report unacknowledged counts nor list bindings; the management plugin's HTTP API
 can. ``mqctl`` uses it when it answers and falls back to AMQP alone when it does not, so every
 failure here is one :class:`ManagementUnavailable` whose message never holds a password.
+``http.client`` rather than ``urllib.request``: it follows no redirect (a redirect would carry
+the credentials to whatever host it names), and ``mserve``'s start-up check loads this module
+into every worker, where ``urllib.request`` would add 2.5 MiB.
 """
 
 from __future__ import annotations
 
 import base64
+import http.client
 import json
-import urllib.error
-import urllib.request
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,20 +82,6 @@ def endpoint(amqp_url: str, management_url: str | None = None) -> Endpoint:
     return Endpoint(base, user, password, vhost)
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """urllib copies the Authorization header onto a redirect, to whatever host it names."""
-
-    def redirect_request(
-        self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
-    ) -> None:
-        fp.close()  # the redirect's own response: nothing in it is read
-        raise ManagementUnavailable(
-            f"management API at {mask_resolved_url(req.full_url)} redirected (HTTP {code}) to "
-            f"{mask_resolved_url(newurl)}; credentials are never sent on: give --management-url "
-            "with the address that answers"
-        )
-
-
 @dataclass(frozen=True)
 class QueueStats:
     """One queue as the management API reports it; ``None`` where it has no figure yet."""
@@ -122,21 +111,39 @@ class ManagementApi:
         self._timeout = timeout
         token = base64.b64encode(f"{where.user}:{where.password}".encode()).decode("ascii")
         self._headers = {"Authorization": f"Basic {token}", "Accept": "application/json"}
-        self._opener = urllib.request.build_opener(_NoRedirects)
 
     def _get(self, path: str) -> Any:
-        url = self.endpoint.base_url + path
-        request = urllib.request.Request(url, headers=self._headers)
+        base = urlsplit(self.endpoint.base_url)
         where = f"management API at {self.endpoint.masked}"
         try:
-            with self._opener.open(request, timeout=self._timeout) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            raise ManagementUnavailable(f"{where}: HTTP {exc.code} {exc.reason}") from None
-        except urllib.error.URLError as exc:
-            raise ManagementUnavailable(f"{where}: {exc.reason}") from None
-        except (OSError, ValueError) as exc:
+            if base.scheme == "https":
+                context = ssl.create_default_context()
+                connection: http.client.HTTPConnection = http.client.HTTPSConnection(
+                    base.netloc, timeout=self._timeout, context=context
+                )
+            else:
+                connection = http.client.HTTPConnection(base.netloc, timeout=self._timeout)
+            try:
+                connection.request("GET", base.path + path, headers=self._headers)
+                response = connection.getresponse()
+                body = response.read()
+            finally:
+                connection.close()
+        except (OSError, http.client.HTTPException) as exc:
             raise ManagementUnavailable(f"{where}: {type(exc).__name__}: {exc}") from None
+        if 300 <= response.status < 400:
+            location = response.getheader("Location") or "?"
+            raise ManagementUnavailable(
+                f"{where} redirected (HTTP {response.status}) to "
+                f"{mask_resolved_url(location)}; credentials are never sent on: give "
+                "--management-url with the address that answers"
+            )
+        if response.status != 200:
+            raise ManagementUnavailable(f"{where}: HTTP {response.status} {response.reason}")
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            raise ManagementUnavailable(f"{where}: not JSON: {exc}") from None
 
     def _vhost_path(self, kind: str) -> str:
         return f"/api/{kind}/{quote(self.endpoint.vhost, safe='')}"
