@@ -52,7 +52,7 @@ class ImportProblem:
 
 
 #: Resolves one ``module:attribute`` path: None when it names a callable.
-Importer = Callable[[str], "ImportProblem | None"]
+Importer = Callable[[str], ImportProblem | None]
 
 
 class ModuleImporter:
