@@ -24,6 +24,7 @@ EXAMPLES = """\
   mq-compile topology.yaml --check          exit 1 if the committed files are stale (CI)
   mq-compile topology.yaml --diff           show what would change, write nothing
   mq-compile topology.yaml --transport local -o dev/   everything in-process, for development
+  mq-compile topology.yaml --check --no-import         without importing the tasks (no app here)
   mq-compile --print-schema > topology.schema.json     the JSON Schema, for editors
   (`mq-compile compile topology.yaml ...` is the same: compile is the default command)
 """
