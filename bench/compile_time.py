@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .broker import BenchError, Watcher
-from .harness import ROOT, Process, RunConfig, repeated, worker_env
+from .harness import ROOT, Process, RunConfig, noop_app_importable, repeated, worker_env
 from .report import summarize
 
 SIZES = (10, 100, 1000)
@@ -59,6 +59,7 @@ def topology(queues: int) -> str:
 def _in_process(source: Path, out: Path) -> float:
     from mqwire.compiler.cli import main as mq_compile
 
+    noop_app_importable()  # mq-compile imports the task paths it compiles
     with (
         contextlib.redirect_stdout(io.StringIO()),
         contextlib.redirect_stderr(io.StringIO()) as err,

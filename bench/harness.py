@@ -60,6 +60,8 @@ class RunConfig:
         if task not in self._inis:
             from mqwire.compiler.cli import main as mq_compile
 
+            noop_app_importable()  # mq-compile imports the task paths it compiles
+
             folder = self.work / f"topology-{task}"
             folder.mkdir(parents=True, exist_ok=True)
             text = TOPOLOGY.replace("PREFETCH", str(self.prefetch)).replace("TASK", task)
@@ -221,3 +223,9 @@ def repeated(
                     else:
                         time.sleep(5)
     return results
+
+
+def noop_app_importable() -> None:
+    """Put ``bench/`` on ``sys.path``: in-process ``mq-compile`` imports ``noop_app``'s tasks."""
+    if str(BENCH) not in sys.path:
+        sys.path.append(str(BENCH))

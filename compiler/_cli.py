@@ -1,8 +1,8 @@
 """The file edges every ``mq-compile`` command shares, and the shape of a command.
 
-Reading a topology, loading it with ``scan:`` packages importable, reporting its located
-errors, printing or writing a result: written once here, so ``compile``, ``diff``, ``graph``,
-``explain`` and ``export`` report the same way and none imports another's internals.
+Reading a topology, loading it with ``scan:`` packages and task paths importable, reporting
+its located errors, printing or writing a result: written once here, so ``compile``, ``diff``,
+``graph``, ``explain`` and ``export`` report the same way and none imports another's internals.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from mqwire.topology.errors import TopologyErrors
 from mqwire.topology.loader import load_topology
 from mqwire.topology.model import Topology
 from mqwire.topology.scan import Scanner, scan_packages
+from mqwire.topology.task_imports import Importer, ModuleImporter
 
 from .output import write_atomically
 
@@ -73,6 +74,17 @@ def report_errors(exc: TopologyErrors, stderr: TextIO, outcome: str) -> None:
     print(f"{plural(len(exc), 'error')}; {outcome}", file=stderr)
 
 
+def add_import_argument(parser: argparse.ArgumentParser) -> None:
+    """``--no-import``: the same switch, with the same help, on every command that loads a file."""
+    parser.add_argument(
+        "--no-import",
+        action="store_true",
+        help="do not import the tasks' task: and root_factory: paths to check them "
+        "(for machines without the application's dependencies; scan: packages are still "
+        "imported)",
+    )
+
+
 def read_topology(
     path: str,
     stderr: TextIO,
@@ -80,11 +92,13 @@ def read_topology(
     outcome: str = "nothing done",
     allow_literal_password: bool = False,
     scan: bool = True,
+    check_imports: bool = True,
 ) -> SourceTopology | None:
     """Read and validate ``path``; None after reporting why not on ``stderr``.
 
     With ``scan``, the file's ``scan:`` packages are imported from beside it and ``schema:``
-    files read from there; without, nothing is imported (``diff`` compares text only).
+    files read from there; with ``check_imports`` too, each task's ``task:`` and
+    ``root_factory:`` is imported from there; without ``scan``, nothing is imported.
     """
     source = Path(path)
     try:
@@ -99,6 +113,7 @@ def read_topology(
         stderr,
         outcome=outcome,
         scanner=scan_packages if scan else None,
+        importer=ModuleImporter() if scan and check_imports else None,
         allow_literal_password=allow_literal_password,
         folder=source.parent if scan else None,
     )
@@ -112,17 +127,19 @@ def load_or_report(
     *,
     outcome: str,
     scanner: Scanner | None = None,
+    importer: Importer | None = None,
     allow_literal_password: bool = False,
     folder: Path | None = None,
 ) -> Topology | None:
-    """Load ``text``; None after reporting its errors. ``folder``: where scan: and schema: look."""
+    """Load ``text``; None after reporting its errors. ``folder``: where imports, schema: look."""
     read_file = None if folder is None else _reader(folder)
     try:
-        with contextlib.nullcontext() if folder is None else importable(folder):
+        with contextlib.nullcontext() if folder is None else importable(folder, stderr):
             return load_topology(
                 text,
                 source_name=source_name,
                 scanner=scanner,
+                importer=importer,
                 allow_literal_password=allow_literal_password,
                 read_file=read_file,
             )
@@ -146,12 +163,16 @@ def _reader(folder: Path) -> Callable[[str], str]:
 
 
 @contextlib.contextmanager
-def importable(folder: Path) -> Iterator[None]:
-    """Put the topology's folder first on ``sys.path`` while ``scan:`` imports packages."""
+def importable(folder: Path, stderr: TextIO) -> Iterator[None]:
+    """Put the topology's folder first on ``sys.path`` while ``scan:`` and task paths import.
+
+    What the imported modules print goes to ``stderr``, never into the command's output.
+    """
     entry = str(folder.resolve())
     sys.path.insert(0, entry)
     try:
-        yield
+        with contextlib.redirect_stdout(stderr):
+            yield
     finally:
         with contextlib.suppress(ValueError):
             sys.path.remove(entry)

@@ -14,7 +14,7 @@ from mqwire.schemas import load_schema
 from mqwire.topology.cli_support import ExitCode
 from mqwire.topology.model import TRANSPORTS
 
-from ._cli import Command, read_topology
+from ._cli import Command, add_import_argument, read_topology
 from .compile import CompileOptions, compile_topology
 from .output import OutputFile, WriteMode, stale_outputs, write_atomically
 
@@ -24,6 +24,7 @@ EXAMPLES = """\
   mq-compile topology.yaml --check          exit 1 if the committed files are stale (CI)
   mq-compile topology.yaml --diff           show what would change, write nothing
   mq-compile topology.yaml --transport local -o dev/   everything in-process, for development
+  mq-compile topology.yaml --check --no-import         without importing the tasks (no app here)
   mq-compile --print-schema > topology.schema.json     the JSON Schema, for editors
   (`mq-compile compile topology.yaml ...` is the same: compile is the default command)
 """
@@ -81,6 +82,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="accept a password written into a connection URL",
     )
+    add_import_argument(parser)
 
 
 def check(args: argparse.Namespace) -> str | None:
@@ -99,6 +101,7 @@ def run(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
         stderr,
         outcome="nothing written",
         allow_literal_password=args.allow_literal_password,
+        check_imports=not args.no_import,
     )
     if loaded is None:
         return ExitCode.INVALID

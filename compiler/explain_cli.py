@@ -9,7 +9,7 @@ from mqwire.topology._yaml import parse_yaml
 from mqwire.topology.cli_support import ExitCode
 from mqwire.topology.routing import routing_key_problem
 
-from ._cli import Command, SourceTopology, plural, read_topology
+from ._cli import Command, SourceTopology, add_import_argument, plural, read_topology
 from .explain import (
     DEFAULT_CONSUMER_TIMEOUT,
     Finding,
@@ -42,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the broker's consumer_timeout, for the task timeout checks (default: each "
         f"connection's consumer_timeout, else RabbitMQ's default of {DEFAULT_CONSUMER_TIMEOUT:g})",
     )
+    add_import_argument(parser)
 
 
 def check(args: argparse.Namespace) -> str | None:
@@ -57,7 +58,9 @@ def run(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
         if problem is not None:
             print(f"error: {problem}", file=stderr)
             return ExitCode.INVALID
-    loaded = read_topology(args.topology, stderr, outcome="nothing explained")
+    loaded = read_topology(
+        args.topology, stderr, outcome="nothing explained", check_imports=not args.no_import
+    )
     if loaded is None:
         return ExitCode.INVALID
     if args.lint:

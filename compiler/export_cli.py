@@ -7,7 +7,7 @@ from typing import TextIO
 
 from mqwire.topology.cli_support import ExitCode
 
-from ._cli import Command, emit, read_topology
+from ._cli import Command, add_import_argument, emit, read_topology
 from .export import DEFAULT_VHOST, exclusive_queues, export_definitions
 
 EXAMPLES = """\
@@ -26,11 +26,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--vhost", default=DEFAULT_VHOST, help="the vhost to define it in (default: %(default)s)"
     )
     parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
+    add_import_argument(parser)
 
 
 def run(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
     """Print or write the definitions; warn about exclusive queues they cannot hold."""
-    loaded = read_topology(args.topology, stderr, outcome="nothing exported")
+    loaded = read_topology(
+        args.topology, stderr, outcome="nothing exported", check_imports=not args.no_import
+    )
     if loaded is None:
         return ExitCode.INVALID
     for name in exclusive_queues(loaded.topology):

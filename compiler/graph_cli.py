@@ -10,7 +10,7 @@ from typing import TextIO
 
 from mqwire.topology.cli_support import ExitCode
 
-from ._cli import Command, emit, read_topology
+from ._cli import Command, add_import_argument, emit, read_topology
 from .graph import FORMATS, render
 
 EXAMPLES = """\
@@ -32,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-o", "--output", metavar="FILE", help="write to FILE (.svg/.png drawn by Graphviz)"
     )
+    add_import_argument(parser)
 
 
 def run(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
@@ -52,7 +53,9 @@ def run(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
             file=stderr,
         )
         return ExitCode.INVALID
-    loaded = read_topology(args.topology, stderr, outcome="nothing drawn")
+    loaded = read_topology(
+        args.topology, stderr, outcome="nothing drawn", check_imports=not args.no_import
+    )
     if loaded is None:
         return ExitCode.INVALID
     fmt = args.format or ("dot" if picture or suffix in (".dot", ".gv") else "mermaid")

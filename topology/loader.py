@@ -13,6 +13,7 @@ from .model import Topology
 from .scan import Scanner, ScanResult, scan_packages
 from .schema_check import schema_errors
 from .semantics import SemanticChecker
+from .task_imports import Importer, import_errors
 from .text_checks import text_errors
 
 
@@ -23,8 +24,9 @@ def load_topology(
     scanner: Scanner | None = scan_packages,
     allow_literal_password: bool = False,
     read_file: FileReader | None = None,
+    importer: Importer | None = None,
 ) -> Topology:
-    """Parse and validate topology ``text``; pure apart from the injected ``scanner``.
+    """Parse and validate topology ``text``; pure apart from the injected imports.
 
     Parameters:
         text: the YAML document.
@@ -34,6 +36,8 @@ def load_topology(
         allow_literal_password: accept a password written into a connection URL.
         read_file: reads a file named relative to the topology (queue ``schema:`` files are
             checked to be JSON Schemas); None skips that check.
+        importer: resolves each ``tasks:`` entry's ``task:`` and ``root_factory:``
+            (``task_imports.ModuleImporter`` imports them); None, the default, skips that check.
 
     Raises:
         TopologyErrors: with every problem found, sorted by location.
@@ -45,6 +49,8 @@ def load_topology(
     if scanner is not None and isinstance(packages, list):
         scan = scanner([p for p in packages if isinstance(p, str)])
     errors += SemanticChecker(parsed, source_name, scan, allow_literal_password, read_file).run()
+    if importer is not None:
+        errors += import_errors(parsed, importer)
     if errors:
         raise TopologyErrors(errors)
     assert isinstance(parsed.data, dict)  # the schema guarantees a mapping
@@ -56,6 +62,7 @@ def load_topology_file(
     *,
     scanner: Scanner | None = scan_packages,
     allow_literal_password: bool = False,
+    importer: Importer | None = None,
 ) -> Topology:
     """Read ``path`` (UTF-8) and load it; errors name the file as given."""
     path = Path(path)
@@ -64,5 +71,6 @@ def load_topology_file(
         source_name=str(path),
         scanner=scanner,
         allow_literal_password=allow_literal_password,
+        importer=importer,
         read_file=lambda name: (path.parent / name).read_text(encoding="utf-8"),
     )

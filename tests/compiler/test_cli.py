@@ -27,10 +27,34 @@ def mq_compile(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]
     )
 
 
+#: The application the case's task: and root_factory: paths name, as files beside it.
+APP = {
+    "ticketing/__init__.py": "",
+    "ticketing/resources.py": "class CartResource:\n    def __init__(self, request): ...\n",
+    "ticketing/tasks.py": "def release_cart(context, request): ...\n\n\n"
+    "def elect_lots(context, request): ...\n",
+}
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
+    """The case's topology beside the package it names (mq-compile imports it from there)."""
     (tmp_path / "topology.yaml").write_text(CASE.read_text(encoding="utf-8"), encoding="utf-8")
+    for name, text in APP.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
     return tmp_path
+
+
+def files(folder: Path) -> list[str]:
+    """Everything below ``folder`` but the application package: what mq-compile wrote, or not."""
+    return sorted(
+        p.relative_to(folder).as_posix() for p in folder.rglob("*") if not _app(p, folder)
+    )
+
+
+def _app(path: Path, folder: Path) -> bool:
+    return path.relative_to(folder).parts[0] == "ticketing"
 
 
 def test_writes_both_files_beside_the_topology(project: Path) -> None:
@@ -44,11 +68,11 @@ def test_writes_both_files_beside_the_topology(project: Path) -> None:
 
 def test_second_run_is_byte_identical_and_says_up_to_date(project: Path) -> None:
     mq_compile("topology.yaml", cwd=project)
-    first = {p.name: p.read_bytes() for p in project.iterdir()}
+    first = {p.name: p.read_bytes() for p in project.iterdir() if p.is_file()}
     result = mq_compile("topology.yaml", cwd=project)
     assert result.returncode == 0
     assert "up to date" in result.stderr
-    assert {p.name: p.read_bytes() for p in project.iterdir()} == first
+    assert {p.name: p.read_bytes() for p in project.iterdir() if p.is_file()} == first
 
 
 def test_check_passes_when_fresh_and_fails_when_stale(project: Path) -> None:
@@ -87,7 +111,7 @@ def test_invalid_topology_reports_every_error_and_writes_nothing(project: Path) 
         "(at $.tasks.elect_lots.queue)",
         "2 errors; nothing written",
     ]
-    assert sorted(p.name for p in project.iterdir()) == ["topology.yaml"]
+    assert files(project) == ["topology.yaml"]
 
 
 def test_output_dir_gets_relative_source_path(project: Path) -> None:
@@ -120,8 +144,6 @@ def test_literal_password_needs_the_flag(project: Path) -> None:
 
 def test_scan_imports_packages_beside_the_topology(project: Path) -> None:
     package = project / "ticketing"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
     (package / "mail.py").write_text(
         "from mqwire.runtime import task_config\n\n\n"
         "@task_config(queue='lots.mail')\n"
@@ -201,5 +223,5 @@ def test_a_name_that_is_no_plain_stem_is_a_usage_error_and_writes_nothing(
     done = mq_compile("topology.yaml", f"--name={name}", cwd=project)
     assert done.returncode == 2
     assert "is not a plain file stem" in done.stderr and "Traceback" not in done.stderr
-    assert sorted(p.name for p in project.rglob("*")) == ["topology.yaml"]
+    assert files(project) == ["topology.yaml"]
     assert not (project.parent / "x.ini").exists()  # --name ../x would have written there

@@ -9,10 +9,12 @@ import os
 from pathlib import Path
 
 import pytest
+from fake_app import FakeApp
 
 from mqwire.topology import TopologyErrors, load_topology
 from mqwire.topology.errors import Location
 from mqwire.topology.scan import ScannedTask, ScanResult
+from mqwire.topology.task_imports import ModuleImporter
 
 CORPUS = Path(__file__).parent / "errors"
 UPDATE = os.environ.get("MQWIRE_UPDATE_GOLDEN") == "1"
@@ -39,8 +41,15 @@ def read_file(name: str) -> str:
 @pytest.mark.parametrize("name", sorted(p.stem for p in CORPUS.glob("*.yaml")))
 def test_bad_topology_gives_expected_errors(name: str) -> None:
     text = (CORPUS / f"{name}.yaml").read_text(encoding="utf-8")
+    importer = ModuleImporter(FakeApp().import_module)  # task paths resolve in fake_app.py
     with pytest.raises(TopologyErrors) as caught:
-        load_topology(text, source_name=f"{name}.yaml", scanner=fake_scanner, read_file=read_file)
+        load_topology(
+            text,
+            source_name=f"{name}.yaml",
+            scanner=fake_scanner,
+            read_file=read_file,
+            importer=importer,
+        )
     actual = caught.value.render() + "\n"
     expected_file = CORPUS / f"{name}.txt"
     if UPDATE:
