@@ -69,6 +69,9 @@ def rows(results: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]
                      *_spread(compiled["mserve_startup_s"], 3), "-", "-"])  # fmt: skip
         body.append(["mserve resident memory (MiB)", *_spread(compiled["mserve_rss_mib"], 1),
                      "-", "-"])  # fmt: skip
+        if "mserve_rss_settled_mib" in compiled:  # results written before it had none
+            body.append(["mserve resident memory 2 s later (MiB)",
+                         *_spread(compiled["mserve_rss_settled_mib"], 1), "-", "-"])  # fmt: skip
         if "raw_startup_s" in compiled:  # results written before the raw yardstick had none
             body.append(["raw pika consumer start-up (s)",
                          *_spread(compiled["raw_startup_s"], 3), "-", "-"])  # fmt: skip
