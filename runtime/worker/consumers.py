@@ -60,8 +60,16 @@ class Consumers:
         """A channel for every queue on a new session; redeliveries are settled, so unpark."""
         self.parked.clear()
         self._session = session
-        for queue in self.queues.values():
-            await self.consume(session, queue.name)
+        # Each queue's channel is its own: open them side by side, not one round trip after
+        # another (start-up).
+        opening = [asyncio.ensure_future(self.consume(session, name)) for name in self.queues]
+        try:
+            await asyncio.gather(*opening)
+        except BaseException:  # one failed: the session is given up, so are the others
+            for task in opening:
+                task.cancel()
+            await asyncio.gather(*opening, return_exceptions=True)
+            raise
 
     async def consume(self, session: Session, queue: str) -> None:
         """Open ``queue``'s channel and consume; raises ``Lost`` or a fatal ``WorkerError``."""
