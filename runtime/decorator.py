@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from mqwire.topology.scan import TASK_MARK, TaskMark
+from mqwire.topology.task_mark import TASK_MARK, TaskMark
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -12,20 +12,18 @@ from types import ModuleType
 from typing import Any
 
 from .errors import Location
+from .task_mark import TASK_MARK, TaskMark
 
-#: Attribute under which ``task_config`` stores its TaskMark on a function.
-TASK_MARK = "__mqwire_task__"
-
-
-@dataclass(frozen=True)
-class TaskMark:
-    """What ``@task_config`` records on a function; it registers nothing by itself."""
-
-    name: str
-    queue: str
-    root_factory: Callable[..., Any] | None = None
-    consumer: str | None = None
-    timeout: float | None = None
+__all__ = [
+    "TASK_MARK",
+    "ScanProblem",
+    "ScanResult",
+    "ScannedTask",
+    "Scanner",
+    "TaskMark",
+    "import_path_of",
+    "scan_packages",
+]
 
 
 @dataclass(frozen=True)

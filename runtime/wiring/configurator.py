@@ -15,7 +15,6 @@ from typing import Any
 
 from mqwire.topology.model import Queue, Topology
 from mqwire.topology.routing import RouteTable
-from mqwire.topology.scan import import_path_of, scan_packages
 
 from ..body_schema import load_body_validator
 from ..dispatch import BodyValidator, TaskEntry
@@ -85,6 +84,8 @@ class Configurator:
 
     def scan(self, package: str) -> None:
         """Add every ``@task_config`` function in ``package`` and its submodules."""
+        from mqwire.topology.scan import scan_packages  # only when scanning
+
         result = scan_packages([package])
         if result.problems:
             raise ConfigurationError("; ".join(p.message for p in result.problems))
@@ -113,6 +114,8 @@ class Configurator:
         consumer: str | None = None,
     ) -> None:
         """Add one task by hand (what ``@task_config`` plus ``scan`` do for you)."""
+        from mqwire.topology.scan import import_path_of
+
         path = import_path_of(function) or repr(function)
         entry = TaskEntry(
             name or function.__name__, function, queue, consumer, root_factory, timeout, path

@@ -16,7 +16,6 @@ forgotten first. Pure: no clock, no I/O.
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 
 from ..dispatch import Delivery, Outcome
@@ -76,10 +75,12 @@ class Ledger:
 
         A message without an id is known by a digest of its body, so it is bounded too.
         """
-        key = self.key_of(delivery) or (
-            delivery.queue, hashlib.blake2b(delivery.body, digest_size=16).hexdigest(),
-            delivery.attempt,
-        )  # fmt: skip
+        key = self.key_of(delivery)
+        if key is None:  # rare: hashlib only then (it costs every worker 0.7 MiB at start)
+            import hashlib
+
+            digest = hashlib.blake2b(delivery.body, digest_size=16).hexdigest()
+            key = (delivery.queue, digest, delivery.attempt)
         count = self._requeues.pop(key, 0) + 1
         self._requeues[key] = count
         if len(self._requeues) > self._size:
