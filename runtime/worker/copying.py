@@ -33,7 +33,7 @@ from .ports import OutcomePublisher, Session, Submitted
 
 log = logging.getLogger("mqwire.worker")
 
-#: Seconds between the log lines of a copy still waiting for its confirm.
+#: Seconds until a copy still waiting for its confirm is logged (then twice as long each time).
 REPORT_EVERY = 30.0
 
 #: Waits (seconds) before each attempt after the first; a fresh iterator per copy.
@@ -112,9 +112,10 @@ class Copier:
         except Exception as exc:  # e.g. EncodeError: refused before anything was sent
             return exc
         outcome = asyncio.wrap_future(sent.future)
-        began = time.monotonic()
+        began, report = time.monotonic(), self._report_every
         try:
-            while not (await asyncio.wait({outcome}, timeout=self._report_every))[0]:
+            while not (await asyncio.wait({outcome}, timeout=report))[0]:
+                report *= 2  # 30 s, then 60 s later, ...: a long alarm does not flood the log
                 log.warning(
                     "%s: the copy %s to %r has no outcome yet after %.0f s (the broker "
                     "blocks publishing or holds its confirm); still waiting: it is not sent "
