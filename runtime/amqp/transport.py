@@ -24,17 +24,12 @@ a caller that stops waiting knows whether the message may still arrive.
 from __future__ import annotations
 
 import collections
-import contextlib
-import enum
 import functools
 import logging
 import math
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import CancelledError, Future, InvalidStateError
-from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
 from typing import Any, Concatenate, ParamSpec
 
 import pika  # type: ignore[import-untyped]
@@ -47,11 +42,9 @@ from .._fastpath.switch import Fastpath, for_process
 from .._fastpath.writes import close_socket
 from ..errors import (
     EncodeError,
-    PublishBlocked,
     PublishConnectionError,
     PublishError,
     PublishNacked,
-    PublishTimeout,
     Unroutable,
     certificate_problem,
     describe_error,
@@ -60,6 +53,18 @@ from ..errors import (
 )
 from ..wire import WireMessage
 from .connections import publisher_loop, select_connection
+from .entries import (
+    PENDING,
+    Entry,
+    Pending,
+    blocked_error,
+    claim,
+    error_for,
+    give_up,
+    held_over,
+    settle,
+    wait_for,
+)
 from .params import connection_parameters, scrubber
 
 log = logging.getLogger("mqwire.publisher")
@@ -72,30 +77,6 @@ LOCK_WAIT = 0.1
 LEAD_AT_MOST = 16
 
 _P = ParamSpec("_P")
-
-
-class Pending(enum.Enum):
-    """``wait``'s answer for a message still on its way: a later ``wait`` continues."""
-
-    PENDING = "pending"
-
-
-PENDING = Pending.PENDING
-
-
-@dataclass(eq=False)
-class _Entry:
-    """One message on its way: what to publish and where its outcome goes.
-
-    ``future`` runs (``cancel()`` fails) from the moment the message is written.
-    """
-
-    message: WireMessage
-    properties: Any  # pika.BasicProperties
-    hold: float = 0.0  # seconds it may wait for a blocked connection to be unblocked
-    held_until: float = 0.0  # monotonic time its hold ends (inf: until unblocked)
-    future: Future[PublishError | None] = field(default_factory=Future)
-    returned: str | None = None  # "312 NO_ROUTE" once a basic.return arrived for it
 
 
 def _on_loop(
@@ -153,7 +134,7 @@ class AmqpTransport:
         self._closed = False
         self._thread: threading.Thread | None = None
         self._loop: Any = None
-        self._inbox: collections.deque[list[_Entry]] = collections.deque()
+        self._inbox: collections.deque[list[Entry]] = collections.deque()
         self._io_reset()
 
     def __repr__(self) -> str:
@@ -194,17 +175,17 @@ class AmqpTransport:
         entries = [self._entry(m, hold) for m in messages]
         if not entries:
             return entries
-        blocked = self._io_blocked
-        if blocked is not None and hold <= 0:  # known blocked: fail fast, without the I/O thread
-            for entry in entries:
-                entry.future.set_result(self._blocked_error(blocked, entry))
-            return entries
         with self._lock:
             if self._closed:
                 for entry in entries:
                     entry.future.set_result(
-                        self._error(PublishConnectionError, "publisher is closed", entry)
+                        error_for(PublishConnectionError, "publisher is closed", entry)
                     )
+                return entries
+            blocked = self._io_blocked
+            if blocked is not None and hold <= 0:  # known blocked: fail fast, not sent
+                for entry in entries:
+                    entry.future.set_result(blocked_error(blocked, entry))
                 return entries
             loop = self._ensure_thread()
             # A shared loop's I/O thread holds the lock only while it handles events; the
@@ -229,12 +210,10 @@ class AmqpTransport:
         """
         hold = max((entry.hold for entry in submitted), default=0.0)
         waited = self.wait(submitted, self._confirm_timeout + hold)
-        outcomes: list[PublishError | None] = []
-        for entry, outcome in zip(submitted, waited, strict=True):
-            if outcome is PENDING:
-                outcome = self._give_up(entry)
-            outcomes.append(outcome)
-        return outcomes
+        return [
+            give_up(entry, self._io_blocked, self._confirm_timeout) if o is PENDING else o
+            for entry, o in zip(submitted, waited, strict=True)
+        ]
 
     def wait(self, submitted: Sequence[Any], timeout: float) -> list[PublishError | Pending | None]:
         """Wait up to ``timeout`` s for what ``submit`` returned; ``PENDING`` for each message
@@ -255,29 +234,7 @@ class AmqpTransport:
                 lambda: self._io_ready,
                 self._name,
             )
-        outcomes: list[PublishError | Pending | None] = []
-        for entry in submitted:
-            left = None if math.isinf(deadline) else max(0.0, deadline - time.monotonic())
-            try:
-                outcomes.append(entry.future.result(timeout=left))
-            except FutureTimeout:
-                outcomes.append(PENDING)
-            except CancelledError:  # its caller withdrew it (``cancel()``) before it was written
-                outcomes.append(self._error(PublishTimeout, "withdrawn, never sent", entry))
-        return outcomes
-
-    def _give_up(self, entry: _Entry) -> PublishError | None:
-        """Stop waiting for ``entry``: withdraw it if it was not written, else say so."""
-        if entry.future.cancel():  # never written: it never will be
-            blocked = self._io_blocked
-            if blocked is not None:
-                return self._blocked_error(blocked, entry)
-            cause = f"not sent within {self._confirm_timeout:g} s; withdrawn"
-            return self._error(PublishTimeout, cause, entry)
-        if entry.future.done():  # settled just now
-            return entry.future.result()
-        cause = f"no confirm within {self._confirm_timeout:g} s; it may still arrive"
-        return self._error(PublishTimeout, cause, entry, unknown=True)
+        return wait_for(submitted, deadline)
 
     def close(self) -> None:
         """Close the connection cleanly and stop the I/O thread; idempotent."""
@@ -297,7 +254,7 @@ class AmqpTransport:
 
     # -- caller threads ----------------------------------------------------------------------
 
-    def _entry(self, message: WireMessage, hold: float = 0.0) -> _Entry:
+    def _entry(self, message: WireMessage, hold: float = 0.0) -> Entry:
         """Build and frame the message now: a bad one fails its caller, not the shared channel."""
         try:
             props = dict(message.properties)
@@ -312,7 +269,7 @@ class AmqpTransport:
             raise EncodeError(
                 f"message {message.message_id!r} cannot be published: {describe_error(exc)}"
             ) from exc
-        return _Entry(message, properties, hold, time.monotonic() + hold)
+        return Entry(message, properties, hold, time.monotonic() + hold)
 
     def _ensure_thread(self) -> Any:
         """Start the I/O thread if there is none (first send, or it died, or after a fork)."""
@@ -340,24 +297,6 @@ class AmqpTransport:
         except Exception:  # nothing to do about it but not to leak the rest
             log.debug("%s: releasing the I/O thread's sockets failed", self._name, exc_info=True)
 
-    def _error(
-        self, kind: type[PublishError], cause: str, entry: _Entry, *, unknown: bool = False
-    ) -> PublishError:
-        m = entry.message
-        return kind(
-            f"{cause} (message {m.message_id!r} to exchange {m.exchange!r}, "
-            f"routing key {m.routing_key!r})",
-            message_id=m.message_id,
-            exchange=m.exchange,
-            routing_key=m.routing_key,
-            outcome_unknown=unknown,
-        )
-
-    def _blocked_error(self, reason: str, entry: _Entry) -> PublishError:
-        waited = f" for {entry.hold:g} s" if entry.hold else ""
-        cause = f"the broker blocks publishing ({reason}){waited}; the message was not sent"
-        return self._error(PublishBlocked, cause, entry)
-
     # -- I/O thread --------------------------------------------------------------------------
 
     def _run(self, loop: Any) -> None:
@@ -379,24 +318,22 @@ class AmqpTransport:
         self._io_next_tag = 0
         self._io_blocked: str | None = None  # the broker's reason while it blocks publishing
         self._io_hold_due = math.inf  # when the armed hold timer fires (inf: none armed)
-        self._io_outbox: collections.deque[_Entry] = collections.deque()
-        self._io_pending: collections.OrderedDict[int, _Entry] = collections.OrderedDict()
+        self._io_outbox: collections.deque[Entry] = collections.deque()
+        self._io_pending: collections.OrderedDict[int, Entry] = collections.OrderedDict()
 
-    def _io_settle(self, entry: _Entry, outcome: PublishError | None) -> None:
-        # InvalidStateError: the caller stopped waiting (PublishTimeout), nothing left to tell.
-        with contextlib.suppress(InvalidStateError):
-            entry.future.set_result(outcome)
+    def _io_settle(self, entry: Entry, outcome: PublishError | None) -> None:
+        settle(entry, outcome)  # nothing to tell a caller that withdrew it
 
-    def _io_fail(self, entries: Sequence[_Entry], cause: str) -> None:
+    def _io_fail(self, entries: Sequence[Entry], cause: str) -> None:
         for entry in entries:
-            self._io_settle(entry, self._error(PublishConnectionError, cause, entry))
+            self._io_settle(entry, error_for(PublishConnectionError, cause, entry))
 
     def _io_fail_all(self, cause: str) -> None:
         pending, outbox = list(self._io_pending.values()), list(self._io_outbox)
         self._io_pending.clear()
         self._io_outbox.clear()
         for entry in pending:
-            error = self._error(
+            error = error_for(
                 PublishConnectionError,
                 cause + " before the confirm; the broker may have the message",
                 entry,
@@ -442,8 +379,7 @@ class AmqpTransport:
             return
         while self._io_outbox:
             entry = self._io_outbox.popleft()
-            # From here the caller cannot withdraw it; a cancelled one was withdrawn already.
-            if entry.future.done() or not entry.future.set_running_or_notify_cancel():
+            if not claim(entry):  # withdrawn; else from here on it may reach the broker
                 continue
             m = entry.message
             try:
@@ -452,7 +388,7 @@ class AmqpTransport:
                 )
             except Exception as exc:  # nothing was sent: pika frames before writing
                 cause = f"could not publish: {self._scrub(describe_error(exc))}"
-                self._io_settle(entry, self._error(PublishConnectionError, cause, entry))
+                self._io_settle(entry, error_for(PublishConnectionError, cause, entry))
                 continue
             self._io_next_tag += 1
             self._io_pending[self._io_next_tag] = entry
@@ -508,17 +444,10 @@ class AmqpTransport:
 
     def _io_hold(self) -> None:
         """While blocked: fail the queued messages whose hold is over, wake up for the next."""
-        now, reason = time.monotonic(), self._io_blocked or ""
-        keep: list[_Entry] = []
-        for entry in self._io_outbox:
-            if entry.future.done():
-                continue  # withdrawn by its caller
-            if entry.held_until <= now:
-                self._io_settle(entry, self._blocked_error(reason, entry))
-            else:
-                keep.append(entry)
-        self._io_outbox = collections.deque(keep)
-        due = min((entry.held_until for entry in keep), default=math.inf)
+        over, kept, due = held_over(self._io_outbox, time.monotonic())
+        for entry in over:
+            self._io_settle(entry, blocked_error(self._io_blocked or "", entry))
+        self._io_outbox = collections.deque(kept)
         if due < self._io_hold_due:  # armed through the I/O thread: it must wake up for it
             self._io_hold_due = due
             self._loop.add_callback_threadsafe(functools.partial(self._io_arm_hold, due))
@@ -568,10 +497,10 @@ class AmqpTransport:
         for tag, entry in list(self._io_pending.items()):
             if entry.message.exchange == exchange:
                 del self._io_pending[tag]
-                self._io_settle(entry, self._error(PublishConnectionError, text, entry))
+                self._io_settle(entry, error_for(PublishConnectionError, text, entry))
         for entry in [e for e in self._io_outbox if e.message.exchange == exchange]:
             self._io_outbox.remove(entry)
-            self._io_settle(entry, self._error(PublishConnectionError, text, entry))
+            self._io_settle(entry, error_for(PublishConnectionError, text, entry))
 
     @_on_loop
     def _io_on_return(self, channel: Any, method: Any, properties: Any, body: bytes) -> None:
@@ -604,12 +533,12 @@ class AmqpTransport:
         for entry in settled:
             if entry.returned is not None:
                 cause = f"unroutable, returned by the broker: {entry.returned}"
-                self._io_settle(entry, self._error(Unroutable, cause, entry))
+                self._io_settle(entry, error_for(Unroutable, cause, entry))
             elif acked:
                 self._io_settle(entry, None)
             else:
                 cause = "refused by the broker (basic.nack)"
-                self._io_settle(entry, self._error(PublishNacked, cause, entry))
+                self._io_settle(entry, error_for(PublishNacked, cause, entry))
         self._io_continue_close()
 
     @_on_loop
