@@ -151,3 +151,25 @@ def test_a_copy_refused_unsent_is_sent_again_after_a_wait_with_no_twin_expected(
         assert r.waits == [0.5]
 
     scenario(test)
+
+
+def test_a_follow_up_with_an_unknown_outcome_retries_its_input_and_says_why() -> None:
+    def follow_up(context: Any, request: Any) -> None:
+        raise PublishTimeout("no confirm within 30 s; it may still arrive", outcome_unknown=True)
+
+    async def test() -> None:
+        async with running(follow_up, options=EXACT) as r:
+            tag = r.broker.deliver("q", BODY, ID)
+            assert await r.metrics.until(1) == [("q", "t", "retry")]
+            last = r.broker.deliver("q", BODY, {**ID, "headers": {"x-mqwire-attempt": 2}})
+            assert await r.metrics.until(2) == [("q", "t", "retry"), ("q", "t", "dead-letter")]
+        retry, dead = r.outcomes.sent
+        assert retry.routing_key == "q.retry.5s", "retried per the policy, not dead-lettered"
+        assert r.broker.calls == [
+            ("send", "q.retry.5s"), ("ack", "q", tag, True),
+            ("send", "q.dead"), ("ack", "q", last, True),
+        ]  # fmt: skip
+        reason = dead.properties["headers"]["x-mqwire-reason"]
+        assert reason.startswith("the outcome of a publish is unknown (its message may still ")
+
+    scenario(test)
