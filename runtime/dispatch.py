@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from mqwire.topology.model import DEFAULT_MAX_BODY_BYTES
 
 from .codec import decode_body
-from .errors import DecodeError, MessageSchemaError
+from .errors import DecodeError, MessageSchemaError, unknown_publish
 from .interfaces import TaskRegistry
 from .request import DefaultResource, MessageRequest
 
@@ -162,9 +162,18 @@ def call_task(task: TaskEntry, request: MessageRequest) -> Any:
 
 
 def failure_outcome(delivery: Delivery, policy: QueuePolicy, error: BaseException) -> Outcome:
-    """Retry while the queue's delays last, then dead-letter, with the error as the reason."""
+    """Retry while the queue's delays last, then dead-letter, with the error as the reason.
+
+    A task that failed on a publish whose outcome is unknown (no confirm in time, or the
+    connection lost before it) is judged the same, so its runs stay within the policy; the
+    reason says that its message may have arrived all the same.
+    """
     name = policy.task.name if policy.task else None
     reason = describe_failure(error)
+    if unknown_publish(error) is not None:
+        reason = header_text(
+            "the outcome of a publish is unknown (its message may still arrive): " + reason
+        )
     if delivery.attempt <= len(policy.retry_delays):
         delay = policy.retry_delays[delivery.attempt - 1]
         return Outcome(Action.RETRY, name, delay=delay, reason=reason, error=error)

@@ -69,13 +69,22 @@ class PublishError(MqError):
     Attributes:
         message_id: the ``message_id`` property of the message concerned.
         exchange, routing_key: where it was sent.
+        outcome_unknown: the message was sent and may still reach its queue (a lost
+            connection before the confirm, a timeout): publishing it again may duplicate it.
     """
 
     def __init__(
-        self, message: str, *, message_id: str = "", exchange: str = "", routing_key: str = ""
+        self,
+        message: str,
+        *,
+        message_id: str = "",
+        exchange: str = "",
+        routing_key: str = "",
+        outcome_unknown: bool = False,
     ) -> None:
         super().__init__(message)
         self.message_id, self.exchange, self.routing_key = message_id, exchange, routing_key
+        self.outcome_unknown = outcome_unknown
 
 
 class PublishNacked(PublishError):
@@ -94,8 +103,34 @@ class PublishConnectionError(PublishError):
     """
 
 
+class PublishBlocked(PublishConnectionError):
+    """The broker blocks the connection (a memory or disk alarm): the message was not sent.
+
+    Raised at once by default, or once the caller's ``blocked_timeout`` passed with the
+    connection still blocked. Nothing of the message reached the broker
+    (``outcome_unknown`` is false): publishing it again later cannot duplicate it.
+    """
+
+
 class PublishTimeout(PublishError):
-    """No confirm arrived in time; as with a lost connection, the outcome is unknown."""
+    """No confirm arrived in time: the outcome is unknown (``outcome_unknown``) if the message
+    was sent, and it may still be confirmed and delivered later."""
+
+
+def unknown_publish(error: BaseException) -> PublishError | None:
+    """The publish error with an unknown outcome behind ``error`` (itself or a cause), if any.
+
+    A task that failed because its follow-up's fate is unknown did not fail as its error says:
+    the follow-up may arrive. Only the first few links of the cause chain are looked at.
+    """
+    seen: BaseException | None = error
+    for _ in range(5):
+        if seen is None:
+            return None
+        if isinstance(seen, PublishError) and seen.outcome_unknown:
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 class BatchPublishError(PublishError):

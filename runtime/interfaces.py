@@ -34,6 +34,8 @@ class Publisher(Protocol):
         properties: Mapping[str, Any] | None = None,
         exchange: str | None = None,
         mandatory: bool = True,
+        *,
+        blocked_timeout: float | None = None,
     ) -> str: ...
 
     def batch(self) -> contextlib.AbstractContextManager[PublishBatch]: ...

@@ -13,20 +13,23 @@ lock: the I/O thread, except while it waits for events. Then a caller takes the 
 publishes its own messages, and a caller waiting for a few confirms reads the socket itself
 meanwhile, so a publish one by one involves no other thread; reconnects, timers and
 everything else happen on the I/O thread.
+
+While the broker blocks the connection (a memory or disk alarm), messages not yet written stay
+in the outbox: each for at most its ``blocked_timeout`` (0 by default: ``PublishBlocked`` at
+once), and they go out when the broker unblocks. What was written before keeps waiting for its
+confirm. An entry's future is ``cancel()``-able exactly as long as nothing of it was written, so
+a caller that stops waiting knows whether the message may still arrive.
 """
 
 from __future__ import annotations
 
 import collections
-import contextlib
 import functools
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, InvalidStateError
-from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
 from typing import Any, Concatenate, ParamSpec
 
 import pika  # type: ignore[import-untyped]
@@ -42,7 +45,6 @@ from ..errors import (
     PublishConnectionError,
     PublishError,
     PublishNacked,
-    PublishTimeout,
     Unroutable,
     certificate_problem,
     describe_error,
@@ -51,6 +53,18 @@ from ..errors import (
 )
 from ..wire import WireMessage
 from .connections import publisher_loop, select_connection
+from .entries import (
+    PENDING,
+    Entry,
+    Pending,
+    blocked_error,
+    claim,
+    error_for,
+    give_up,
+    held_over,
+    settle,
+    wait_for,
+)
 from .params import connection_parameters, scrubber
 
 log = logging.getLogger("mqwire.publisher")
@@ -63,16 +77,6 @@ LOCK_WAIT = 0.1
 LEAD_AT_MOST = 16
 
 _P = ParamSpec("_P")
-
-
-@dataclass(eq=False)
-class _Entry:
-    """One message on its way: what to publish and where its outcome goes."""
-
-    message: WireMessage
-    properties: Any  # pika.BasicProperties
-    future: Future[PublishError | None] = field(default_factory=Future)
-    returned: str | None = None  # "312 NO_ROUTE" once a basic.return arrived for it
 
 
 def _on_loop(
@@ -104,14 +108,20 @@ class AmqpTransport:
         confirm_timeout: float = 30.0,
         heartbeat: int | None = None,
         fastpath: Fastpath | None = None,
+        blocked_timeout: float = 0.0,
     ) -> None:
         """Parse settings only (:class:`ConfigurationError` on a bad URL or
         ``MQWIRE_FASTPATH``); the connection opens on the first :meth:`send`.
 
         ``confirm_timeout`` bounds a whole ``send`` (including a reconnect), so keep
         ``connect_timeout`` below it for unreachable brokers to be reported as such.
+        ``blocked_timeout`` is how long a message may wait, unsent, while the broker blocks
+        the connection (``math.inf``: until it unblocks); it adds to the ``send``'s bound.
         ``fastpath`` defaults to the process's choice (``MQWIRE_FASTPATH``).
         """
+        if not blocked_timeout >= 0:
+            raise ValueError(f"blocked_timeout must be 0 or more seconds, not {blocked_timeout}")
+        self._blocked_timeout = blocked_timeout
         self._fastpath = fastpath if fastpath is not None else for_process()
         self._name = name
         self._masked_url = mask_resolved_url(url)
@@ -124,36 +134,58 @@ class AmqpTransport:
         self._closed = False
         self._thread: threading.Thread | None = None
         self._loop: Any = None
-        self._inbox: collections.deque[list[_Entry]] = collections.deque()
+        self._inbox: collections.deque[list[Entry]] = collections.deque()
         self._io_reset()
 
     def __repr__(self) -> str:
         # pika logs callbacks with %r at DEBUG: keep this free of secrets and bodies.
         return f"<AmqpTransport {self._name!r} {self._masked_url}>"
 
-    def send(self, messages: Sequence[WireMessage]) -> list[PublishError | None]:
+    @property
+    def blocked(self) -> str | None:
+        """The broker's reason while it blocks this connection (a resource alarm), else None.
+
+        The broker says so only once the connection publishes after the alarm began.
+        """
+        return self._io_blocked
+
+    def send(
+        self, messages: Sequence[WireMessage], *, blocked_timeout: float | None = None
+    ) -> list[PublishError | None]:
         """Publish ``messages``, wait for their confirms, return one outcome each, in order.
 
-        ``None`` means confirmed by the broker. Returns within ``confirm_timeout`` seconds.
+        ``None`` means confirmed by the broker. Returns within ``confirm_timeout`` seconds,
+        plus ``blocked_timeout`` (default: the transport's) while the broker blocks it.
         Raises :class:`EncodeError` (before anything is sent) if a message cannot be framed.
         """
-        return self.collect(self.submit(messages))
+        return self.collect(self.submit(messages, blocked_timeout=blocked_timeout))
 
-    def submit(self, messages: Sequence[WireMessage]) -> Sequence[Any]:
-        """Hand ``messages`` to the I/O thread without waiting; pass the result to ``collect``.
+    def submit(
+        self, messages: Sequence[WireMessage], *, blocked_timeout: float | None = None
+    ) -> Sequence[Any]:
+        """Hand ``messages`` to the I/O thread without waiting; pass the result to ``collect``
+        or ``wait``. Each item's ``future`` ends with its outcome.
 
         Lets a batch keep the next chunk on the wire while the broker confirms the last one.
+        While the broker blocks the connection, a message waits at most ``blocked_timeout``
+        seconds (default: the transport's) before it fails with :class:`PublishBlocked`.
         Raises :class:`EncodeError` (before anything of this call is sent).
         """
-        entries = [self._entry(m) for m in messages]
+        hold = self._blocked_timeout if blocked_timeout is None else max(0.0, blocked_timeout)
+        entries = [self._entry(m, hold) for m in messages]
         if not entries:
             return entries
         with self._lock:
             if self._closed:
                 for entry in entries:
                     entry.future.set_result(
-                        self._error(PublishConnectionError, "publisher is closed", entry)
+                        error_for(PublishConnectionError, "publisher is closed", entry)
                     )
+                return entries
+            blocked = self._io_blocked
+            if blocked is not None and hold <= 0:  # known blocked: fail fast, not sent
+                for entry in entries:
+                    entry.future.set_result(blocked_error(blocked, entry))
                 return entries
             loop = self._ensure_thread()
             # A shared loop's I/O thread holds the lock only while it handles events; the
@@ -168,10 +200,33 @@ class AmqpTransport:
         return entries
 
     def collect(self, submitted: Sequence[Any]) -> list[PublishError | None]:
-        """Wait for the confirms of what ``submit`` returned, at most ``confirm_timeout`` s."""
-        deadline = time.monotonic() + self._confirm_timeout
-        if 0 < len(submitted) <= LEAD_AT_MOST and self._loop is not None:
+        """Wait for the confirms of what ``submit`` returned, at most ``confirm_timeout`` s
+        (plus the entries' ``blocked_timeout``); then give up on the rest.
+
+        A message not written by then is withdrawn (:class:`PublishBlocked` while the broker
+        blocks the connection, else :class:`PublishTimeout`): it will never be sent. One
+        written but unconfirmed gets a :class:`PublishTimeout` with ``outcome_unknown``: it
+        may still be confirmed, and delivered, later.
+        """
+        hold = max((entry.hold for entry in submitted), default=0.0)
+        waited = self.wait(submitted, self._confirm_timeout + hold)
+        return [
+            give_up(entry, self._io_blocked, self._confirm_timeout) if o is PENDING else o
+            for entry, o in zip(submitted, waited, strict=True)
+        ]
+
+    def wait(self, submitted: Sequence[Any], timeout: float) -> list[PublishError | Pending | None]:
+        """Wait up to ``timeout`` s for what ``submit`` returned; ``PENDING`` for each message
+        still on its way, which stays so: a later ``wait`` (or ``collect``) goes on waiting.
+
+        For a message already written, giving up loses the answer, not the message: the
+        broker may still take it. Keep waiting rather than publish it again.
+        """
+        deadline = time.monotonic() + timeout
+        leading = 0 < len(submitted) <= LEAD_AT_MOST and self._io_blocked is None
+        if leading and self._loop is not None:
             # Saves the cross-thread wake-up per confirm (shared I/O loop only; else no-op).
+            # Not while blocked: the I/O thread's timer, not the socket, ends a held message.
             read_until(
                 self._loop,
                 lambda: all(entry.future.done() for entry in submitted),
@@ -179,19 +234,7 @@ class AmqpTransport:
                 lambda: self._io_ready,
                 self._name,
             )
-        outcomes: list[PublishError | None] = []
-        for entry in submitted:
-            try:
-                outcome = entry.future.result(timeout=max(0.0, deadline - time.monotonic()))
-            except FutureTimeout:
-                if entry.future.cancel():  # else it was settled just now
-                    outcome = self._error(
-                        PublishTimeout, f"no confirm within {self._confirm_timeout:g} s", entry
-                    )
-                else:
-                    outcome = entry.future.result()
-            outcomes.append(outcome)
-        return outcomes
+        return wait_for(submitted, deadline)
 
     def close(self) -> None:
         """Close the connection cleanly and stop the I/O thread; idempotent."""
@@ -211,7 +254,7 @@ class AmqpTransport:
 
     # -- caller threads ----------------------------------------------------------------------
 
-    def _entry(self, message: WireMessage) -> _Entry:
+    def _entry(self, message: WireMessage, hold: float = 0.0) -> Entry:
         """Build and frame the message now: a bad one fails its caller, not the shared channel."""
         try:
             props = dict(message.properties)
@@ -226,7 +269,7 @@ class AmqpTransport:
             raise EncodeError(
                 f"message {message.message_id!r} cannot be published: {describe_error(exc)}"
             ) from exc
-        return _Entry(message, properties)
+        return Entry(message, properties, hold, time.monotonic() + hold)
 
     def _ensure_thread(self) -> Any:
         """Start the I/O thread if there is none (first send, or it died, or after a fork)."""
@@ -254,16 +297,6 @@ class AmqpTransport:
         except Exception:  # nothing to do about it but not to leak the rest
             log.debug("%s: releasing the I/O thread's sockets failed", self._name, exc_info=True)
 
-    def _error(self, kind: type[PublishError], cause: str, entry: _Entry) -> PublishError:
-        m = entry.message
-        return kind(
-            f"{cause} (message {m.message_id!r} to exchange {m.exchange!r}, "
-            f"routing key {m.routing_key!r})",
-            message_id=m.message_id,
-            exchange=m.exchange,
-            routing_key=m.routing_key,
-        )
-
     # -- I/O thread --------------------------------------------------------------------------
 
     def _run(self, loop: Any) -> None:
@@ -283,23 +316,30 @@ class AmqpTransport:
         self._io_closing = False
         self._io_connected_before = False
         self._io_next_tag = 0
-        self._io_outbox: collections.deque[_Entry] = collections.deque()
-        self._io_pending: collections.OrderedDict[int, _Entry] = collections.OrderedDict()
+        self._io_blocked: str | None = None  # the broker's reason while it blocks publishing
+        self._io_hold_due = math.inf  # when the armed hold timer fires (inf: none armed)
+        self._io_outbox: collections.deque[Entry] = collections.deque()
+        self._io_pending: collections.OrderedDict[int, Entry] = collections.OrderedDict()
 
-    def _io_settle(self, entry: _Entry, outcome: PublishError | None) -> None:
-        # InvalidStateError: the caller stopped waiting (PublishTimeout), nothing left to tell.
-        with contextlib.suppress(InvalidStateError):
-            entry.future.set_result(outcome)
+    def _io_settle(self, entry: Entry, outcome: PublishError | None) -> None:
+        settle(entry, outcome)  # nothing to tell a caller that withdrew it
 
-    def _io_fail(self, entries: Sequence[_Entry], cause: str) -> None:
+    def _io_fail(self, entries: Sequence[Entry], cause: str) -> None:
         for entry in entries:
-            self._io_settle(entry, self._error(PublishConnectionError, cause, entry))
+            self._io_settle(entry, error_for(PublishConnectionError, cause, entry))
 
     def _io_fail_all(self, cause: str) -> None:
         pending, outbox = list(self._io_pending.values()), list(self._io_outbox)
         self._io_pending.clear()
         self._io_outbox.clear()
-        self._io_fail(pending, cause + " before the confirm; the broker may have the message")
+        for entry in pending:
+            error = error_for(
+                PublishConnectionError,
+                cause + " before the confirm; the broker may have the message",
+                entry,
+                unknown=True,
+            )
+            self._io_settle(entry, error)
         self._io_fail(outbox, cause + "; the message was not sent")
 
     @_on_loop
@@ -326,7 +366,7 @@ class AmqpTransport:
                 on_close_callback=self._io_on_connection_closed,
                 custom_ioloop=self._loop,
             )
-            # An alarm blocks publishing: sends then time out, and this line says why.
+            # An alarm blocks publishing: messages not yet written wait, or fail fast.
             self._io_connection.add_on_connection_blocked_callback(self._io_on_blocked)
             self._io_connection.add_on_connection_unblocked_callback(self._io_on_blocked)
         else:
@@ -334,10 +374,13 @@ class AmqpTransport:
             self._io_connection.channel(on_open_callback=self._io_on_channel_open)
 
     def _io_publish(self) -> None:
+        if self._io_blocked is not None:
+            self._io_hold()
+            return
         while self._io_outbox:
             entry = self._io_outbox.popleft()
-            if entry.future.done():
-                continue  # its caller already got PublishTimeout
+            if not claim(entry):  # withdrawn; else from here on it may reach the broker
+                continue
             m = entry.message
             try:
                 self._io_channel.basic_publish(
@@ -345,7 +388,7 @@ class AmqpTransport:
                 )
             except Exception as exc:  # nothing was sent: pika frames before writing
                 cause = f"could not publish: {self._scrub(describe_error(exc))}"
-                self._io_settle(entry, self._error(PublishConnectionError, cause, entry))
+                self._io_settle(entry, error_for(PublishConnectionError, cause, entry))
                 continue
             self._io_next_tag += 1
             self._io_pending[self._io_next_tag] = entry
@@ -376,6 +419,7 @@ class AmqpTransport:
             return
         self._io_connection = self._io_channel = None
         self._io_ready = self._io_opening = False
+        self._io_blocked = None  # a new connection starts unblocked
         if self._io_closing:
             self._io_fail_all("publisher is closed")
             self._loop.stop()
@@ -386,10 +430,37 @@ class AmqpTransport:
 
     @_on_loop
     def _io_on_blocked(self, connection: Any, frame: Any) -> None:
+        if connection is not self._io_connection:
+            return
         if isinstance(frame.method, spec.Connection.Blocked):
-            log.warning("%s: the broker blocks publishing: %s", self._name, frame.method.reason)
+            reason = str(frame.method.reason or "no reason given")
+            log.warning("%s: the broker blocks publishing: %s", self._name, reason)
+            self._io_blocked = reason
+            self._io_hold()
         else:
             log.info("%s: the broker unblocked publishing", self._name)
+            self._io_blocked = None
+            self._io_pump()
+
+    def _io_hold(self) -> None:
+        """While blocked: fail the queued messages whose hold is over, wake up for the next."""
+        over, kept, due = held_over(self._io_outbox, time.monotonic())
+        for entry in over:
+            self._io_settle(entry, blocked_error(self._io_blocked or "", entry))
+        self._io_outbox = collections.deque(kept)
+        if due < self._io_hold_due:  # armed through the I/O thread: it must wake up for it
+            self._io_hold_due = due
+            self._loop.add_callback_threadsafe(functools.partial(self._io_arm_hold, due))
+
+    @_on_loop
+    def _io_arm_hold(self, due: float) -> None:
+        self._loop.call_later(max(0.0, due - time.monotonic()), self._io_hold_over)
+
+    @_on_loop
+    def _io_hold_over(self) -> None:
+        self._io_hold_due = math.inf
+        if self._io_blocked is not None:
+            self._io_hold()
 
     @_on_loop
     def _io_on_channel_open(self, channel: Any) -> None:
@@ -426,10 +497,10 @@ class AmqpTransport:
         for tag, entry in list(self._io_pending.items()):
             if entry.message.exchange == exchange:
                 del self._io_pending[tag]
-                self._io_settle(entry, self._error(PublishConnectionError, text, entry))
+                self._io_settle(entry, error_for(PublishConnectionError, text, entry))
         for entry in [e for e in self._io_outbox if e.message.exchange == exchange]:
             self._io_outbox.remove(entry)
-            self._io_settle(entry, self._error(PublishConnectionError, text, entry))
+            self._io_settle(entry, error_for(PublishConnectionError, text, entry))
 
     @_on_loop
     def _io_on_return(self, channel: Any, method: Any, properties: Any, body: bytes) -> None:
@@ -462,12 +533,12 @@ class AmqpTransport:
         for entry in settled:
             if entry.returned is not None:
                 cause = f"unroutable, returned by the broker: {entry.returned}"
-                self._io_settle(entry, self._error(Unroutable, cause, entry))
+                self._io_settle(entry, error_for(Unroutable, cause, entry))
             elif acked:
                 self._io_settle(entry, None)
             else:
                 cause = "refused by the broker (basic.nack)"
-                self._io_settle(entry, self._error(PublishNacked, cause, entry))
+                self._io_settle(entry, error_for(PublishNacked, cause, entry))
         self._io_continue_close()
 
     @_on_loop

@@ -30,9 +30,12 @@ class AmqpPublisher(BasePublisher):
         *,
         known_queues: Sequence[str] = (),
         confirm_timeout: float = 30.0,
+        blocked_timeout: float = 0.0,
         fastpath: Fastpath | None = None,
     ) -> None:
-        """``fastpath`` defaults to the process's choice (``MQWIRE_FASTPATH``)."""
+        """``blocked_timeout``: how long ``publish()`` waits while the broker blocks the
+        connection (a resource alarm) before it raises ``PublishBlocked``; 0 fails at once.
+        ``fastpath`` defaults to the process's choice (``MQWIRE_FASTPATH``)."""
         super().__init__(settings, validators, known_queues=known_queues)
         from ..amqp.transport import AmqpTransport  # pika only once a publisher needs it
 
@@ -46,10 +49,13 @@ class AmqpPublisher(BasePublisher):
             heartbeat=settings.heartbeat,
             confirm_timeout=confirm_timeout,
             fastpath=fastpath,
+            blocked_timeout=blocked_timeout,
         )
 
-    def send(self, messages: Sequence[WireMessage]) -> list[PublishError | None]:
-        return self._transport.send(messages)
+    def send(
+        self, messages: Sequence[WireMessage], *, blocked_timeout: float | None = None
+    ) -> list[PublishError | None]:
+        return self._transport.send(messages, blocked_timeout=blocked_timeout)
 
     def flush(self, messages: Sequence[WireMessage]) -> None:
         """Send a batch with up to two chunks awaiting confirms, so the wire never idles."""

@@ -99,13 +99,18 @@ class BasePublisher:
         properties: Mapping[str, Any] | None = None,
         exchange: str | None = None,
         mandatory: bool = True,
+        *,
+        blocked_timeout: float | None = None,
     ) -> str:
         """Publish one message and return its ``message_id`` once the broker confirmed it.
 
         Inside ``with publisher.batch():`` the message is queued and sent when the block ends.
+        ``blocked_timeout``: seconds to wait while the broker blocks publishing (a resource
+        alarm) before giving up; default: the publisher's (0, fail at once).
 
         Raises:
             EncodeError, MessageSchemaError: before anything is sent.
+            PublishBlocked: the broker blocks publishing; the message was not sent.
             PublishError: a subclass saying why the broker did not confirm it.
         """
         message = self.prepare(body, routing_key, properties, exchange, mandatory)
@@ -113,7 +118,7 @@ class BasePublisher:
         if batch is not None:
             batch.messages.append(message)
             return message.message_id
-        (error,) = self.send([message])
+        (error,) = self.send([message], blocked_timeout=blocked_timeout)
         if error is not None:
             raise error
         return message.message_id
@@ -143,7 +148,10 @@ class BasePublisher:
         if failures:
             raise BatchPublishError(failures, published=len(messages) - len(failures))
 
-    def send(self, messages: Sequence[WireMessage]) -> list[PublishError | None]:
+    def send(
+        self, messages: Sequence[WireMessage], *, blocked_timeout: float | None = None
+    ) -> list[PublishError | None]:
+        """One outcome per message (``None``: confirmed); ``blocked_timeout`` as in ``publish``."""
         raise NotImplementedError
 
     def close(self) -> None:

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..dispatch import (
     Action,
@@ -164,7 +165,10 @@ class LocalPublisherConsumer(BasePublisher):
             return self.exchanges[exchange](routing_key)
         return super().target_queues(exchange, routing_key)
 
-    def send(self, messages: Sequence[WireMessage]) -> list[PublishError | None]:
+    def send(
+        self, messages: Sequence[WireMessage], *, blocked_timeout: float | None = None
+    ) -> list[PublishError | None]:
+        """Route and run at once; nothing ever blocks here (``blocked_timeout`` is unused)."""
         outcomes: list[PublishError | None] = []
         for message in messages:
             outcomes.append(self._route(message))
@@ -186,7 +190,7 @@ class LocalPublisherConsumer(BasePublisher):
                 raise BatchPublishError(failures, published=len(messages) - len(failures))
 
     def _route(self, message: WireMessage) -> PublishError | None:
-        where = {
+        where: dict[str, Any] = {
             "message_id": message.message_id,
             "exchange": message.exchange,
             "routing_key": message.routing_key,

@@ -8,21 +8,33 @@ with growing waits, and the caller decides what happens to the input after the l
 A copy returned unroutable (312 NO_ROUTE: the default exchange has no such queue) means its
 retry or dead-letter queue was deleted: it is redeclared from the plan and published again at
 once, as one of the attempts.
+
+A copy sent is never sent again while its fate is unknown: the copier waits for its confirm
+as long as it takes, across a resource alarm (a copy not yet sent while the broker blocks
+publishing waits unsent until it unblocks). Only a lost connection ends that wait with an
+unknown outcome; the copy is then sent again, and may arrive twice (``settling`` says how a
+retry copy's twin is kept from running the task again).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+import math
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from functools import partial
 
 from mqwire.topology.declarations import Declarations
 
 from ..errors import Lost, PublishError, Unroutable, WorkerError
 from ..wire import WireMessage
-from .ports import OutcomePublisher, Session
+from .ports import OutcomePublisher, Session, Submitted
 
 log = logging.getLogger("mqwire.worker")
+
+#: Seconds until a copy still waiting for its confirm is logged (then twice as long each time).
+REPORT_EVERY = 30.0
 
 #: Waits (seconds) before each attempt after the first; a fresh iterator per copy.
 Waits = Callable[[], Iterator[float]]
@@ -41,17 +53,24 @@ class Copier:
         redeclare: Redeclare,
         waits: Waits,
         sleep: Sleep = asyncio.sleep,
+        report_every: float = REPORT_EVERY,
     ) -> None:
         self._name, self._outcomes, self._redeclare = name, outcomes, redeclare
-        self._waits, self._sleep = waits, sleep
+        self._waits, self._sleep, self._report_every = waits, sleep, report_every
 
     async def publish(
-        self, message: WireMessage, wanted: Callable[[], bool] = lambda: True
+        self,
+        message: WireMessage,
+        wanted: Callable[[], bool] = lambda: True,
+        resent: Callable[[WireMessage], None] = lambda message: None,
     ) -> Exception | None:
         """``None`` once the broker confirmed the copy; else the last attempt's error.
 
         ``wanted()`` is asked before each further attempt: once the input's channel is gone
         the copy is pointless (the redelivery is settled from the ledger instead).
+        ``resent(message)`` is called before the copy is sent again although the broker may
+        have the first one (its connection was lost before the confirm). Cancelled (a forced
+        stop): a copy not sent yet is withdrawn.
         """
         waits = self._waits()
         attempt = 1
@@ -76,15 +95,45 @@ class Copier:
                 await self._sleep(wait)
             if not wanted():
                 return error
+            if error.outcome_unknown:
+                resent(message)
             attempt += 1
 
     async def _send(self, message: WireMessage) -> Exception | None:
+        """Send once and wait for the outcome, however long the broker takes to confirm."""
         loop = asyncio.get_running_loop()
+        submit = partial(self._outcomes.submit, [message], blocked_timeout=math.inf)
+        submitting = loop.run_in_executor(None, submit)
         try:
-            (error,) = await loop.run_in_executor(None, self._outcomes.send, [message])
+            (sent,) = await asyncio.shield(submitting)
+        except asyncio.CancelledError:  # stopped meanwhile: withdraw it once it is handed over
+            submitting.add_done_callback(_withdraw)
+            raise
         except Exception as exc:  # e.g. EncodeError: refused before anything was sent
             return exc
-        return error
+        outcome = asyncio.wrap_future(sent.future)
+        began, report = time.monotonic(), self._report_every
+        try:
+            while not (await asyncio.wait({outcome}, timeout=report))[0]:
+                report *= 2  # 30 s, then 60 s later, ...: a long alarm does not flood the log
+                log.warning(
+                    "%s: the copy %s to %r has no outcome yet after %.0f s (the broker "
+                    "blocks publishing or holds its confirm); still waiting: it is not sent "
+                    "twice", self._name, message.message_id, message.routing_key,
+                    time.monotonic() - began,
+                )  # fmt: skip
+        except asyncio.CancelledError:
+            sent.future.cancel()  # withdrawn if not sent yet; else its fate stays unknown
+            raise
+        if outcome.cancelled():
+            return PublishError(f"the copy {message.message_id} was withdrawn before it was sent")
+        return outcome.result()
+
+
+def _withdraw(submitting: asyncio.Future[Sequence[Submitted]]) -> None:
+    if not submitting.cancelled() and submitting.exception() is None:
+        for sent in submitting.result():
+            sent.future.cancel()  # a no-op once it was sent
 
 
 async def redeclare(name: str, plan: Declarations, session: Session | None, queue: str) -> bool:

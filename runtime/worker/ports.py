@@ -7,6 +7,7 @@ The worker never sees pika: the session (``runtime.amqp.session``) hands it deco
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from typing import Protocol
 
 from mqwire.topology.declarations import Declarations, QueueDeclaration
@@ -76,9 +77,23 @@ class Session(Protocol):
 SessionFactory = Callable[[Callable[[str], None]], Session]
 
 
-class OutcomePublisher(Protocol):
-    """Publishes the retry and dead-letter copies, confirmed; blocking, so run off the loop."""
+class Submitted(Protocol):
+    """A message handed to the outcomes publisher, on its way."""
 
-    def send(self, messages: Sequence[WireMessage]) -> list[PublishError | None]: ...
+    @property
+    def future(self) -> Future[PublishError | None]:
+        """Ends with the outcome (``None``: confirmed). ``cancel()`` succeeds only while
+        nothing of the message was sent: then it never will be."""
+
+
+class OutcomePublisher(Protocol):
+    """Publishes the retry and dead-letter copies, confirmed; may block briefly, so run
+    ``submit`` off the loop, then await the futures."""
+
+    def submit(
+        self, messages: Sequence[WireMessage], *, blocked_timeout: float | None = None
+    ) -> Sequence[Submitted]:
+        """``blocked_timeout``: how long a message may wait unsent while the broker blocks
+        publishing (``math.inf``: until it unblocks)."""
 
     def close(self) -> None: ...

@@ -11,6 +11,10 @@ Every failure's outcome is recorded in the ledger first, so a redelivery is sett
 so is a run the broker's consumer timeout cut short (a failed attempt), and a job whose channel
 is gone publishes no copy: its redelivery does. An input handed straight back after an error of
 mqwire's own is requeued at most ``max_requeues`` times, then dead-lettered, then parked.
+
+A copy on its way is never doubled: a redelivery of its input waits for that same copy (which
+waits for its confirm across a resource alarm). A retry copy sent again after its connection
+was lost before the confirm may reach the queue twice; the second to arrive is acked unrun.
 """
 
 from __future__ import annotations
@@ -18,15 +22,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Container
 from functools import partial
 
-from ..dispatch import Action, Delivery, Outcome, QueuePolicy, failure_outcome
+from ..dispatch import Action, Delivery, Outcome, QueuePolicy, attempt_of, failure_outcome
 from ..errors import ConsumerTimeoutExpired, Lost, describe_error
 from .acks import AckBatcher
 from .copying import Copier, Redeclare, Sleep
 from .execution import failure_message
-from .ledger import Ledger
+from .ledger import Decided, Key, Ledger
 from .metrics import Metrics
 from .policy import WorkerOptions, jittered
 from .ports import ConsumerChannel, OutcomePublisher
@@ -42,6 +47,17 @@ class Job:
     def __init__(self, delivery: Delivery, channel: ConsumerChannel, tag: int) -> None:
         self.delivery, self.channel, self.tag = delivery, channel, tag
         self.started = time.monotonic()
+
+
+class _Copy:
+    """A failure's copy on its way, shared by its input's redeliveries; the newest one's
+    channel decides whether a further attempt is wanted."""
+
+    __slots__ = ("job", "task")
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.task: asyncio.Future[tuple[str, Exception | None]] | None = None
 
 
 class Settler:
@@ -71,11 +87,28 @@ class Settler:
         self._dead_letter_queue, self._ledger = dead_letter_queue, Ledger(options.ledger_size)
         self._park, self._rejecting = park, rejecting
         self._max_requeues = options.max_requeues
+        self._copies: dict[Decided, _Copy] = {}
+        #: retry copies sent twice (key of the copy as it comes back): True once one arrived
+        self._twins: OrderedDict[Key, bool] = OrderedDict()
+        self._twins_size = options.ledger_size
         #: Stopping now: leave what is in flight unsettled, the closing connection requeues it.
         self.forced = False
 
+    @property
+    def expecting_twins(self) -> bool:
+        """Whether a retry copy may arrive twice: then every delivery is looked up."""
+        return bool(self._twins)
+
     def recorded(self, delivery: Delivery) -> Outcome | None:
-        """The outcome decided before for this redelivered message; it must not run again."""
+        """The outcome decided before for this redelivered (or twice sent) message; it must
+        not run again."""
+        if self._twin(delivery):
+            log.warning(
+                "%s: message %s of %r (attempt %d) arrived twice (its retry copy was sent "
+                "again after a lost confirm): acking the second without running its task",
+                self._name, delivery.message_id, delivery.queue, delivery.attempt,
+            )  # fmt: skip
+            return Outcome(Action.ACK, None, reason="a second copy of a retry")
         entry = self._ledger.get(delivery)
         if entry is None:
             return None
@@ -114,14 +147,7 @@ class Settler:
                 self.finish(job, outcome.task, "dropped")
                 return
             if not decided.copied:
-                target = "its copy"
-                try:
-                    dead_letter_queue = self._dead_letter_queue(d.queue)
-                    message = failure_message(d, outcome, dead_letter_queue, now=time.time())
-                    target = message.routing_key
-                    error = await self._copier.publish(message, partial(self._wanted, job))
-                except Exception as exc:  # a bug of ours: as unpublishable as a refused copy
-                    error = exc
+                target, error = await self._copied(job, decided, outcome)
                 if error is not None:
                     why = f"could not move it to {target!r}: {describe_error(error)}"
                     self._give_up(job, outcome.task, why)
@@ -129,8 +155,57 @@ class Settler:
                 decided.copied = True
         self.finish(job, outcome.task, outcome.action.value, reason=outcome.reason)
 
-    def _wanted(self, job: Job) -> bool:
-        return job.channel.is_open and not self.forced
+    async def _copied(
+        self, job: Job, decided: Decided, outcome: Outcome
+    ) -> tuple[str, Exception | None]:
+        """Publish the copy, or wait for the one already on its way for an earlier delivery
+        of the same message (its fate may be unknown yet: it is never sent twice)."""
+        copy = self._copies.get(decided)
+        if copy is not None and copy.task is not None:
+            copy.job = job
+            log.info(
+                "%s: message %s of %r is back while its copy is on its way: waiting for that "
+                "copy", self._name, job.delivery.message_id, job.delivery.queue,
+            )  # fmt: skip
+            return await asyncio.shield(copy.task)
+        copy = self._copies[decided] = _Copy(job)
+        copy.task = asyncio.ensure_future(self._copy(copy, outcome))
+        copy.task.add_done_callback(lambda _: self._copies.pop(decided, None))
+        return await copy.task  # a forced stop cancels it with the job: withdrawn if unsent
+
+    async def _copy(self, copy: _Copy, outcome: Outcome) -> tuple[str, Exception | None]:
+        d, target = copy.job.delivery, "its copy"
+        try:
+            message = failure_message(d, outcome, self._dead_letter_queue(d.queue), now=time.time())
+            target = message.routing_key
+            wanted, resent = partial(self._wanted, copy), partial(self._resent, d, outcome)
+            error = await self._copier.publish(message, wanted, resent)
+        except Exception as exc:  # a bug of ours: as unpublishable as a refused copy
+            error = exc
+        return target, error
+
+    def _wanted(self, copy: _Copy) -> bool:
+        return copy.job.channel.is_open and not self.forced
+
+    def _resent(self, delivery: Delivery, outcome: Outcome, message: object) -> None:
+        """A copy is sent again though the first may have reached its queue: a dead letter
+        twice is tolerated; a retry's second arrival must not run the task again."""
+        key = (delivery.queue, delivery.message_id, delivery.attempt + 1)
+        if outcome.action is Action.RETRY and delivery.message_id:  # else no twin to tell
+            self._twins[key] = False
+            if len(self._twins) > self._twins_size:
+                self._twins.popitem(last=False)
+
+    def _twin(self, delivery: Delivery) -> bool:
+        """True for the second arrival of a retry copy sent twice (never a redelivery)."""
+        key = (delivery.queue, delivery.message_id, attempt_of(delivery.headers))
+        if delivery.redelivered or key not in self._twins:
+            return False
+        if not self._twins[key]:  # the first of the two: it runs
+            self._twins[key] = True
+            return False
+        del self._twins[key]
+        return True
 
     def _give_up(self, job: Job, task: str | None, why: str) -> None:
         d = job.delivery

@@ -203,9 +203,11 @@ class Worker:
             with contextlib.suppress(Lost):  # the channel is gone: the broker requeues it
                 channel.basic_nack(tag, requeue=True)
             return
-        if delivery.redelivered and (
-            self._replay(channel, delivery) or self._after_first_run(channel, delivery)
+        if (delivery.redelivered or self._settler.expecting_twins) and self._replay(
+            channel, delivery
         ):
+            return
+        if delivery.redelivered and self._after_first_run(channel, delivery):
             return
         started = self._begin(delivery)  # first: a plain task's thread wakes up meanwhile
         job = Job(delivery, channel, tag)

@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -168,26 +169,66 @@ class FakeBroker:
         session.on_lost(reason)
 
 
+class FakeSubmitted:
+    """A copy handed to ``FakeOutcomes``: its future, as the transport's entries have."""
+
+    def __init__(self, future: Future[PublishError | None]) -> None:
+        self.future = future
+
+
 class FakeOutcomes:
     """The confirmed publisher of retry and dead-letter copies; ``error`` refuses every copy,
-    and ``errors`` (consumed first, one per copy) may say otherwise for the next ones."""
+    and ``errors`` (consumed first, one per copy) may say otherwise for the next ones.
+
+    With ``hold`` set, copies stay on their way (a blocked broker): their futures are in
+    ``on_way``, for the test to ``written()`` and ``settle()``, or to see them withdrawn.
+    """
 
     def __init__(self, calls: list[Call], error: PublishError | None = None) -> None:
         self.calls, self.error = calls, error
         self.errors: list[PublishError | None] = []
-        self.raises: Exception | None = None  # raised by every send, as an encoding error is
+        self.raises: Exception | None = None  # raised by every submit, as an encoding error is
         self.sent: list[WireMessage] = []
+        self.blocked_timeouts: list[float | None] = []
+        self.hold = False
+        self.on_way: list[Future[PublishError | None]] = []
+        self.submitted = threading.Event()  # set by every submit (clear it to wait for the next)
         self.closed = False
 
-    def send(self, messages: Sequence[WireMessage]) -> list[PublishError | None]:
-        outcomes = []
-        for message in messages:  # on an executor thread, as the real one blocks
+    def submit(
+        self, messages: Sequence[WireMessage], *, blocked_timeout: float | None = None
+    ) -> list[FakeSubmitted]:
+        submitted = []
+        for message in messages:  # on an executor thread, as the real one may block
             self.sent.append(message)
+            self.blocked_timeouts.append(blocked_timeout)
             self.calls.append(("send", message.routing_key))
             if self.raises is not None:
                 raise self.raises
-            outcomes.append(self.errors.pop(0) if self.errors else self.error)
-        return outcomes
+            future: Future[PublishError | None] = Future()
+            if self.hold:
+                self.on_way.append(future)
+            else:
+                future.set_result(self.errors.pop(0) if self.errors else self.error)
+            submitted.append(FakeSubmitted(future))
+        self.submitted.set()
+        return submitted
+
+    def written(self, index: int = -1) -> None:
+        """The held copy went out on the wire: from now on it cannot be withdrawn."""
+        assert self.on_way[index].set_running_or_notify_cancel()
+
+    def settle(self, outcome: PublishError | None = None, index: int = -1) -> None:
+        """The broker confirmed (``None``) or refused the held copy."""
+        self.on_way[index].set_result(outcome)
+
+    async def until_submitted(self, count: int) -> None:
+        """Wait until ``count`` copies were handed over in all."""
+        loop = asyncio.get_running_loop()
+        while len(self.sent) < count:
+            self.submitted.clear()
+            if len(self.sent) < count:
+                await loop.run_in_executor(None, self.submitted.wait, 10)
 
     def close(self) -> None:
         self.closed = True

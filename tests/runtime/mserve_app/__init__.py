@@ -82,3 +82,26 @@ def delivered(context: Any, request: Any) -> None:
     """Works ``seconds``, then records ``redelivered`` if the broker had sent it before."""
     time.sleep(float(request.params.get("seconds", 0)))
     _note("redelivered" if request.redelivered else "done", request)
+
+
+def gated(context: Any, request: Any) -> None:
+    """Waits for the gate (the file ``path``) if the body names one, then fails (``bad``) or
+    publishes the follow-up ``{"id": id}`` to queue ``followups`` (``follow``).
+
+    Records ``started``, then ``failed``, or ``published`` / ``unpublished`` with the
+    follow-up's fate as the task saw it (an unknown outcome is ``unpublished``).
+    """
+    _note("started", request)
+    path = request.params.get("path")
+    while path and not os.path.exists(path):
+        time.sleep(0.02)  # the task's own polling, not a test's synchronisation
+    if request.params.get("bad"):
+        _note("failed", request)
+        raise ValueError(f"refusing message {request.params.get('id')}")
+    publisher = request.registry.publisher("work")
+    try:
+        publisher.publish({"id": request.params.get("id")}, routing_key="followups")
+    except Exception:
+        _note("unpublished", request)
+        raise
+    _note("published", request)
