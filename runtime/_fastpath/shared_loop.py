@@ -64,17 +64,31 @@ def io_thread_lock(loop: Any) -> contextlib.AbstractContextManager[Any]:
     return loop.lock if isinstance(loop, SharedIOLoop) else contextlib.nullcontext()
 
 
+def lead_now(loop: Any) -> int | None:
+    """Inside ``held``, right after publishing: lead the socket before a confirm can arrive,
+    so the I/O thread never takes it (then pass the fd to ``read_until``, which hands the
+    socket back). None for pika's own loop, or when another thread leads."""
+    return loop.lead() if isinstance(loop, SharedIOLoop) else None
+
+
 def read_until(
-    loop: Any, done: Callable[[], bool], deadline: float, ready: Callable[[], bool], name: str
+    loop: Any,
+    done: Callable[[], bool],
+    deadline: float,
+    ready: Callable[[], bool],
+    name: str,
+    fd: int | None = None,
 ) -> None:
     """Read the connection's socket on this thread until ``done()``, if nobody else does.
 
-    Returns early (the caller then waits as usual) for pika's own loop, when another thread
-    leads, ``ready()`` is false (no open channel), the connection goes away, or the deadline
-    passes.
+    ``fd``: the socket this thread leads already (``lead_now``); it is handed back whatever
+    happens. Returns early (the caller then waits as usual) for pika's own loop, when another
+    thread leads, ``ready()`` is false (no open channel), the connection goes away, or the
+    deadline passes.
     """
-    with held(loop, timeout=0.1) as mine:
-        fd = loop.lead() if mine and ready() else None
+    if fd is None:
+        with held(loop, timeout=0.1) as mine:
+            fd = loop.lead() if mine and ready() else None
     if fd is None:
         return
     try:

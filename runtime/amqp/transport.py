@@ -37,7 +37,7 @@ from pika import spec
 
 from mqwire.topology.credentials import mask_resolved_url
 
-from .._fastpath.shared_loop import held, io_thread_lock, read_until
+from .._fastpath.shared_loop import held, io_thread_lock, lead_now, read_until
 from .._fastpath.switch import Fastpath, for_process
 from .._fastpath.writes import close_socket
 from ..errors import (
@@ -158,7 +158,8 @@ class AmqpTransport:
         plus ``blocked_timeout`` (default: the transport's) while the broker blocks it.
         Raises :class:`EncodeError` (before anything is sent) if a message cannot be framed.
         """
-        return self.collect(self.submit(messages, blocked_timeout=blocked_timeout))
+        entries, fd = self._submit(messages, blocked_timeout, lead=True)
+        return self._collect(entries, fd)
 
     def submit(
         self, messages: Sequence[WireMessage], *, blocked_timeout: float | None = None
@@ -171,22 +172,29 @@ class AmqpTransport:
         seconds (default: the transport's) before it fails with :class:`PublishBlocked`.
         Raises :class:`EncodeError` (before anything of this call is sent).
         """
+        return self._submit(messages, blocked_timeout, lead=False)[0]
+
+    def _submit(
+        self, messages: Sequence[WireMessage], blocked_timeout: float | None, *, lead: bool
+    ) -> tuple[list[Entry], int | None]:
+        """``submit``, and with ``lead`` (``send``, which collects at once) the socket this
+        thread now leads, if it published a few messages itself (shared I/O loop)."""
         hold = self._blocked_timeout if blocked_timeout is None else max(0.0, blocked_timeout)
         entries = [self._entry(m, hold) for m in messages]
         if not entries:
-            return entries
+            return entries, None
         with self._lock:
             if self._closed:
                 for entry in entries:
                     entry.future.set_result(
                         error_for(PublishConnectionError, "publisher is closed", entry)
                     )
-                return entries
+                return entries, None
             blocked = self._io_blocked
             if blocked is not None and hold <= 0:  # known blocked: fail fast, not sent
                 for entry in entries:
                     entry.future.set_result(blocked_error(blocked, entry))
-                return entries
+                return entries, None
             loop = self._ensure_thread()
             # A shared loop's I/O thread holds the lock only while it handles events; the
             # timeout covers a stall there: the message then goes the usual way.
@@ -194,10 +202,12 @@ class AmqpTransport:
                 if mine and self._io_ready and not (self._inbox or self._io_outbox):
                     self._io_outbox.extend(entries)
                     self._io_drain_inbox()  # nothing in it: publishes what we queued
-                    return entries
+                    # Read our confirms ourselves, from before the first can arrive.
+                    leads = lead and len(entries) <= LEAD_AT_MOST and self._io_blocked is None
+                    return entries, lead_now(loop) if leads and self._io_ready else None
             self._inbox.append(entries)  # not passed to the callback: pika would log its repr
             loop.add_callback_threadsafe(self._io_drain_inbox)
-        return entries
+        return entries, None
 
     def collect(self, submitted: Sequence[Any]) -> list[PublishError | None]:
         """Wait for the confirms of what ``submit`` returned, at most ``confirm_timeout`` s
@@ -208,23 +218,29 @@ class AmqpTransport:
         written but unconfirmed gets a :class:`PublishTimeout` with ``outcome_unknown``: it
         may still be confirmed, and delivered, later.
         """
+        return self._collect(submitted, None)
+
+    def _collect(self, submitted: Sequence[Any], fd: int | None) -> list[PublishError | None]:
         hold = max((entry.hold for entry in submitted), default=0.0)
-        waited = self.wait(submitted, self._confirm_timeout + hold)
+        waited = self.wait(submitted, self._confirm_timeout + hold, fd)
         return [
             give_up(entry, self._io_blocked, self._confirm_timeout) if o is PENDING else o
             for entry, o in zip(submitted, waited, strict=True)
         ]
 
-    def wait(self, submitted: Sequence[Any], timeout: float) -> list[PublishError | Pending | None]:
+    def wait(
+        self, submitted: Sequence[Any], timeout: float, fd: int | None = None
+    ) -> list[PublishError | Pending | None]:
         """Wait up to ``timeout`` s for what ``submit`` returned; ``PENDING`` for each message
         still on its way, which stays so: a later ``wait`` (or ``collect``) goes on waiting.
 
         For a message already written, giving up loses the answer, not the message: the
-        broker may still take it. Keep waiting rather than publish it again.
+        broker may still take it. Keep waiting rather than publish it again. ``fd``: the
+        socket this thread leads already (``_submit``), handed back here.
         """
         deadline = time.monotonic() + timeout
         leading = 0 < len(submitted) <= LEAD_AT_MOST and self._io_blocked is None
-        if leading and self._loop is not None:
+        if fd is not None or (leading and self._loop is not None):
             # Saves the cross-thread wake-up per confirm (shared I/O loop only; else no-op).
             # Not while blocked: the I/O thread's timer, not the socket, ends a held message.
             read_until(
@@ -233,6 +249,7 @@ class AmqpTransport:
                 deadline,
                 lambda: self._io_ready,
                 self._name,
+                fd,
             )
         return wait_for(submitted, deadline)
 
