@@ -231,11 +231,15 @@ class Worker:
         outcome = self._settler.recorded(delivery)
         if outcome is None:
             return False
+        self._jobs.settle_soon(self._taken(channel, delivery), outcome)
+        return True
+
+    def _taken(self, channel: ConsumerChannel, delivery: Delivery) -> Job:
+        """A job for a delivery settled without starting its task now: unacked, in flight."""
         job = Job(delivery, channel, cast(int, delivery.delivery_tag))
         self._acks.delivered(channel, job.tag)
         self._metrics.started(delivery.queue)
-        self._jobs.settle_soon(job, outcome)
-        return True
+        return job
 
     def _after_first_run(self, channel: ConsumerChannel, delivery: Delivery) -> bool:
         """A redelivery of a message whose first run still goes on (its channel or connection
@@ -244,9 +248,7 @@ class Worker:
         original = self._jobs.original_of(delivery)
         if original is None:
             return False
-        job = Job(delivery, channel, cast(int, delivery.delivery_tag))
-        self._acks.delivered(channel, job.tag)
-        self._metrics.started(delivery.queue)
+        job = self._taken(channel, delivery)
         log.warning(
             "%s: message %s of %r (attempt %d) is back while its first run still goes on: "
             "settling it once that run ends", self.name, delivery.message_id, delivery.queue,

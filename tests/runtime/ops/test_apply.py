@@ -8,17 +8,14 @@ any deploy names the fix, and mserve's start-up check names a stale binding.
 
 from __future__ import annotations
 
-import base64
 import io
 import logging
 import sys
-import urllib.request
 from pathlib import Path
 
 import pika  # type: ignore[import-untyped]
 import pytest
 import topology_setup as wiring
-from ci_skip import skip_unless_ci
 from pika.exceptions import UnroutableError  # type: ignore[import-untyped]
 
 from mqwire.runtime import PublishConnectionError, load
@@ -51,22 +48,6 @@ tasks:
 #: The next version: the route "mail.#" removed.
 V2 = V1.replace('      "mail.#": mail\n', "")
 STALE = ("shop.events", "mail", "mail.#")
-
-
-@pytest.fixture
-def management(amqp_url: str) -> str:
-    """The management API's base URL; skips (or fails, when CI is set) if it does not answer."""
-    base = "http://127.0.0.1:15672"
-    token = base64.b64encode(b"guest:guest").decode()
-    request = urllib.request.Request(
-        base + "/api/overview", headers={"Authorization": f"Basic {token}"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            response.read()
-    except OSError as exc:
-        skip_unless_ci(f"the RabbitMQ management API does not answer at {base}: {exc}")
-    return base
 
 
 @pytest.fixture

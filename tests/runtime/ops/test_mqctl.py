@@ -7,19 +7,16 @@ and the worker processes every one of them.
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pika  # type: ignore[import-untyped]
 import pytest
 import topology_setup as wiring
-from ci_skip import skip_unless_ci
 from mserve_harness import Mserve, queue_state, records, wait_until
 
 from mqwire.runtime import Registry, load
@@ -405,22 +402,6 @@ def test_unreachable_broker_is_a_one_liner(
 
 
 # -- with the management API -------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def management(amqp_url: str) -> str:
-    """The management API's base URL; skips (or fails, when CI is set) if it does not answer."""
-    base = "http://127.0.0.1:15672"
-    token = base64.b64encode(b"guest:guest").decode()
-    request = urllib.request.Request(
-        base + "/api/overview", headers={"Authorization": f"Basic {token}"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            response.read()
-    except OSError as exc:
-        skip_unless_ci(f"the RabbitMQ management API does not answer at {base}: {exc}")
-    return base
 
 
 GIVEN = "given by --management-url"
