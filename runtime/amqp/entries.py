@@ -9,6 +9,7 @@ message, and a caller that stops waiting knows the outcome only as unknown. No p
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import enum
 import math
@@ -19,7 +20,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import PublishBlocked, PublishError, PublishTimeout
+from ..errors import PublishBlocked, PublishError, PublishNacked, PublishTimeout, Unroutable
 from ..wire import WireMessage
 
 
@@ -119,3 +120,40 @@ def held_over(outbox: Iterable[Entry], now: float) -> tuple[list[Entry], list[En
             continue  # withdrawn by its caller
         (over if entry.held_until <= now else kept).append(entry)
     return over, kept, min((entry.held_until for entry in kept), default=math.inf)
+
+
+def returned_entry(pending: Iterable[Entry], key: tuple[str, str, str]) -> Entry | None:
+    """The message a ``basic.return`` (``key``: message id, exchange, routing key) is about.
+
+    A return carries no delivery tag. It precedes its own ack but may overtake the acks of
+    earlier routed messages, so match id, exchange and key, then take the oldest. (Same id and
+    destination route alike, short of a binding change mid-flight.)
+    """
+    for entry in pending:
+        m = entry.message
+        destination = (m.message_id, m.exchange, m.routing_key)
+        if entry.returned is None and m.mandatory and destination == key:
+            return entry
+    return None
+
+
+def confirmed(
+    pending: collections.OrderedDict[int, Entry], tag: int, multiple: bool
+) -> list[Entry]:
+    """Take the messages a confirm (``basic.ack``/``nack``) settles out of ``pending``."""
+    if not multiple:
+        one = pending.pop(tag, None)
+        return [one] if one is not None else []
+    settled = []
+    while pending and next(iter(pending)) <= tag:
+        settled.append(pending.popitem(last=False)[1])
+    return settled
+
+
+def confirm_outcome(entry: Entry, acked: bool) -> PublishError | None:
+    """A confirmed message's outcome: returned (unroutable), taken, or refused."""
+    if entry.returned is not None:
+        return error_for(Unroutable, f"unroutable, returned by the broker: {entry.returned}", entry)
+    if acked:
+        return None
+    return error_for(PublishNacked, "refused by the broker (basic.nack)", entry)

@@ -24,79 +24,49 @@ a caller that stops waiting knows whether the message may still arrive.
 from __future__ import annotations
 
 import collections
-import functools
 import logging
-import math
 import threading
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, Concatenate, ParamSpec
+from collections.abc import Sequence
+from typing import Any
 
 import pika  # type: ignore[import-untyped]
 from pika import spec
 
 from mqwire.topology.credentials import mask_resolved_url
 
-from .._fastpath.shared_loop import held, io_thread_lock, lead_now, read_until
+from .._fastpath.shared_loop import held, lead_now, read_until
 from .._fastpath.switch import Fastpath, for_process
 from .._fastpath.writes import close_socket
 from ..errors import (
     EncodeError,
     PublishConnectionError,
     PublishError,
-    PublishNacked,
-    Unroutable,
-    certificate_problem,
     describe_error,
-    missing_exchange,
-    missing_exchange_text,
 )
 from ..wire import WireMessage
-from .connections import publisher_loop, select_connection
+from .connections import publisher_loop
 from .entries import (
     PENDING,
     Entry,
     Pending,
     blocked_error,
-    claim,
     error_for,
     give_up,
-    held_over,
-    settle,
     wait_for,
 )
 from .params import connection_parameters, scrubber
+from .publish_io import CLOSE_GRACE, PublishIo
 
 log = logging.getLogger("mqwire.publisher")
 
-#: Seconds ``close()`` lets in-flight confirms arrive and the connection close cleanly.
-CLOSE_GRACE = 5.0
 #: Seconds a caller waits for the I/O thread's lock before handing its messages over instead.
 LOCK_WAIT = 0.1
 #: With the shared I/O loop, a send of at most this many messages reads its own confirms.
 LEAD_AT_MOST = 16
 
-_P = ParamSpec("_P")
 
-
-def _on_loop(
-    method: Callable[Concatenate[AmqpTransport, _P], None],
-) -> Callable[Concatenate[AmqpTransport, _P], None]:
-    """Wrap an ioloop callback: a bug in it fails the outstanding messages instead of killing
-    the I/O thread (which would leave every later send to time out)."""
-
-    def guarded(self: AmqpTransport, /, *args: _P.args, **kwargs: _P.kwargs) -> None:
-        try:
-            method(self, *args, **kwargs)
-        except Exception as exc:
-            log.exception("%s: internal error in the publisher's I/O thread", self._name)
-            self._io_drop_connection(f"internal error in the publisher: {describe_error(exc)}")
-
-    functools.update_wrapper(guarded, method)
-    return guarded
-
-
-class AmqpTransport:
+class AmqpTransport(PublishIo):
     """Publishes ``WireMessage``s on one confirm-mode channel; thread-safe; never drops silently."""
 
     def __init__(
@@ -313,287 +283,3 @@ class AmqpTransport:
             loop.close()
         except Exception:  # nothing to do about it but not to leak the rest
             log.debug("%s: releasing the I/O thread's sockets failed", self._name, exc_info=True)
-
-    # -- I/O thread --------------------------------------------------------------------------
-
-    def _run(self, loop: Any) -> None:
-        try:
-            loop.start()
-        except Exception as exc:
-            log.exception("%s: the publisher's I/O thread failed", self._name)
-            with io_thread_lock(loop):  # no caller may publish on the dead connection meanwhile
-                self._io_ready = False
-                self._io_fail_all(f"the publisher's I/O thread failed: {describe_error(exc)}")
-
-    def _io_reset(self) -> None:
-        self._io_connection: Any = None
-        self._io_channel: Any = None
-        self._io_ready = False  # channel open and in confirm mode
-        self._io_opening = False  # a connection or channel is being opened
-        self._io_closing = False
-        self._io_connected_before = False
-        self._io_next_tag = 0
-        self._io_blocked: str | None = None  # the broker's reason while it blocks publishing
-        self._io_hold_due = math.inf  # when the armed hold timer fires (inf: none armed)
-        self._io_outbox: collections.deque[Entry] = collections.deque()
-        self._io_pending: collections.OrderedDict[int, Entry] = collections.OrderedDict()
-
-    def _io_settle(self, entry: Entry, outcome: PublishError | None) -> None:
-        settle(entry, outcome)  # nothing to tell a caller that withdrew it
-
-    def _io_fail(self, entries: Sequence[Entry], cause: str) -> None:
-        for entry in entries:
-            self._io_settle(entry, error_for(PublishConnectionError, cause, entry))
-
-    def _io_fail_all(self, cause: str) -> None:
-        pending, outbox = list(self._io_pending.values()), list(self._io_outbox)
-        self._io_pending.clear()
-        self._io_outbox.clear()
-        for entry in pending:
-            error = error_for(
-                PublishConnectionError,
-                cause + " before the confirm; the broker may have the message",
-                entry,
-                unknown=True,
-            )
-            self._io_settle(entry, error)
-        self._io_fail(outbox, cause + "; the message was not sent")
-
-    @_on_loop
-    def _io_drain_inbox(self) -> None:
-        while self._inbox:
-            self._io_outbox.extend(self._inbox.popleft())
-        self._io_pump()
-
-    def _io_pump(self) -> None:
-        """Move queued messages on: publish them, or open what is missing to publish them."""
-        if not self._io_outbox or self._io_opening:
-            return
-        if self._io_closing:
-            self._io_fail(list(self._io_outbox), "publisher is closed")
-            self._io_outbox.clear()
-        elif self._io_ready:
-            self._io_publish()
-        elif self._io_connection is None:
-            self._io_opening = True
-            self._io_connection = select_connection(self._fastpath)(
-                self._params,
-                on_open_callback=self._io_on_connection_open,
-                on_open_error_callback=self._io_on_connection_open_error,
-                on_close_callback=self._io_on_connection_closed,
-                custom_ioloop=self._loop,
-            )
-            # An alarm blocks publishing: messages not yet written wait, or fail fast.
-            self._io_connection.add_on_connection_blocked_callback(self._io_on_blocked)
-            self._io_connection.add_on_connection_unblocked_callback(self._io_on_blocked)
-        else:
-            self._io_opening = True
-            self._io_connection.channel(on_open_callback=self._io_on_channel_open)
-
-    def _io_publish(self) -> None:
-        if self._io_blocked is not None:
-            self._io_hold()
-            return
-        while self._io_outbox:
-            entry = self._io_outbox.popleft()
-            if not claim(entry):  # withdrawn; else from here on it may reach the broker
-                continue
-            m = entry.message
-            try:
-                self._io_channel.basic_publish(
-                    m.exchange, m.routing_key, m.body, entry.properties, mandatory=m.mandatory
-                )
-            except Exception as exc:  # nothing was sent: pika frames before writing
-                cause = f"could not publish: {self._scrub(describe_error(exc))}"
-                self._io_settle(entry, error_for(PublishConnectionError, cause, entry))
-                continue
-            self._io_next_tag += 1
-            self._io_pending[self._io_next_tag] = entry
-
-    @_on_loop
-    def _io_on_connection_open(self, connection: Any) -> None:
-        verb = "reconnected" if self._io_connected_before else "connected"
-        log.info("%s: %s to %s", self._name, verb, self._masked_url)
-        self._io_connected_before = True
-        self._io_opening = False
-        self._io_pump()
-        self._io_continue_close()
-
-    @_on_loop
-    def _io_on_connection_open_error(self, connection: Any, exc: BaseException) -> None:
-        self._io_connection, self._io_opening = None, False
-        if self._io_closing:
-            self._loop.stop()
-            return
-        why = certificate_problem(exc) or describe_error(exc)  # a certificate: say so plainly
-        cause = f"could not connect to {self._masked_url}: {self._scrub(why)}"
-        log.warning("%s: %s", self._name, cause)
-        self._io_fail_all(cause)
-
-    @_on_loop
-    def _io_on_connection_closed(self, connection: Any, exc: BaseException) -> None:
-        if connection is not self._io_connection:
-            return
-        self._io_connection = self._io_channel = None
-        self._io_ready = self._io_opening = False
-        self._io_blocked = None  # a new connection starts unblocked
-        if self._io_closing:
-            self._io_fail_all("publisher is closed")
-            self._loop.stop()
-            return
-        cause = f"connection to {self._masked_url} lost: {self._scrub(describe_error(exc))}"
-        log.warning("%s: %s", self._name, cause)
-        self._io_fail_all(cause)
-
-    @_on_loop
-    def _io_on_blocked(self, connection: Any, frame: Any) -> None:
-        if connection is not self._io_connection:
-            return
-        if isinstance(frame.method, spec.Connection.Blocked):
-            reason = str(frame.method.reason or "no reason given")
-            log.warning("%s: the broker blocks publishing: %s", self._name, reason)
-            self._io_blocked = reason
-            self._io_hold()
-        else:
-            log.info("%s: the broker unblocked publishing", self._name)
-            self._io_blocked = None
-            self._io_pump()
-
-    def _io_hold(self) -> None:
-        """While blocked: fail the queued messages whose hold is over, wake up for the next."""
-        over, kept, due = held_over(self._io_outbox, time.monotonic())
-        for entry in over:
-            self._io_settle(entry, blocked_error(self._io_blocked or "", entry))
-        self._io_outbox = collections.deque(kept)
-        if due < self._io_hold_due:  # armed through the I/O thread: it must wake up for it
-            self._io_hold_due = due
-            self._loop.add_callback_threadsafe(functools.partial(self._io_arm_hold, due))
-
-    @_on_loop
-    def _io_arm_hold(self, due: float) -> None:
-        self._loop.call_later(max(0.0, due - time.monotonic()), self._io_hold_over)
-
-    @_on_loop
-    def _io_hold_over(self) -> None:
-        self._io_hold_due = math.inf
-        if self._io_blocked is not None:
-            self._io_hold()
-
-    @_on_loop
-    def _io_on_channel_open(self, channel: Any) -> None:
-        self._io_channel, self._io_next_tag = channel, 0
-        channel.add_on_close_callback(self._io_on_channel_closed)
-        channel.add_on_return_callback(self._io_on_return)
-        channel.confirm_delivery(
-            ack_nack_callback=self._io_on_confirm, callback=self._io_on_confirm_mode
-        )
-
-    @_on_loop
-    def _io_on_confirm_mode(self, frame: Any) -> None:
-        self._io_ready, self._io_opening = True, False
-        self._io_pump()
-
-    @_on_loop
-    def _io_on_channel_closed(self, channel: Any, exc: BaseException) -> None:
-        if channel is not self._io_channel:
-            return
-        self._io_channel, self._io_ready, self._io_opening = None, False, False
-        if self._io_connection is None or not self._io_connection.is_open:
-            return  # the connection is closing: its callback reports everything
-        cause = f"channel closed: {self._scrub(describe_error(exc))}"
-        log.warning("%s: %s", self._name, cause)
-        self._io_fail_missing_exchange(missing_exchange(exc))
-        self._io_fail_all(cause)  # the next send opens a new channel
-        self._io_continue_close()
-
-    def _io_fail_missing_exchange(self, exchange: str | None) -> None:
-        """A 404 names an exchange never declared: its messages certainly went nowhere."""
-        if exchange is None:
-            return
-        text = missing_exchange_text(exchange)
-        for tag, entry in list(self._io_pending.items()):
-            if entry.message.exchange == exchange:
-                del self._io_pending[tag]
-                self._io_settle(entry, error_for(PublishConnectionError, text, entry))
-        for entry in [e for e in self._io_outbox if e.message.exchange == exchange]:
-            self._io_outbox.remove(entry)
-            self._io_settle(entry, error_for(PublishConnectionError, text, entry))
-
-    @_on_loop
-    def _io_on_return(self, channel: Any, method: Any, properties: Any, body: bytes) -> None:
-        # A return carries no delivery tag. It precedes its own ack, but may overtake the acks
-        # of earlier routed messages, so match id, exchange and key, then take the oldest.
-        # (Same id and destination route alike, short of a binding change mid-flight.)
-        key = (properties.message_id, method.exchange, method.routing_key)
-        for entry in self._io_pending.values():
-            m = entry.message
-            if (
-                entry.returned is None
-                and m.mandatory
-                and (m.message_id, m.exchange, m.routing_key) == key
-            ):
-                entry.returned = f"{method.reply_code} {method.reply_text}"
-                return
-        log.warning("%s: basic.return for unknown message %r", self._name, properties.message_id)
-
-    @_on_loop
-    def _io_on_confirm(self, frame: Any) -> None:
-        tag, multiple = frame.method.delivery_tag, frame.method.multiple
-        acked = isinstance(frame.method, spec.Basic.Ack)
-        if multiple:
-            settled = []
-            while self._io_pending and next(iter(self._io_pending)) <= tag:
-                settled.append(self._io_pending.popitem(last=False)[1])
-        else:
-            one = self._io_pending.pop(tag, None)
-            settled = [one] if one is not None else []
-        for entry in settled:
-            if entry.returned is not None:
-                cause = f"unroutable, returned by the broker: {entry.returned}"
-                self._io_settle(entry, error_for(Unroutable, cause, entry))
-            elif acked:
-                self._io_settle(entry, None)
-            else:
-                cause = "refused by the broker (basic.nack)"
-                self._io_settle(entry, error_for(PublishNacked, cause, entry))
-        self._io_continue_close()
-
-    @_on_loop
-    def _io_shutdown(self) -> None:
-        """Fail what is not sent yet, let in-flight confirms arrive, then close."""
-        self._io_closing = True
-        self._io_fail(list(self._io_outbox), "publisher is closed")
-        self._io_outbox.clear()
-        self._loop.call_later(CLOSE_GRACE, self._io_give_up)
-        self._io_continue_close()
-
-    def _io_continue_close(self) -> None:
-        """While closing: once no confirm is outstanding, close the connection, then stop."""
-        if not self._io_closing or self._io_pending:
-            return
-        connection = self._io_connection
-        if connection is None:
-            self._loop.stop()
-        elif not (connection.is_closing or connection.is_closed):
-            # Open: its close callback stops the loop; opening: its open-error callback does.
-            connection.close()
-
-    @_on_loop
-    def _io_give_up(self) -> None:
-        self._io_fail_all("publisher was closed")
-        self._loop.stop()
-
-    def _io_drop_connection(self, cause: str) -> None:
-        """After an internal error: report everything outstanding, start afresh on next send."""
-        self._io_fail_all(cause)
-        connection, closing = self._io_connection, self._io_closing
-        connected_before = self._io_connected_before
-        self._io_reset()
-        self._io_closing, self._io_connected_before = closing, connected_before
-        if connection is not None and not (connection.is_closing or connection.is_closed):
-            try:
-                connection.close()  # its callbacks are ignored: it is no longer current
-            except Exception:
-                log.debug("%s: closing the dropped connection failed", self._name, exc_info=True)
-        if closing:
-            self._loop.stop()
