@@ -27,6 +27,7 @@ from ..dispatch import (
 from ..errors import ConfigurationError
 from ..wiring.factories import ConsumerSpec
 from ..wiring.registry import Registry
+from .verify import UNCHECKED_WITH_API, UNVERIFIABLE, Finding
 
 #: Headers ``dispatch`` adds to a dead-lettered copy; a replay removes them.
 FAILURE_HEADERS = (
@@ -237,31 +238,6 @@ def selected(properties: Mapping[str, Any], queue: str, ids: Sequence[str], ever
 def check_selection(ids: Sequence[str], replay_all: bool) -> None:
     if bool(ids) == replay_all:
         raise ConfigurationError("replay needs either --all or one or more --id MESSAGE_ID")
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One thing ``verify`` looked at: ``state`` is ``ok``, ``missing``, ``differs`` or
-    ``extra`` (a binding on a topology exchange that the topology does not declare)."""
-
-    kind: str  #: exchange, queue or binding
-    name: str
-    state: str
-    detail: str = ""
-
-    @property
-    def drift(self) -> bool:
-        return self.state != "ok"
-
-
-#: What ``verify`` cannot see over AMQP, said every time it runs without the management API.
-UNVERIFIABLE = (
-    "AMQP cannot list bindings (the management API can; it was not used), "
-    "nor objects on the broker that the topology does not declare"
-)
-
-#: What ``verify`` cannot see even with the management API.
-UNCHECKED_WITH_API = "queues and exchanges on the broker that the topology does not declare"
 
 
 def verify_report(findings: Sequence[Finding], bindings: int, *, api: bool = False) -> str:

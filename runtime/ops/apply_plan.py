@@ -14,8 +14,8 @@ from typing import Literal
 
 from mqwire.topology.declarations import Declarations
 
-from .bindings import binding_name
 from .management_api import LiveBinding
+from .verify import binding_name
 
 StepClass = Literal["incompatible", "destructive", "additive", "other", "unchanged"]
 

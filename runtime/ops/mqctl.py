@@ -4,7 +4,7 @@ A thin shell: the plan and the formatting live in ``admin``, the broker calls in
 ``amqp.admin``; publishing goes through the application's own publisher. No root, no
 ``rabbitmqctl``: everything is an AMQP operation with the topology's credentials, plus, for
 ``queues`` (unacked counts) and ``verify`` (bindings), the management HTTP API when it answers
-(``management_api``; ``bindings`` compares); ``apply`` declares, in ``apply_cli``.
+(``management_api``; ``verify`` compares); ``apply`` declares, in ``apply_cli``.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from ..errors import (
 from ..wiring.load import load
 from ..wiring.registry import Registry
 from . import admin, apply_cli
-from .admin import AdminExit, Finding, Target
-from .bindings import compare_bindings
+from .admin import AdminExit, Target
 from .management_api import ManagementApi, endpoint
+from .verify import UNCHECKED_WITH_API, UNVERIFIABLE, Finding, compare_bindings
 
 EXAMPLES = """\
 examples (from examples/ticketing, with PYTHONPATH=. so the registry imports):
@@ -263,7 +263,7 @@ def cmd_verify(registry: Registry, found: Sequence[Target], args: argparse.Names
                 findings.append(Finding("queue", queue.name, "differs" if text else "ok", text))
     checked = unchecked == 0 and not args.no_management
     if args.json:
-        why = admin.UNCHECKED_WITH_API if checked else admin.UNVERIFIABLE
+        why = UNCHECKED_WITH_API if checked else UNVERIFIABLE
         report = {
             "drift": any(f.drift for f in findings),
             "findings": [f.__dict__ for f in findings],

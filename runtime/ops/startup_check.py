@@ -30,8 +30,8 @@ def extra_bindings(url: str, plan: Declarations, timeout: float = TIMEOUT) -> li
     Raises:
         ManagementUnavailable: the API is not where the AMQP URL says, or does not answer.
     """
-    from .bindings import compare_bindings
     from .management_api import ManagementApi, endpoint
+    from .verify import compare_bindings
 
     live = ManagementApi(endpoint(url), timeout).bindings()
     return [f.name for f in compare_bindings(plan, live) if f.state == "extra"]

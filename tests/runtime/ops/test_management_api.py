@@ -11,8 +11,8 @@ import pytest
 
 from mqwire.runtime.errors import ManagementUnavailable
 from mqwire.runtime.ops import admin
-from mqwire.runtime.ops.bindings import compare_bindings
 from mqwire.runtime.ops.management_api import Endpoint, LiveBinding, ManagementApi, endpoint
+from mqwire.runtime.ops.verify import UNCHECKED_WITH_API, Finding, compare_bindings
 from mqwire.topology.declarations import (
     BindingDeclaration,
     Declarations,
@@ -131,9 +131,9 @@ def test_compare_bindings_finds_missing_and_extra_on_topology_exchanges_only() -
 
 
 def test_verify_report_with_the_api_says_what_it_still_cannot_see() -> None:
-    findings = [admin.Finding("binding", "ev -> a [a.#]", "ok")]
+    findings = [Finding("binding", "ev -> a [a.#]", "ok")]
     text = admin.verify_report(findings, 0, api=True)
     assert "all 1 exchanges, queues and bindings match" in text
-    assert text.splitlines()[-1] == f"not checked: {admin.UNCHECKED_WITH_API}"
-    extra = admin.Finding("binding", "ev -> a [x]", "extra")
+    assert text.splitlines()[-1] == f"not checked: {UNCHECKED_WITH_API}"
+    extra = Finding("binding", "ev -> a [x]", "extra")
     assert extra.drift

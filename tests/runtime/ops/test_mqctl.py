@@ -23,6 +23,7 @@ from mqwire.runtime import Registry, load
 from mqwire.runtime.dispatch import ATTEMPT_HEADER, REASON_HEADER
 from mqwire.runtime.ops import admin
 from mqwire.runtime.ops.mqctl import main
+from mqwire.runtime.ops.verify import Finding
 
 TOPOLOGY = """\
 version: 1
@@ -128,9 +129,9 @@ def test_selection() -> None:
 
 def test_verify_report_lists_drift_first_and_what_is_not_checked() -> None:
     findings = [
-        admin.Finding("queue", "a", "ok"),
-        admin.Finding("queue", "b", "missing"),
-        admin.Finding("exchange", "e", "differs", "inequivalent arg 'type'"),
+        Finding("queue", "a", "ok"),
+        Finding("queue", "b", "missing"),
+        Finding("exchange", "e", "differs", "inequivalent arg 'type'"),
     ]
     lines = admin.verify_report(findings, bindings=2).splitlines()
     assert lines[1].split()[:3] == ["DIFFERS", "exchange", "e"]

@@ -1,18 +1,44 @@
-"""``verify``'s binding check: the topology's bindings against the broker's (pure, no I/O).
+"""What ``verify`` finds, and its binding check: the topology's bindings against the broker's.
 
-The broker's bindings come from the management API (``management_api``); only those whose
-source is an exchange the topology declares are compared, so the default exchange's implicit
-bindings and other applications' exchanges never count as drift.
+Pure, no I/O. The broker's bindings come from the management API (``management_api``); only
+those whose source is an exchange the topology declares are compared, so the default
+exchange's implicit bindings and other applications' exchanges never count as drift.
+``mserve``'s start-up check uses this too, so it imports nothing of ``mqctl``'s formatting.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from mqwire.topology.declarations import Declarations
 
-from .admin import Finding
 from .management_api import LiveBinding
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing ``verify`` looked at: ``state`` is ``ok``, ``missing``, ``differs`` or
+    ``extra`` (a binding on a topology exchange that the topology does not declare)."""
+
+    kind: str  #: exchange, queue or binding
+    name: str
+    state: str
+    detail: str = ""
+
+    @property
+    def drift(self) -> bool:
+        return self.state != "ok"
+
+
+#: What ``verify`` cannot see over AMQP, said every time it runs without the management API.
+UNVERIFIABLE = (
+    "AMQP cannot list bindings (the management API can; it was not used), "
+    "nor objects on the broker that the topology does not declare"
+)
+
+#: What ``verify`` cannot see even with the management API.
+UNCHECKED_WITH_API = "queues and exchanges on the broker that the topology does not declare"
 
 
 def binding_name(exchange: str, destination: str, routing_key: str, kind: str = "queue") -> str:
