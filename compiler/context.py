@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mqwire.topology.ini import FACTORIES
-from mqwire.topology.model import PublisherConsumer, Queue, Task, Topology
+from mqwire.topology.model import PublisherConsumer, Queue, Schedule, Task, Topology
 
 #: Indentation of continuation lines in the INI.
 _INDENT = "    "
@@ -90,6 +90,7 @@ def ini_sections(topology: Topology, *, source: str, registry: str) -> list[Sect
         _queue_section(q, topology.task_for_queue(q.name)) for q in topology.queues.values()
     )
     sections.extend(_task_section(topology, t) for t in topology.tasks.values())
+    sections.extend(_schedule_section(s) for s in topology.schedules.values())
     return sections
 
 
@@ -146,6 +147,19 @@ def _task_section(topology: Topology, task: Task) -> Section:
     section.add("publisher_consumer", topology.queues[task.queue].consumer)
     section.add("root_factory", task.root_factory)
     section.add("timeout", task.timeout)
+    return section
+
+
+def _schedule_section(schedule: Schedule) -> Section:
+    section = Section(f"schedule:{schedule.name}")
+    section.add("task", schedule.task)
+    section.add("publisher_consumer", schedule.publisher_consumer)
+    section.add("routing_key", schedule.routing_key)
+    section.add("every", schedule.every)
+    section.add("cron", schedule.cron)
+    section.add("timezone", schedule.timezone if schedule.cron else None)
+    section.add("body", schedule.body)
+    section.add("missed", schedule.missed)
     return section
 
 

@@ -12,6 +12,8 @@ What is drawn:
 - each binding (the routes, plus each consumed queue by its own name) is an edge labelled
   with its pattern from the exchange to the queue;
 - a queue feeds the task registered for it;
+- a schedule (labelled with when it fires) publishes its routing key through its
+  publisher_consumer;
 - retries go to ``<queue>.retry.<delay>`` and come back after the delay (dashed), and a
   message that failed for good is dead-lettered to the dead-letter queue (dashed).
 """
@@ -23,11 +25,13 @@ from typing import Literal
 
 from mqwire.topology.model import Topology, format_seconds
 
-NodeKind = Literal["publisher", "exchange", "queue", "task"]
-EdgeKind = Literal["publish", "route", "consume", "retry", "dead"]
+NodeKind = Literal["schedule", "publisher", "exchange", "queue", "task"]
+EdgeKind = Literal["schedule", "publish", "route", "consume", "retry", "dead"]
 
 #: Id prefix per node kind, so an exchange and a queue may share a name.
-_PREFIX: dict[NodeKind, str] = {"publisher": "pc", "exchange": "ex", "queue": "q", "task": "t"}
+_PREFIX: dict[NodeKind, str] = {
+    "schedule": "s", "publisher": "pc", "exchange": "ex", "queue": "q", "task": "t",
+}  # fmt: skip
 
 #: The formats `render` knows.
 FORMATS = ("mermaid", "dot")
@@ -91,6 +95,15 @@ def topology_graph(topology: Topology) -> Graph:
         edges.add(Edge(ident, add("queue", queue.dead_letter_queue), "dead-letter", "dead"))
     for task in topology.tasks.values():
         edges.add(Edge(add("queue", task.queue), add("task", task.name), "", "consume"))
+    for schedule in topology.schedules.values():
+        when = (
+            f"every {format_seconds(schedule.every)}"
+            if schedule.every is not None
+            else f"cron {schedule.cron} ({schedule.timezone})"
+        )
+        ident = add("schedule", schedule.name, f"{schedule.name}: {when}")
+        target = node_id("publisher", schedule.publisher_consumer)
+        edges.add(Edge(ident, target, schedule.routing_key, "schedule"))
     order = list(_PREFIX)
     return Graph(
         tuple(sorted(nodes.values(), key=lambda n: (order.index(n.kind), n.id))),
@@ -109,6 +122,7 @@ def render(topology: Topology, fmt: str) -> str:
 
 
 _MERMAID_SHAPE: dict[NodeKind, tuple[str, str]] = {
+    "schedule": ('>"', '"]'),
     "publisher": ('(["', '"])'),
     "exchange": ('{{"', '"}}'),
     "queue": ('[("', '")]'),
@@ -135,6 +149,7 @@ def to_mermaid(graph: Graph) -> str:
 
 
 _DOT_SHAPE: dict[NodeKind, str] = {
+    "schedule": "shape=note",
     "publisher": 'shape=box, style="rounded"',
     "exchange": "shape=hexagon",
     "queue": "shape=cylinder",

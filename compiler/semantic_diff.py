@@ -10,6 +10,8 @@ Pure: two :class:`~mqwire.topology.model.Topology` values in, a sorted list of
   or leave a queue unconsumed;
 - ``routing``: routing keys that now reach another set of queues (see
   :mod:`.semantic_diff_routing`);
+- ``schedule``: schedules added, removed, or publishing something else or at other times
+  (:mod:`.semantic_diff_schedules`);
 - ``additive``: new queues, routes, tasks, publisher_consumers and exchanges;
 - ``other``: harmless changes (prefetch, timeouts, task paths, connections...).
 
@@ -27,15 +29,19 @@ from typing import Any, Literal
 from mqwire.topology.model import Queue, Route, Topology, format_seconds
 
 from .semantic_diff_routing import routing_differences
+from .semantic_diff_schedules import schedule_differences
 
-ChangeClass = Literal["incompatible", "destructive", "routing", "additive", "other"]
+ChangeClass = Literal["incompatible", "destructive", "routing", "schedule", "additive", "other"]
 
 #: Classes in report order (most dangerous first), with their section titles.
-CLASSES: tuple[ChangeClass, ...] = ("incompatible", "destructive", "routing", "additive", "other")
+CLASSES: tuple[ChangeClass, ...] = (
+    "incompatible", "destructive", "routing", "schedule", "additive", "other",
+)  # fmt: skip
 TITLES: Mapping[ChangeClass, str] = {
     "incompatible": "broker-incompatible",
     "destructive": "destructive",
     "routing": "routing",
+    "schedule": "schedule",
     "additive": "additive",
     "other": "other",
 }
@@ -44,7 +50,9 @@ TITLES: Mapping[ChangeClass, str] = {
 BLOCKING: tuple[ChangeClass, ...] = ("incompatible", "destructive")
 
 #: Entities in report order within a class.
-_ENTITIES = ("queue", "publisher_consumer", "exchange", "route", "task", "connection", "scan")
+_ENTITIES = (
+    "queue", "publisher_consumer", "exchange", "route", "task", "schedule", "connection", "scan",
+)  # fmt: skip
 
 MIGRATION = (
     "RabbitMQ refuses to redeclare an existing queue with other properties "
@@ -80,6 +88,10 @@ def diff_topologies(old: Topology, new: Topology) -> list[Change]:
         *_exchange_changes(old, new),
         *_connection_changes(old, new),
         *_routing_changes(old, new),
+        *(
+            Change("schedule", "schedule", name, summary, details)
+            for name, summary, details in schedule_differences(old, new)
+        ),
     ]
     if old.scan != new.scan:
         changes.append(Change("other", "scan", "scan", f"{_list(old.scan)} -> {_list(new.scan)}"))

@@ -15,6 +15,8 @@ INTROS: Mapping[ChangeClass, str] = {
     "the deploy fails until the queue is migrated.",
     "destructive": "These strand messages or leave a queue without a consumer or task.",
     "routing": "Example routing keys that now reach other queues (before -> after).",
+    "schedule": "Periodic publishes that start, stop, or publish something else or at other "
+    "times once deployed.",
     "additive": "",
     "other": "",
 }

@@ -12,11 +12,13 @@ from .model import (
     Queue,
     Retry,
     Route,
+    Schedule,
     Task,
     Topology,
     frozen_mapping,
 )
 from .scan import ScanResult
+from .schedules import canonical_body, every_seconds, task_target
 
 
 def build_topology(data: Mapping[str, Any], scan: ScanResult) -> Topology:
@@ -46,6 +48,33 @@ def build_topology(data: Mapping[str, Any], scan: ScanResult) -> Topology:
         queues=frozen_mapping({n: _queue(n, q) for n, q in entries(data, "queues").items()}),
         tasks=frozen_mapping(tasks),
         scan=tuple(data.get("scan", ())),
+        schedules=frozen_mapping(
+            {n: _schedule(n, s, tasks, data) for n, s in entries(data, "schedules").items()}
+        ),
+    )
+
+
+def _schedule(
+    name: str, schedule: Mapping[str, Any], tasks: Mapping[str, Task], data: Mapping[str, Any]
+) -> Schedule:
+    """A task's schedule is resolved to the publisher and key that reach its queue."""
+    task = schedule.get("task")
+    if task is not None:
+        queues = {n: {"queue": t.queue} for n, t in tasks.items()}
+        publisher, key = task_target(queues, entries(data, "queues"), task) or ("", "")
+    else:
+        publisher, key = schedule["publisher"], schedule["routing_key"]
+    every = schedule.get("every")
+    return Schedule(
+        name=name,
+        publisher_consumer=publisher,
+        routing_key=key,
+        body=canonical_body(schedule.get("body")),
+        every=every_seconds(every) if every is not None else None,
+        cron=schedule.get("cron"),
+        timezone=schedule.get("timezone", "UTC"),
+        missed=schedule.get("missed", "fire"),
+        task=task,
     )
 
 

@@ -42,6 +42,7 @@ class CheckState:
         self.publisher_consumers = entries(data, "publisher_consumers")
         self.queues = entries(data, "queues")
         self.tasks = entries(data, "tasks")
+        self.schedules = entries(data, "schedules")
 
     def error(
         self,

@@ -15,6 +15,7 @@ from .model import (
     Queue,
     Retry,
     Route,
+    Schedule,
     Task,
     Topology,
     Transport,
@@ -156,6 +157,7 @@ class _Reader:
             queues=frozen_mapping(queues),
             tasks=frozen_mapping({n: self.task(n) for n in self.sections("task")}),
             scan=tuple(self.get("mqwire", "scan", _lines, None) or ()),
+            schedules=frozen_mapping({n: self.schedule(n) for n in self.sections("schedule")}),
         )
 
     def publisher_consumer(self, name: str, prefix: str, consumed: set[str]) -> PublisherConsumer:
@@ -204,3 +206,28 @@ class _Reader:
             root_factory=self.get(s, "root_factory", str, None),
             timeout=self.get(s, "timeout", float, None),
         )
+
+    def schedule(self, name: str) -> Schedule:
+        s = f"schedule:{name}"
+        return Schedule(
+            name=name,
+            publisher_consumer=self.get(s, "publisher_consumer", str),
+            routing_key=self.get(s, "routing_key", str),
+            body=self.get(s, "body", _json_text, "{}"),
+            every=self.get(s, "every", float, None),
+            cron=self.get(s, "cron", str, None),
+            timezone=self.get(s, "timezone", str, "UTC"),
+            missed=self.get(s, "missed", _missed, "fire"),
+            task=self.get(s, "task", str, None),
+        )
+
+
+def _json_text(value: str) -> str:
+    json.loads(value)  # a ValueError names what is wrong
+    return value
+
+
+def _missed(value: str) -> str:
+    if value not in ("fire", "skip"):
+        raise ValueError("not fire or skip")
+    return value

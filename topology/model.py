@@ -125,6 +125,27 @@ class Task:
     timeout: float | None = None
 
 
+#: What a scheduler does with runs missed while none ran: fire one of them, or none.
+Missed = Literal["fire", "skip"]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A periodic publish: every ``every`` seconds or at each time ``cron`` names (in
+    ``timezone``), ``body`` (canonical JSON text) published by ``publisher_consumer`` with
+    ``routing_key``. ``task``: the task it was written for, when the topology named one."""
+
+    name: str
+    publisher_consumer: str
+    routing_key: str
+    body: str = "{}"
+    every: float | None = None
+    cron: str | None = None
+    timezone: str = "UTC"
+    missed: Missed = "fire"
+    task: str | None = None
+
+
 @dataclass(frozen=True)
 class Topology:
     """A whole, validated topology. Mappings are read-only and sorted by name."""
@@ -135,6 +156,7 @@ class Topology:
     queues: Mapping[str, Queue]
     tasks: Mapping[str, Task]
     scan: tuple[str, ...] = ()
+    schedules: Mapping[str, Schedule] = field(default_factory=frozen_mapping)
 
     def task_for_queue(self, queue: str) -> Task | None:
         return next((t for t in self.tasks.values() if t.queue == queue), None)

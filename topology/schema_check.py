@@ -64,7 +64,7 @@ def _translate(error: ValidationError, parsed: ParsedYaml, source: str) -> Itera
 
 def _message(error: ValidationError) -> str:
     """jsonschema's text where it reads well; our words where it shows a raw regex or const."""
-    if error.validator == "pattern":
+    if error.validator == "pattern" or (error.validator == "anyOf" and "title" in _schema(error)):
         title = _schema(error).get("title", "value")
         return f"{error.instance!r} is not a valid {title}"
     if error.validator == "const" and list(error.absolute_path) == ["version"]:
@@ -80,13 +80,14 @@ def _message(error: ValidationError) -> str:
 
 def _pattern_hint(error: ValidationError) -> str | None:
     description = _schema(error).get("description")
-    return str(description) if error.validator == "pattern" and description else None
+    titled = error.validator == "anyOf" and "title" in _schema(error)
+    return str(description) if (error.validator == "pattern" or titled) and description else None
 
 
 def _type_hint(
     error: ValidationError, parsed: ParsedYaml, path: tuple[PathPart, ...]
 ) -> str | None:
-    if error.validator == "pattern":
+    if error.validator in ("pattern", "anyOf"):
         return _pattern_hint(error)
     if error.validator != "type" or "string" not in _expected(error):
         return None

@@ -21,6 +21,7 @@ from .message_schema import message_schema_problem
 from .model import default_dead_letter_queue, retry_queue_name
 from .placeholders import placeholder_problems
 from .routing import pattern_problem
+from .schedules import check_schedules
 from .task_checks import check_tasks
 
 #: A media type as ``accept:`` takes it.
@@ -44,6 +45,7 @@ class SemanticChecker(CheckState):
         self.check_publisher_consumers()
         self.check_queues()
         check_tasks(self)
+        check_schedules(self)
         return self.errors
 
     def check_connections(self) -> None:

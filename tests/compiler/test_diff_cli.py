@@ -76,7 +76,7 @@ def test_format_text() -> None:
     assert result.returncode == 0
     assert result.stdout.splitlines()[:4] == [
         "topology changes: old.yaml -> new.yaml",
-        "0 broker-incompatible, 0 destructive, 1 routing, 1 additive, 0 other",
+        "0 broker-incompatible, 0 destructive, 1 routing, 0 schedule, 1 additive, 0 other",
         "",
         "routing:",
     ]

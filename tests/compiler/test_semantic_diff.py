@@ -39,6 +39,7 @@ def test_corpus_has_one_case_per_class_plus_mixed_and_identical() -> None:
         "mixed",
         "other",
         "routing",
+        "schedule",
     ]
 
 
@@ -114,7 +115,7 @@ def test_text_format_has_no_markdown() -> None:
     text = render_text(diff_case("mixed"), "old.yaml", "new.yaml")
     assert text.splitlines()[:2] == [
         "topology changes: old.yaml -> new.yaml",
-        "1 broker-incompatible, 1 destructive, 1 routing, 4 additive, 1 other",
+        "1 broker-incompatible, 1 destructive, 1 routing, 0 schedule, 4 additive, 1 other",
     ]
     assert "`" not in text
     assert "**" not in text
