@@ -192,6 +192,7 @@ class Configurator:
             tasks={name: entry for name, (entry, _) in self._tasks.items()},
             validators=self.body_validators(),
             continue_on_exception={n: pc.continue_on_exception for n, pc in self._pcs.items()},
+            schedules=self.topology.schedules if self.topology is not None else None,
         )
         for pc in self._pcs.values():
             for factory_path in pc.factories:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from mqwire.topology.model import Queue, default_dead_letter_queue
+from mqwire.topology.model import Queue, Schedule, default_dead_letter_queue
 
 from ..dispatch import BodyValidator, QueuePolicy, TaskEntry
 from ..errors import ConfigurationError
@@ -32,12 +32,15 @@ class Registry:
         tasks: Mapping[str, TaskEntry],
         validators: Mapping[str, BodyValidator],
         continue_on_exception: Mapping[str, bool],
+        schedules: Mapping[str, Schedule] | None = None,
     ) -> None:
         self.settings = dict(settings)
         self.queues = dict(queues)
         self.tasks = dict(tasks)
         self.validators = dict(validators)
         self._continue = dict(continue_on_exception)
+        #: The topology's ``schedules:`` (what ``mserve --schedules`` fires), by name.
+        self.schedules = dict(schedules or {})
         self.components: dict[str, list[Any]] = {}
 
     def add_component(self, name: str, component: Any) -> None:

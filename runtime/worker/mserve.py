@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from mqwire.topology.cli_support import add_version, exit_status_help
@@ -39,6 +40,8 @@ examples (from examples/ticketing, with PYTHONPATH=. so the tasks import):
   {prog} compiled.ini --queue lots.election   serve one queue (repeatable)
   {prog} compiled.ini --concurrency 4 --http 9100 --grace 60
   {prog} compiled.ini --timeout-grace 10 --max-stuck 2   tasks past their timeout
+  {prog} compiled.ini --schedules              also fire the topology's schedules (one per fleet)
+  {prog} compiled.ini cron --schedules         only the scheduler, if "cron" has no tasks
 """
 
 
@@ -77,6 +80,15 @@ def build_parser(prog: str = "mserve") -> argparse.ArgumentParser:
         type=_http_address,
         help="serve /healthz /readyz /metrics (on 127.0.0.1 unless HOST is given)",
     )
+    parser.add_argument(
+        "--schedules", action="store_true",
+        help="also fire the topology's schedules: (one scheduler at a time holds a lock on the "
+        "broker; alone when NAME/--queue select nothing to consume)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--schedule-lock", metavar="NAME", default="mqwire.scheduler",
+        help="the scheduler's lock queue (default: %(default)s, one scheduler per vhost)",
+    )  # fmt: skip
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
     parser.add_argument(
         "--fastpath", choices=switch.MODES, help=f"use pika's internals? overrides {switch.ENV}"
@@ -101,12 +113,13 @@ def _positive_int(text: str) -> int:
 
 
 def select_consumers(
-    registry: Registry, names: Sequence[str], queues: Sequence[str]
+    registry: Registry, names: Sequence[str], queues: Sequence[str], *, allow_none: bool = False
 ) -> list[ConsumerSpec]:
     """What to serve: the named publisher_consumers (default: every amqp one with tasks).
 
     Raises:
-        ConfigurationError: an unknown or local name, or a queue none of them consumes.
+        ConfigurationError: an unknown or local name, a queue none of them consumes, or
+            nothing to serve (unless ``allow_none``: the scheduler runs alone).
     """
     specs = {n: registry.consumer(n) for n in names}  # unknown names list the known ones
     for name, spec in specs.items():
@@ -132,7 +145,7 @@ def select_consumers(
             for n, s in specs.items()
         }
     chosen = [s for s in specs.values() if s.queues]
-    if not chosen:
+    if not chosen and not allow_none:
         raise ConfigurationError("nothing to serve: no amqp publisher_consumer has tasks")
     return chosen
 
@@ -183,9 +196,11 @@ async def serve(registry: Registry, specs: Sequence[ConsumerSpec], args: argpars
         checks.append((spec.name, url, plan))
 
     loop = asyncio.get_running_loop()
+    stopped = asyncio.Event()  # the scheduler alone waits for it
 
     def on_signal(signum: int) -> None:
         log.info("%s received: stopping (again to force)", signal.Signals(signum).name)
+        stopped.set()
         for worker in workers:
             worker.request_stop()
 
@@ -200,16 +215,31 @@ async def serve(registry: Registry, specs: Sequence[ConsumerSpec], args: argpars
 
         _, port = start_status_server(args.http, metrics, readiness, stuck.health)
         log.info("status on port %d: /healthz /readyz /metrics", port)
+    scheduler = start_scheduler(registry, args) if args.schedules else None
     running = {asyncio.ensure_future(w.run()): w for w in workers}
     consuming = lambda: all(w.readiness()[0] for w in workers)  # noqa: E731
     check = asyncio.ensure_future(check_when_consuming(checks, consuming, log))
-    await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait(
+        running or {asyncio.ensure_future(stopped.wait())}, return_when=asyncio.FIRST_COMPLETED
+    )
     check.cancel()
+    if scheduler is not None:
+        scheduler.set()  # it stops at its next look (at most a second), releasing its lock
     for worker in workers:  # one worker ending (fatal error) stops the others, gracefully
         if not worker.stopping:
             worker.request_stop()
     codes = [await task for task in running]
     return next((code for code in codes if code != ExitCode.OK), ExitCode.OK)
+
+
+def start_scheduler(registry: Registry, args: argparse.Namespace) -> threading.Event:
+    """The scheduler on its own thread; set the returned event to stop it."""
+    from ..amqp.schedule_lock import BrokerLock
+    from ..scheduler import running
+
+    lock = BrokerLock(running.lock_url(registry), args.schedule_lock)
+    _, _, stop = running.start(registry, lock)
+    return stop
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "mserve") -> int:
@@ -223,7 +253,11 @@ def main(argv: Sequence[str] | None = None, prog: str = "mserve") -> int:
     try:
         switch.for_process()  # a bad MQWIRE_FASTPATH fails here; logs what is on, once
         registry = load(args.config)
-        specs = select_consumers(registry, args.names, args.queue)
+        specs = select_consumers(registry, args.names, args.queue, allow_none=args.schedules)
+        if args.schedules:
+            from ..scheduler.running import lock_url
+
+            lock_url(registry)  # a topology without schedules, or a lock nowhere: exit 2
     except MqError as exc:
         print(f"mserve: error: {exc}", file=sys.stderr)
         return ExitCode.CONFIG

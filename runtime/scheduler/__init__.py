@@ -1,0 +1,1 @@
+"""``mserve --schedules``: the topology's ``schedules:`` fired by one scheduler per fleet."""
