@@ -30,6 +30,8 @@ def _when(schedule: Schedule) -> str:
 
 
 def _what(schedule: Schedule) -> str:
+    if not schedule.publisher_consumer:  # a scanned task's, and scan: was not imported
+        return f"task {schedule.task}"
     target = f"`{schedule.routing_key}` via {schedule.publisher_consumer}"
     return f"task {schedule.task} ({target})" if schedule.task else target
 

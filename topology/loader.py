@@ -48,6 +48,8 @@ def load_topology(
     packages = parsed.data.get("scan") if isinstance(parsed.data, dict) else None
     if scanner is not None and isinstance(packages, list):
         scan = scanner([p for p in packages if isinstance(p, str)])
+    elif packages:
+        scan = ScanResult(skipped=True)
     errors += SemanticChecker(parsed, source_name, scan, allow_literal_password, read_file).run()
     if importer is not None:
         errors += import_errors(parsed, importer)

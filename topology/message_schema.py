@@ -55,4 +55,21 @@ def message_schema_problem(name: str, read_file: FileReader) -> str | None:
     return None
 
 
+def body_problems(schema: dict[str, Any], body: Any) -> list[str]:
+    """Why ``body`` fails ``schema`` (a parsed, valid schema), one line each; none: it passes.
+
+    For bodies the topology itself holds (a schedule's), checked when it loads.
+    """
+    from jsonschema import FormatChecker
+
+    from .errors import format_json_path
+
+    cls: Any = validator_for(schema, default=validator_for({"$schema": _DRAFT_2020_12}))
+    validator = cls(schema, format_checker=FormatChecker())
+    return [
+        f"{e.message} (at {format_json_path(list(e.absolute_path))})"
+        for e in sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
+    ]
+
+
 _DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"

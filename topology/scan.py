@@ -52,6 +52,8 @@ class ScanProblem:
 class ScanResult:
     tasks: tuple[ScannedTask, ...] = ()
     problems: tuple[ScanProblem, ...] = ()
+    #: True when ``scan:`` packages were not imported (no scanner): their tasks are unknown.
+    skipped: bool = False
 
 
 #: Scans packages; injected into the loader so tests can pass a fake.

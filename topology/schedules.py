@@ -16,6 +16,7 @@ from typing import Any
 
 from .check_state import CheckState
 from .errors import PathPart, did_you_mean
+from .message_schema import body_problems, parse_message_schema
 from .routing import routing_key_problem, topic_matches
 
 #: Seconds per unit of an ``every:`` text such as ``30s`` or ``2h``.
@@ -91,6 +92,9 @@ def check_schedules(checker: CheckState) -> None:
             canonical_body(schedule.get("body"))
         except (TypeError, ValueError) as exc:
             checker.error((*base, "body"), f"the body cannot be written as JSON: {exc}")
+            continue
+        for queue in _target_queues(checker, schedule, tasks):
+            _check_body(checker, base, schedule.get("body"), queue)
 
 
 def _check_when(checker: CheckState, base: tuple[PathPart, ...], schedule: Any) -> None:
@@ -134,6 +138,8 @@ def _check_what(
         checker.error((*base, "routing_key"), "routing_key: goes with publisher:, not task:")
     if isinstance(task, str):
         if task not in tasks:
+            if checker.scan.skipped:
+                return  # a task of a scan: package, perhaps; not imported here (diff)
             checker.error((*base, "task"), f"unknown task {task!r}", hint=did_you_mean(task, tasks))
         elif task_target(tasks, checker.queues, task) is None:
             checker.error(
@@ -165,3 +171,41 @@ def _reaches_a_queue(checker: CheckState, publisher: str, key: str) -> bool:
     patterns = list(routes) if isinstance(routes, Mapping) else []
     own = [q for q, spec in checker.queues.items() if spec.get("consumer") == publisher]
     return key in own or any(topic_matches(p, key) for p in patterns if isinstance(p, str))
+
+
+def _target_queues(
+    checker: CheckState, schedule: Any, tasks: Mapping[str, Mapping[str, Any]]
+) -> list[str]:
+    """The queues a schedule's runs reach (checked only when its target is well-formed)."""
+    task, publisher, key = (schedule.get(k) for k in ("task", "publisher", "routing_key"))
+    if isinstance(task, str) and isinstance(tasks.get(task, {}).get("queue"), str):
+        return [tasks[task]["queue"]]
+    if not (isinstance(publisher, str) and isinstance(key, str)):
+        return []
+    pc = checker.publisher_consumers.get(publisher, {})
+    raw = pc.get("routes")
+    routes: Mapping[Any, Any] = raw if isinstance(raw, Mapping) else {}
+    reached = {q for q, spec in checker.queues.items() if spec.get("consumer") == publisher
+               and q == key}  # fmt: skip
+    for pattern, target in routes.items():
+        if isinstance(pattern, str) and topic_matches(pattern, key):
+            reached.update(t for t in ([target] if isinstance(target, str) else target or [])
+                           if isinstance(t, str))  # fmt: skip
+    return sorted(reached)
+
+
+def _check_body(checker: CheckState, base: tuple[PathPart, ...], body: Any, queue: str) -> None:
+    """A body its queue's ``schema:`` refuses would be dead-lettered on every run."""
+    name = checker.queues.get(queue, {}).get("schema")
+    if not isinstance(name, str) or checker.read_file is None:
+        return
+    try:
+        schema = parse_message_schema(checker.read_file(name))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return  # the queue's own check reports an unreadable schema
+    for problem in body_problems(schema, {} if body is None else body):
+        checker.error(
+            (*base, "body"),
+            f"the body does not match queue {queue!r}'s schema {name!r}: {problem}",
+            hint="every run would be dead-lettered",
+        )

@@ -41,7 +41,6 @@ examples (from examples/ticketing, with PYTHONPATH=. so the tasks import):
   {prog} compiled.ini --concurrency 4 --http 9100 --grace 60
   {prog} compiled.ini --timeout-grace 10 --max-stuck 2   tasks past their timeout
   {prog} compiled.ini --schedules              also fire the topology's schedules (one per fleet)
-  {prog} compiled.ini cron --schedules         only the scheduler, if "cron" has no tasks
 """
 
 

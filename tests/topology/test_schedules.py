@@ -66,3 +66,28 @@ def test_a_schedule_may_not_name_an_unknown_scanned_task() -> None:
     with pytest.raises(TopologyErrors) as caught:
         load_topology(text, scanner=scanner, importer=None)
     assert [e.message for e in caught.value.errors] == ["unknown task 'release_kart'"]
+
+
+def test_a_body_its_queue_schema_refuses_is_an_error_at_the_body() -> None:
+    text = TOPOLOGY.replace(
+        "  cart: {consumer: lots}", "  cart: {consumer: lots, schema: cart.json}"
+    )
+    schema = '{"type": "object", "required": ["cart_id"], "properties": {"cart_id": {}}}'
+
+    def read_file(name: str) -> str:
+        assert name == "cart.json"
+        return schema
+
+    with pytest.raises(TopologyErrors) as caught:
+        load_topology(text, scanner=scanner, importer=None, read_file=read_file)
+    (error,) = caught.value.errors
+    assert error.message == (
+        "the body does not match queue 'cart''s schema 'cart.json': 'cart_id' is a required "
+        "property (at $)"
+    )
+    assert (error.json_path, error.hint) == (
+        "$.schedules.release.body",
+        "every run would be dead-lettered",
+    )
+    fixed = text.replace('body: {b: 1, a: [2, "x"]}', "body: {cart_id: 7}")
+    assert load_topology(fixed, scanner=scanner, importer=None, read_file=read_file).schedules
