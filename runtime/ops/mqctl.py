@@ -5,7 +5,8 @@ A thin shell: the plan and the formatting live in ``admin``, the broker calls in
 ``rabbitmqctl``: everything is an AMQP operation with the topology's credentials, plus, for
 ``queues`` (unacked counts) and ``verify`` (bindings), the management HTTP API when it answers
 (``management_api``; ``verify`` compares); ``apply`` declares, in ``apply_cli``; ``publish``
-reads its body in ``publish_cli``.
+reads its body in ``publish_cli``. Logging is set up as ``mserve``'s is, by
+``logs.options``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ..errors import (
     ManagementUnavailable,
     PublishConnectionError,
 )
+from ..logs.options import MQCTL, add_options, setup_logging
 from ..wiring.load import load
 from ..wiring.registry import Registry
 from . import admin, apply_cli, publish_cli
@@ -55,6 +57,7 @@ def build_parser(prog: str = "mqctl") -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_version(parser)
+    add_options(parser, MQCTL)
     parser.add_argument("config", help="the compiled INI written by mq-compile")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     api = argparse.ArgumentParser(add_help=False)
@@ -247,8 +250,10 @@ COMMANDS: dict[str, Callable[[Registry, Sequence[Target], argparse.Namespace], i
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "mqctl") -> int:
-    args = build_parser(prog).parse_args(argv)
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
     try:
+        setup_logging(parser, args, MQCTL)  # --log-config; else nothing set up, unless JSON
         registry = load(args.config)
     except MqError as exc:
         print(f"mqctl: error: {exc}", file=sys.stderr)
