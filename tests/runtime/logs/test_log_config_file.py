@@ -190,3 +190,15 @@ def test_an_unknown_extension_or_a_missing_file_is_refused(tmp_path: Path) -> No
     assert problems(tmp_path / "nope.yaml") == [
         f"{tmp_path / 'nope.yaml'}: error: cannot read it: No such file or directory"
     ]
+
+
+def test_a_paste_deploy_files_logging_sections_serve_as_they_do_for_pserve(
+    tmp_path: Path,
+) -> None:
+    app = "[app:main]\nuse = egg:shop\nsqlalchemy.url = sqlite:///%(here)s/shop.db\n"
+    app += "pyramid.includes =\n    pyramid_tm\n    mqwire.pyramid\n\n"
+    path = write(tmp_path, "development.ini", app + INI)
+
+    config = read_log_config(path)
+    assert isinstance(config.settings, configparser.ConfigParser)
+    assert config.settings.get("logger_pika", "qualname") == "pika"
