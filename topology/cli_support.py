@@ -57,8 +57,8 @@ MEANINGS: dict[str, dict[ExitCode, str]] = {
         ExitCode.OK: "stopped by a signal; every in-flight task finished and was acked",
         ExitCode.FINDINGS: "forced stop (second signal or grace over): in-flight messages "
         "were requeued",
-        ExitCode.INVALID: "bad config: unreadable INI, registry import error, unknown name, "
-        "refused credentials",
+        ExitCode.INVALID: "bad config: unreadable INI or --log-config file, registry import "
+        "error, unknown name, refused credentials",
         ExitCode.UNREACHABLE: "broker unreachable for longer than --max-unreachable seconds",
         ExitCode.TOPOLOGY_MISMATCH: "topology mismatch: a queue or exchange exists on the "
         "broker with other arguments",

@@ -4,7 +4,9 @@ A thin shell: the plan and the formatting live in ``admin``, the broker calls in
 ``amqp.admin``; publishing goes through the application's own publisher. No root, no
 ``rabbitmqctl``: everything is an AMQP operation with the topology's credentials, plus, for
 ``queues`` (unacked counts) and ``verify`` (bindings), the management HTTP API when it answers
-(``management_api``; ``verify`` compares); ``apply`` declares, in ``apply_cli``.
+(``management_api``; ``verify`` compares); ``apply`` declares, in ``apply_cli``; ``publish``
+reads its body in ``publish_cli``. Logging is set up as ``mserve``'s is, by
+``logs.options``.
 """
 
 from __future__ import annotations
@@ -21,13 +23,13 @@ from mqwire.topology.errors import MqError
 from ..amqp.admin import Admin
 from ..errors import (
     BrokerUnreachable,
-    ConfigurationError,
     ManagementUnavailable,
     PublishConnectionError,
 )
+from ..logs.options import MQCTL, add_options, setup_logging
 from ..wiring.load import load
 from ..wiring.registry import Registry
-from . import admin, apply_cli
+from . import admin, apply_cli, publish_cli
 from .admin import AdminExit, Target
 from .management_api import ManagementApi, endpoint
 from .verify import UNCHECKED_WITH_API, UNVERIFIABLE, Finding, compare_bindings
@@ -55,6 +57,7 @@ def build_parser(prog: str = "mqctl") -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_version(parser)
+    add_options(parser, MQCTL)
     parser.add_argument("config", help="the compiled INI written by mq-compile")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     api = argparse.ArgumentParser(add_help=False)
@@ -72,12 +75,7 @@ def build_parser(prog: str = "mqctl") -> argparse.ArgumentParser:
         "queues", parents=[api], help="queues with ready / unacked / consumer counts"
     )
     queues.add_argument("--json", action="store_true")
-    pub = sub.add_parser("publish", help="publish one message through a publisher")
-    pub.add_argument("publisher", help="the publisher_consumer to publish with")
-    pub.add_argument("routing_key")
-    pub.add_argument("body", nargs="?", help="the body; '-' reads stdin")
-    pub.add_argument("--file", help="read the body from this file")
-    pub.add_argument("--content-type", default="application/json")
+    publish_cli.add_parser(sub)
     for name, text in (("purge", "remove every ready message"), ("delete", "delete the queue")):
         p = sub.add_parser(name, help=text + " (asks first)")
         p.add_argument("queue")
@@ -151,42 +149,6 @@ def cmd_queues(registry: Registry, found: Sequence[Target], args: argparse.Names
         print(admin.queue_table(rows))
         if not complete:
             print("(unacked: not available over AMQP)")
-    return AdminExit.OK
-
-
-def read_body(args: argparse.Namespace) -> Any:
-    """The body to publish: parsed JSON (for a JSON content type) or bytes."""
-    if args.file and args.body is not None:
-        raise ConfigurationError("give the body as an argument or --file, not both")
-    if args.file:
-        try:
-            with open(args.file, "rb") as handle:
-                data = handle.read()
-        except OSError as exc:
-            raise ConfigurationError(f"cannot read {args.file}: {exc.strerror}") from None
-    elif args.body == "-" or args.body is None:
-        if args.body is None and sys.stdin.isatty():
-            raise ConfigurationError("give a BODY, --file FILE, or '-' to read stdin")
-        data = sys.stdin.buffer.read()
-    else:
-        data = args.body.encode("utf-8")
-    if "json" in args.content_type:
-        try:
-            parsed = json.loads(data)
-        except ValueError as exc:
-            raise ConfigurationError(f"the body is not JSON: {exc}") from None
-        if isinstance(parsed, (dict, list)):
-            return parsed
-    return data
-
-
-def cmd_publish(registry: Registry, found: Sequence[Target], args: argparse.Namespace) -> int:
-    body = read_body(args)
-    publisher = registry.publisher(args.publisher)
-    message_id = publisher.publish(
-        body, args.routing_key, properties={"content_type": args.content_type}
-    )
-    print(message_id)
     return AdminExit.OK
 
 
@@ -277,7 +239,7 @@ def cmd_verify(registry: Registry, found: Sequence[Target], args: argparse.Names
 
 COMMANDS: dict[str, Callable[[Registry, Sequence[Target], argparse.Namespace], int]] = {
     "queues": cmd_queues,
-    "publish": cmd_publish,
+    "publish": lambda registry, found, args: publish_cli.cmd_publish(registry, args),
     "purge": cmd_remove,
     "delete": cmd_remove,
     "dead-letters": cmd_dead_letters,
@@ -288,8 +250,10 @@ COMMANDS: dict[str, Callable[[Registry, Sequence[Target], argparse.Namespace], i
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "mqctl") -> int:
-    args = build_parser(prog).parse_args(argv)
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
     try:
+        setup_logging(parser, args, MQCTL)  # --log-config; else nothing set up, unless JSON
         registry = load(args.config)
     except MqError as exc:
         print(f"mqctl: error: {exc}", file=sys.stderr)

@@ -23,6 +23,7 @@ from mqwire.topology.errors import MqError
 
 from .._fastpath import switch
 from ..errors import ConfigurationError, ExitCode
+from ..logs.options import MSERVE, add_options, setup_logging
 from ..wiring.factories import ConsumerSpec
 from ..wiring.load import load
 from ..wiring.registry import Registry
@@ -88,7 +89,7 @@ def build_parser(prog: str = "mserve") -> argparse.ArgumentParser:
         "--schedule-lock", metavar="NAME", default="mqwire.scheduler",
         help="the scheduler's lock queue (default: %(default)s, one scheduler per vhost)",
     )  # fmt: skip
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+    add_options(parser, MSERVE, levels=("DEBUG", "INFO", "WARNING"))
     parser.add_argument(
         "--fastpath", choices=switch.MODES, help=f"use pika's internals? overrides {switch.ENV}"
     )
@@ -242,14 +243,12 @@ def start_scheduler(registry: Registry, args: argparse.Namespace) -> threading.E
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "mserve") -> int:
-    args = build_parser(prog).parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("pika").setLevel(logging.WARNING)  # its DEBUG output shows message bodies
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
     if args.fastpath:  # for every connection of this process, as if set in its environment
         os.environ[switch.ENV] = args.fastpath
     try:
+        setup_logging(parser, args, MSERVE)  # --log-config, or INFO in text with pika at WARNING
         switch.for_process()  # a bad MQWIRE_FASTPATH fails here; logs what is on, once
         registry = load(args.config)
         specs = select_consumers(registry, args.names, args.queue, allow_none=args.schedules)

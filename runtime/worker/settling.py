@@ -272,8 +272,14 @@ class Settler:
         self._metrics.finished(d.queue, task, result, duration)
         level = logging.INFO if result == "ack" else logging.WARNING
         if log.isEnabledFor(level):
+            shown = reason if reason and result != "ack" else None
             log.log(
                 level, "%s queue=%s task=%s message_id=%s attempt=%d duration=%.3fs%s",
                 result, d.queue, task or "-", d.message_id or "-", d.attempt, duration,
-                f" reason={reason!r}" if reason and result != "ack" else "",
+                f" reason={shown!r}" if shown else "",
+                extra={  # the same, as fields of a --log-format json line
+                    "result": result, "queue": d.queue, "task": task,
+                    "message_id": d.message_id, "attempt": d.attempt,
+                    "duration": round(duration, 6), "reason": shown,
+                },
             )  # fmt: skip
