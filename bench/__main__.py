@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import compile_time, consume, latency, publish
+from . import compile_time, consume, latency, middleware, publish
 from .broker import DEFAULT_URL, BenchError, Broker
 from .harness import ROOT, RunConfig, compile_bytecode
 from .peers import versions as peer_versions
@@ -34,6 +34,7 @@ SECTIONS: dict[str, Callable[[RunConfig, Callable[[str], None]], dict[str, Any]]
     "publish": publish.run,
     "latency": latency.run,
     "compile": compile_time.run,
+    "middleware": middleware.run,
 }
 
 

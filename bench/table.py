@@ -79,6 +79,14 @@ def rows(results: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]
                          *_spread(compiled["raw_rss_mib"], 1), "-", "-"])  # fmt: skip
         cols = ["compile and start-up", "command s", "min–max", "in-process s", "ms/queue"]
         tables.append(("Compile and start-up", cols, body))
+    if "middleware" in results:
+        body = []
+        for entry in results["middleware"].values():
+            body.append([entry["label"], *_spread(entry["none"], 2), *_spread(entry["one"], 2),
+                         *_spread(entry["added"], 2)])  # fmt: skip
+        cols = ["middleware (µs/msg, CPU)", "none", "min–max", "one no-op", "min–max",
+                "added", "min–max"]  # fmt: skip
+        tables.append(("Middleware: cost per message, none against one no-op", cols, body))
     return tables
 
 

@@ -64,6 +64,7 @@ def ini_sections(topology: Topology, *, source: str, registry: str) -> list[Sect
     meta.add("source", source)
     meta.add("registry", registry)
     meta.add("scan", list(topology.scan) or None)
+    meta.add("middleware", list(topology.middleware) or None)
     meta.add(
         "publisher_consumers",
         [f"{pc.name}:{pc.prefix}" for pc in topology.publisher_consumers.values()],
@@ -181,7 +182,8 @@ def registry_context(topology: Topology) -> dict[str, Any]:
         tasks.append(
             {"name": py_literal(task.name), "fields": [(py_literal(k), v) for k, v in fields]}
         )
-    return {"imports": sorted(modules), "tasks": tasks}
+    middleware = [_reference(path, modules) for path in topology.middleware]
+    return {"imports": sorted(modules), "tasks": tasks, "middleware": middleware}
 
 
 def py_literal(value: str | float | None) -> str:

@@ -52,6 +52,7 @@ BLOCKING: tuple[ChangeClass, ...] = ("incompatible", "destructive")
 #: Entities in report order within a class.
 _ENTITIES = (
     "queue", "publisher_consumer", "exchange", "route", "task", "schedule", "connection", "scan",
+    "middleware",
 )  # fmt: skip
 
 MIGRATION = (
@@ -95,6 +96,9 @@ def diff_topologies(old: Topology, new: Topology) -> list[Change]:
     ]
     if old.scan != new.scan:
         changes.append(Change("other", "scan", "scan", f"{_list(old.scan)} -> {_list(new.scan)}"))
+    if old.middleware != new.middleware:
+        summary = f"{_list(old.middleware)} -> {_list(new.middleware)}"
+        changes.append(Change("other", "middleware", "middleware", summary))
     return sorted(changes, key=Change.sort_key)
 
 

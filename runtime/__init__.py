@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         PublishTimeout,
         Unroutable,
     )
+    from .middleware import Middleware, TaskOutcome
     from .publish.base import Publisher
     from .publish.local import DeadLetter, LocalBroker, LocalPublisherConsumer
     from .request import DefaultResource, MessageRequest
@@ -44,6 +45,7 @@ _EXPORTS = {
     "LocalPublisherConsumer": ".publish.local",
     "MessageRequest": ".request",
     "MessageSchemaError": ".errors",
+    "Middleware": ".middleware",
     "PublishBlocked": ".errors",
     "PublishConnectionError": ".errors",
     "PublishError": ".errors",
@@ -51,6 +53,7 @@ _EXPORTS = {
     "PublishTimeout": ".errors",
     "Publisher": ".publish.base",
     "Registry": ".wiring.registry",
+    "TaskOutcome": ".middleware",
     "Unroutable": ".errors",
     "dispatch_task": ".wiring.registry",
     "load": ".wiring.load",
@@ -71,6 +74,7 @@ __all__ = [
     "LocalPublisherConsumer",
     "MessageRequest",
     "MessageSchemaError",
+    "Middleware",
     "PublishBlocked",
     "PublishConnectionError",
     "PublishError",
@@ -78,6 +82,7 @@ __all__ = [
     "PublishTimeout",
     "Publisher",
     "Registry",
+    "TaskOutcome",
     "Unroutable",
     "dispatch_task",
     "load",

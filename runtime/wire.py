@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,6 +24,12 @@ class WireMessage:
     message_id: str
     properties: Mapping[str, Any] = field(default_factory=dict)
     mandatory: bool = True
+
+    def with_headers(self, headers: Mapping[str, Any]) -> WireMessage:
+        """A copy whose ``headers`` property has ``headers`` added (replacing equal keys): what
+        a middleware's ``before_publish`` returns to carry, say, a trace context."""
+        merged = {**(self.properties.get("headers") or {}), **headers}
+        return dataclasses.replace(self, properties={**self.properties, "headers": merged})
 
 
 def new_message_id() -> str:

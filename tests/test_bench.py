@@ -36,7 +36,8 @@ def test_quick_run_reports_every_section(
     assert done.returncode == 0, done.stderr[-4000:]
     results = json.loads(out.read_text())
 
-    assert {"meta", "consume", "publish", "latency", "compile", "ratios", "targets"} <= set(results)
+    sections = {"consume", "publish", "latency", "compile", "middleware"}
+    assert {"meta", "ratios", "targets", *sections} <= set(results)
     assert results["meta"]["n"] == 2000
     assert {"cpu", "cores", "versions", "shared"} <= set(results["meta"]["machine"])
     assert {"ceiling", "mserve_plain_c1", "mserve_async", "mserve_plain_c1@off"} <= set(
@@ -53,6 +54,9 @@ def test_quick_run_reports_every_section(
     for section, field in (("consume", "rate"), ("publish", "rate"), ("latency", "p50_ms")):
         for key, entry in results[section].items():
             assert entry[field]["median"] is not None, (section, key, entry[field]["errors"])
+    assert set(results["middleware"]) == {"publish", "task"}
+    for entry in results["middleware"].values():
+        assert entry["none"]["median"] is not None and entry["added"]["median"] is not None
     assert set(results["compile"]["sizes"]) == {"10", "100", "1000"}
     assert results["compile"]["mserve_startup_s"]["median"] is not None
     assert results["compile"]["mserve_rss_mib"]["median"] is not None

@@ -51,6 +51,7 @@ def build_topology(data: Mapping[str, Any], scan: ScanResult) -> Topology:
         schedules=frozen_mapping(
             {n: _schedule(n, s, tasks, data) for n, s in entries(data, "schedules").items()}
         ),
+        middleware=tuple(data.get("middleware", ())),
     )
 
 

@@ -158,6 +158,7 @@ class _Reader:
             tasks=frozen_mapping({n: self.task(n) for n in self.sections("task")}),
             scan=tuple(self.get("mqwire", "scan", _lines, None) or ()),
             schedules=frozen_mapping({n: self.schedule(n) for n in self.sections("schedule")}),
+            middleware=tuple(self.get("mqwire", "middleware", _lines, None) or ()),
         )
 
     def publisher_consumer(self, name: str, prefix: str, consumed: set[str]) -> PublisherConsumer:

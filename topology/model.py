@@ -157,6 +157,8 @@ class Topology:
     tasks: Mapping[str, Task]
     scan: tuple[str, ...] = ()
     schedules: Mapping[str, Schedule] = field(default_factory=frozen_mapping)
+    #: import paths of middleware factories, in the order they run
+    middleware: tuple[str, ...] = ()
 
     def task_for_queue(self, queue: str) -> Task | None:
         return next((t for t in self.tasks.values() if t.queue == queue), None)

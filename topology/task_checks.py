@@ -30,11 +30,13 @@ def check_tasks(checker: CheckState) -> None:
         location = problem.location or locate(checker.parsed, ("scan", problem.index))
         scan_path = None if problem.location else ("scan", problem.index)
         checker.errors.append(TopologyError(location, problem.message, scan_path))
-    packages = checker.parsed.data.get("scan") if isinstance(checker.parsed.data, dict) else None
-    for index, package in enumerate(packages if isinstance(packages, list) else []):
-        bad_package = import_path_problem(package) if isinstance(package, str) else None
-        if bad_package:
-            checker.error(("scan", index), bad_package)
+    data = checker.parsed.data if isinstance(checker.parsed.data, dict) else {}
+    for key in ("scan", "middleware"):  # packages, and middleware factories' paths
+        items = data.get(key)
+        for index, item in enumerate(items if isinstance(items, list) else []):
+            bad_path = import_path_problem(item) if isinstance(item, str) else None
+            if bad_path:
+                checker.error((key, index), bad_path)
     for scanned in checker.scan.tasks:
         _check_scanned(checker, scanned, owners)
 

@@ -1,4 +1,5 @@
-"""Resolve each ``tasks:`` entry's ``task:`` and ``root_factory:`` at compile time.
+"""Resolve each ``tasks:`` entry's ``task:`` and ``root_factory:``, and each ``middleware:``
+factory, at compile time.
 
 A path that does not import would otherwise compile cleanly and fail only when ``mserve``
 starts; resolving it here turns that into a located error at review time. Importing runs the
@@ -39,6 +40,8 @@ RUN_HINT = (
 )
 #: For something that is there but cannot be called.
 CALL_HINT = "task: names a function called as task(context, request), root_factory: a callable"
+#: The same, for a ``middleware:`` path.
+MIDDLEWARE_CALL_HINT = "middleware: names a class, or a callable returning a middleware"
 #: How much of an exception's first line a message keeps.
 MAX_REASON = 200
 
@@ -106,31 +109,35 @@ class ModuleImporter:
 
 
 def import_errors(parsed: ParsedYaml, importer: Importer) -> list[TopologyError]:
-    """A located error for each well-formed ``task:`` or ``root_factory:`` that fails to resolve.
+    """A located error for each well-formed ``task:``, ``root_factory:`` or ``middleware:``
+    path that fails to resolve.
 
     Malformed paths are skipped: the schema and text checks report them already. Tasks found
-    by ``scan:`` are not resolved again: the scan imported them to find them.
+    by ``scan:`` are not resolved again: the scan imported them to find them. A middleware
+    factory is only resolved, not called: calling it may start a client (Sentry's, say).
     """
+    wanted: list[tuple[tuple[PathPart, ...], str, object]] = [
+        (("tasks", name, key), key, task.get(key))
+        for name, task in entries(parsed.data, "tasks").items()
+        for key in IMPORT_KEYS
+    ]
+    factories = parsed.data.get("middleware") if isinstance(parsed.data, dict) else None
+    if isinstance(factories, list):
+        wanted += [(("middleware", i), "middleware", p) for i, p in enumerate(factories)]
     resolved: dict[str, ImportProblem | None] = {}
     errors: list[TopologyError] = []
-    for name, task in entries(parsed.data, "tasks").items():
-        for key in IMPORT_KEYS:
-            path = task.get(key)
-            if not isinstance(path, str) or not _well_formed(path):
-                continue
-            if path not in resolved:
-                resolved[path] = importer(path)
-            problem = resolved[path]
-            if problem is not None:
-                where: tuple[PathPart, ...] = ("tasks", name, key)
-                errors.append(
-                    TopologyError(
-                        locate(parsed, where),
-                        f"{key} {path!r}: {problem.message}",
-                        where,
-                        problem.hint,
-                    )
-                )
+    for where, key, path in wanted:
+        if not isinstance(path, str) or not _well_formed(path):
+            continue
+        if path not in resolved:
+            resolved[path] = importer(path)
+        problem = resolved[path]
+        if problem is not None:
+            message = f"{key} {path!r}: {problem.message}"
+            hint = problem.hint
+            if key == "middleware" and hint == CALL_HINT:
+                hint = MIDDLEWARE_CALL_HINT
+            errors.append(TopologyError(locate(parsed, where), message, where, hint))
     return errors
 
 

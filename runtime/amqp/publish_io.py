@@ -20,6 +20,7 @@ from pika import spec  # type: ignore[import-untyped]
 
 from .._fastpath.shared_loop import io_thread_lock
 from .._fastpath.switch import Fastpath
+from ..client_metrics import ConnectionState
 from ..errors import (
     PublishConnectionError,
     PublishError,
@@ -70,6 +71,7 @@ class PublishIo:
     """The connection, channel and confirm bookkeeping that only the loop's holder touches."""
 
     _name: str
+    state: ConnectionState
     _masked_url: str
     _scrub: Callable[[str], str]
     _params: Any
@@ -84,6 +86,7 @@ class PublishIo:
             log.exception("%s: the publisher's I/O thread failed", self._name)
             with io_thread_lock(loop):  # no caller may publish on the dead connection meanwhile
                 self._io_ready = False
+                self.state.set("reconnecting")  # a new thread, on the next send
                 self._io_fail_all(f"the publisher's I/O thread failed: {describe_error(exc)}")
 
     def _io_reset(self) -> None:
@@ -137,6 +140,8 @@ class PublishIo:
             self._io_publish()
         elif self._io_connection is None:
             self._io_opening = True
+            if not self._io_connected_before:
+                self.state.set("connecting")
             self._io_connection = select_connection(self._fastpath)(
                 self._params,
                 on_open_callback=self._io_on_connection_open,
@@ -175,6 +180,7 @@ class PublishIo:
     def _io_on_connection_open(self, connection: Any) -> None:
         verb = "reconnected" if self._io_connected_before else "connected"
         log.info("%s: %s to %s", self._name, verb, self._masked_url)
+        self.state.set("connected")
         self._io_connected_before = True
         self._io_opening = False
         self._io_pump()
@@ -186,6 +192,7 @@ class PublishIo:
         if self._io_closing:
             self._loop.stop()
             return
+        self.state.set("reconnecting")  # on the next send
         why = certificate_problem(exc) or describe_error(exc)  # a certificate: say so plainly
         cause = f"could not connect to {self._masked_url}: {self._scrub(why)}"
         log.warning("%s: %s", self._name, cause)
@@ -202,6 +209,7 @@ class PublishIo:
             self._io_fail_all("publisher is closed")
             self._loop.stop()
             return
+        self.state.set("reconnecting")  # on the next send
         cause = f"connection to {self._masked_url} lost: {self._scrub(describe_error(exc))}"
         log.warning("%s: %s", self._name, cause)
         self._io_fail_all(cause)
@@ -213,10 +221,12 @@ class PublishIo:
         if isinstance(frame.method, spec.Connection.Blocked):
             reason = str(frame.method.reason or "no reason given")
             log.warning("%s: the broker blocks publishing: %s", self._name, reason)
+            self.state.set("blocked")
             self._io_blocked = reason
             self._io_hold()
         else:
             log.info("%s: the broker unblocked publishing", self._name)
+            self.state.set("connected")
             self._io_blocked = None
             self._io_pump()
 
@@ -328,6 +338,7 @@ class PublishIo:
         connected_before = self._io_connected_before
         self._io_reset()
         self._io_closing, self._io_connected_before = closing, connected_before
+        self.state.set("closed" if closing else "reconnecting")
         if connection is not None and not (connection.is_closing or connection.is_closed):
             try:
                 connection.close()  # its callbacks are ignored: it is no longer current

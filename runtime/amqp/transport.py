@@ -38,6 +38,7 @@ from mqwire.topology.credentials import mask_resolved_url
 from .._fastpath.shared_loop import held, lead_now, read_until
 from .._fastpath.switch import Fastpath, for_process
 from .._fastpath.writes import close_socket
+from ..client_metrics import ConnectionState
 from ..errors import (
     EncodeError,
     PublishConnectionError,
@@ -79,6 +80,7 @@ class AmqpTransport(PublishIo):
         heartbeat: int | None = None,
         fastpath: Fastpath | None = None,
         blocked_timeout: float = 0.0,
+        state: ConnectionState | None = None,
     ) -> None:
         """Parse settings only (:class:`ConfigurationError` on a bad URL or
         ``MQWIRE_FASTPATH``); the connection opens on the first :meth:`send`.
@@ -87,13 +89,15 @@ class AmqpTransport(PublishIo):
         ``connect_timeout`` below it for unreachable brokers to be reported as such.
         ``blocked_timeout`` is how long a message may wait, unsent, while the broker blocks
         the connection (``math.inf``: until it unblocks); it adds to the ``send``'s bound.
-        ``fastpath`` defaults to the process's choice (``MQWIRE_FASTPATH``).
+        ``fastpath`` defaults to the process's choice (``MQWIRE_FASTPATH``). ``state`` follows
+        the connection (connecting, connected, blocked, reconnecting, closed) for metrics.
         """
         if not blocked_timeout >= 0:
             raise ValueError(f"blocked_timeout must be 0 or more seconds, not {blocked_timeout}")
         self._blocked_timeout = blocked_timeout
         self._fastpath = fastpath if fastpath is not None else for_process()
         self._name = name
+        self.state = state or ConnectionState(name)
         self._masked_url = mask_resolved_url(url)
         self._scrub = scrubber(url)
         self._params = connection_parameters(
@@ -230,6 +234,7 @@ class AmqpTransport(PublishIo):
             self._closed = True
             thread, loop = self._thread, self._loop
         if thread is None:
+            self.state.set("closed")
             return
         if first and thread.is_alive():
             loop.add_callback_threadsafe(self._io_shutdown)
@@ -238,6 +243,7 @@ class AmqpTransport(PublishIo):
             log.warning("%s: the publisher's I/O thread did not stop in time", self._name)
         elif first:
             self._release(loop)
+        self.state.set("closed")
 
     # -- caller threads ----------------------------------------------------------------------
 

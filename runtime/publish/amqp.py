@@ -7,11 +7,14 @@ on the local transport never load it.
 from __future__ import annotations
 
 import collections
+import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..client_metrics import ConnectionState, PublisherStats
 from ..dispatch import BodyValidator
 from ..errors import BatchPublishError, ConfigurationError, PublishError
+from ..middleware import Chain
 from ..settings import PublisherConsumerSettings
 from ..wire import WireMessage
 from .base import BATCH_CHUNK, BasePublisher
@@ -32,20 +35,30 @@ class AmqpPublisher(BasePublisher):
         confirm_timeout: float = 30.0,
         blocked_timeout: float = 0.0,
         fastpath: Fastpath | None = None,
+        middleware: Chain | None = None,
+        stats: PublisherStats | None = None,
+        state: ConnectionState | None = None,
     ) -> None:
         """``blocked_timeout``: how long ``publish()`` waits while the broker blocks the
         connection (a resource alarm) before it raises ``PublishBlocked``; 0 fails at once.
-        ``fastpath`` defaults to the process's choice (``MQWIRE_FASTPATH``)."""
-        super().__init__(settings, validators, known_queues=known_queues)
+        ``fastpath`` defaults to the process's choice (``MQWIRE_FASTPATH``). ``state``: where
+        its connection's state is kept (``load()`` passes its registry's; default: its own).
+        """
+        super().__init__(
+            settings, validators, known_queues=known_queues, middleware=middleware, stats=stats
+        )
         from ..amqp.transport import AmqpTransport  # pika only once a publisher needs it
 
         if not settings.url:
             raise ConfigurationError(
                 f"{settings.prefix}.url is missing; an amqp publisher needs it"
             )
+        name = connection_name(settings.name)
+        self.connection_state = state or ConnectionState(name)
         self._transport = AmqpTransport(
             settings.url,
-            name=f"mqwire-publisher:{settings.name}",
+            name=name,
+            state=self.connection_state,
             heartbeat=settings.heartbeat,
             confirm_timeout=confirm_timeout,
             fastpath=fastpath,
@@ -53,25 +66,33 @@ class AmqpPublisher(BasePublisher):
         )
 
     def send(
-        self, messages: Sequence[WireMessage], *, blocked_timeout: float | None = None
+        self,
+        messages: Sequence[WireMessage],
+        *,
+        blocked_timeout: float | None = None,
+        started: float | None = None,
     ) -> list[PublishError | None]:
-        return self._transport.send(messages, blocked_timeout=blocked_timeout)
+        started = time.monotonic() if started is None else started
+        outcomes = self._transport.send(messages, blocked_timeout=blocked_timeout)
+        self.published(messages, outcomes, started)
+        return outcomes
 
     def flush(self, messages: Sequence[WireMessage]) -> None:
         """Send a batch with up to two chunks awaiting confirms, so the wire never idles."""
         failures: list[tuple[int, PublishError]] = []
-        in_flight: collections.deque[tuple[int, Sequence[Any]]] = collections.deque()
+        in_flight: collections.deque[tuple[int, float, Sequence[Any]]] = collections.deque()
 
         def collect_oldest() -> None:
-            start, submitted = in_flight.popleft()
+            start, sent, submitted = in_flight.popleft()
             outcomes = self._transport.collect(submitted)
+            self.published(messages[start : start + len(outcomes)], outcomes, sent)
             failures.extend((start + i, e) for i, e in enumerate(outcomes) if e is not None)
 
         try:
             for start in range(0, len(messages), BATCH_CHUNK):
-                in_flight.append(
-                    (start, self._transport.submit(messages[start : start + BATCH_CHUNK]))
-                )
+                sent = time.monotonic()
+                chunk = self._transport.submit(messages[start : start + BATCH_CHUNK])
+                in_flight.append((start, sent, chunk))
                 if len(in_flight) > 2:
                     collect_oldest()
         finally:  # an EncodeError still waits for what was sent before it
@@ -82,3 +103,8 @@ class AmqpPublisher(BasePublisher):
 
     def close(self) -> None:
         self._transport.close()
+
+
+def connection_name(publisher: str) -> str:
+    """The ``connection_name`` of a publisher's connection (the management UI shows it)."""
+    return f"mqwire-publisher:{publisher}"

@@ -1,22 +1,26 @@
 """Publishers: what applications call ``publish()`` on, over RabbitMQ or in-process.
 
 ``BasePublisher`` holds everything both transports share (encoding, message ids, persistence,
-JSON Schema checks, batching); subclasses only send (``publish.amqp``, ``publish.local``).
+JSON Schema checks, batching, middleware, counting outcomes); subclasses only send
+(``publish.amqp``, ``publish.local``) and report each message's outcome to ``published``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from mqwire.topology.routing import RouteTable
 
+from ..client_metrics import PublisherStats
 from ..codec import ANY, decode_body, encode_body
 from ..dispatch import BodyValidator
 from ..errors import BatchPublishError, EncodeError, PublishError
 from ..interfaces import Publisher
+from ..middleware import Chain, after_publish, before_publish
 from ..settings import PublisherConsumerSettings
 from ..wire import WireMessage, new_message_id
 
@@ -51,7 +55,11 @@ class BasePublisher:
         validators: Mapping[str, BodyValidator] | None = None,
         *,
         known_queues: Sequence[str] = (),
+        middleware: Chain | None = None,
+        stats: PublisherStats | None = None,
     ) -> None:
+        """``middleware``: the hooks run around each publish; ``stats``: where outcomes are
+        counted (``load()`` passes its registry's; by default the publisher's own)."""
         self.name = settings.name
         self.settings = settings
         self.exchange = settings.exchange or ""
@@ -59,6 +67,10 @@ class BasePublisher:
         self.validators = dict(validators or {})
         self.known_queues = frozenset(known_queues)
         self._local = threading.local()
+        self.middleware = middleware or Chain()
+        #: The middleware when one has a publish hook; None costs one check per message.
+        self._hooks = self.middleware if self.middleware.publishes else None
+        self.stats = stats or PublisherStats(settings.name)
 
     def target_queues(self, exchange: str, routing_key: str) -> tuple[str, ...]:
         """Queues a message would reach, as far as this publisher's topology knows."""
@@ -109,16 +121,20 @@ class BasePublisher:
         alarm) before giving up; default: the publisher's (0, fail at once).
 
         Raises:
-            EncodeError, MessageSchemaError: before anything is sent.
+            EncodeError, MessageSchemaError: before anything is sent; so does a middleware's
+                ``before_publish`` exception.
             PublishBlocked: the broker blocks publishing; the message was not sent.
             PublishError: a subclass saying why the broker did not confirm it.
         """
+        started = time.monotonic()
         message = self.prepare(body, routing_key, properties, exchange, mandatory)
+        if self._hooks is not None:
+            message = before_publish(self._hooks, message)
         batch: Batch | None = getattr(self._local, "batch", None)
         if batch is not None:
             batch.messages.append(message)
             return message.message_id
-        (error,) = self.send([message], blocked_timeout=blocked_timeout)
+        (error,) = self.send([message], blocked_timeout=blocked_timeout, started=started)
         if error is not None:
             raise error
         return message.message_id
@@ -149,10 +165,31 @@ class BasePublisher:
             raise BatchPublishError(failures, published=len(messages) - len(failures))
 
     def send(
-        self, messages: Sequence[WireMessage], *, blocked_timeout: float | None = None
+        self,
+        messages: Sequence[WireMessage],
+        *,
+        blocked_timeout: float | None = None,
+        started: float | None = None,
     ) -> list[PublishError | None]:
-        """One outcome per message (``None``: confirmed); ``blocked_timeout`` as in ``publish``."""
+        """One outcome per message (``None``: confirmed); ``blocked_timeout`` as in ``publish``.
+
+        Implementations pass the outcomes to ``published`` as soon as they are known;
+        ``started`` is when the publishing began (``time.monotonic()``; default: now).
+        """
         raise NotImplementedError
+
+    def published(
+        self,
+        messages: Sequence[WireMessage],
+        outcomes: Sequence[PublishError | None],
+        started: float,
+    ) -> None:
+        """Count the outcomes of ``messages``, sent since ``started``, and run the middleware's
+        ``after_publish`` hooks."""
+        seconds = time.monotonic() - started
+        self.stats.record(outcomes, seconds)
+        if self._hooks is not None:
+            after_publish(self._hooks, messages, outcomes, seconds)
 
     def close(self) -> None:
         """Release the connection; publishing afterwards fails."""

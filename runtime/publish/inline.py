@@ -8,12 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import inspect
 from collections.abc import Awaitable, Mapping
 from typing import Any
 
-from ..dispatch import Delivery, Outcome, QueuePolicy, call_task, failure_outcome, prepare
+from ..dispatch import (
+    Delivery,
+    Outcome,
+    QueuePolicy,
+    TaskEntry,
+    call_task,
+    failure_outcome,
+    prepare,
+)
 from ..interfaces import TaskRegistry
+from ..middleware import Chain, TaskHooks, TaskOutcome
+from ..request import MessageRequest
 
 
 def dispatch(
@@ -22,26 +33,45 @@ def dispatch(
     *,
     registry: TaskRegistry | None = None,
     settings: Mapping[str, str] | None = None,
+    middleware: Chain | None = None,
 ) -> Outcome:
-    """Run ``policy.task`` on ``delivery``; never raises for anything the message or task did."""
+    """Run ``policy.task`` on ``delivery``; never raises for anything the message or task did.
+
+    ``middleware``'s task hooks run around it: ``before_task`` right before it,
+    ``after_task`` once its outcome is decided (a local outcome is final), in one context.
+    """
     prepared = prepare(delivery, policy, registry=registry, settings=settings)
     if isinstance(prepared, Outcome):
         return prepared
     task, request = prepared
+    hooks = TaskHooks(middleware, request) if middleware and middleware.tasks else None
     try:
-        result = call_task(task, request)
-        if inspect.isawaitable(result):
-            run_to_completion(result)
+        if hooks is None:
+            call_to_end(task, request)
+        else:
+            hooks.call(call_to_end, task, request)
     except Exception as exc:  # a task's failure is the message's outcome, not ours to crash on
-        return failure_outcome(delivery, policy, exc)
-    return task.acked
+        outcome = failure_outcome(delivery, policy, exc)
+    else:
+        outcome = task.acked
+    if hooks is not None:
+        hooks.after(TaskOutcome(outcome.action.value, outcome.error, outcome.reason))
+    return outcome
+
+
+def call_to_end(task: TaskEntry, request: MessageRequest) -> None:
+    """Call the task, and run it to its end if it is an ``async def`` one."""
+    result = call_task(task, request)
+    if inspect.isawaitable(result):
+        run_to_completion(result)
 
 
 def run_to_completion(awaitable: Awaitable[Any]) -> Any:
     """Run an ``async def`` task outside the worker (the local transport), synchronously.
 
     On a thread with a running event loop (an async web app or test) it runs on a helper
-    thread with its own loop, since the caller's loop is busy waiting for ``publish()``.
+    thread with its own loop, since the caller's loop is busy waiting for ``publish()``; in
+    a copy of the caller's ``contextvars`` context either way.
     """
 
     async def wait() -> Any:
@@ -52,4 +82,5 @@ def run_to_completion(awaitable: Awaitable[Any]) -> Any:
     except RuntimeError:
         return asyncio.run(wait())
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="mqwire-local") as pool:
-        return pool.submit(asyncio.run, wait()).result()
+        context = contextvars.copy_context()
+        return pool.submit(context.run, asyncio.run, wait()).result()

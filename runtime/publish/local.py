@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..client_metrics import PublisherStats
 from ..dispatch import (
     Action,
     BodyValidator,
@@ -26,6 +27,7 @@ from ..dispatch import (
 )
 from ..errors import BatchPublishError, PublishConnectionError, PublishError, Unroutable
 from ..interfaces import TaskRegistry
+from ..middleware import Chain
 from ..settings import PublisherConsumerSettings
 from ..wire import WireMessage
 from .base import BasePublisher
@@ -63,6 +65,8 @@ class LocalBroker:
     registry: TaskRegistry | None = None
     settings: Mapping[str, str] = field(default_factory=dict)
     clock: Callable[[], float] = time.time
+    #: the registry's middleware; their task hooks run around each task
+    middleware: Chain | None = None
     dead_letters: list[DeadLetter] = field(default_factory=list)
     undelivered: dict[str, list[Delivery]] = field(default_factory=dict)
     processed: list[tuple[str, str]] = field(default_factory=list)
@@ -107,7 +111,10 @@ class LocalBroker:
         if policy.task is None:
             self.undelivered.setdefault(delivery.queue, []).append(delivery)
             return None
-        outcome = dispatch(delivery, policy, registry=self.registry, settings=self.settings)
+        outcome = dispatch(
+            delivery, policy, registry=self.registry, settings=self.settings,
+            middleware=self.middleware,
+        )  # fmt: skip
         if outcome.action is Action.ACK:
             self.processed.append((policy.task.name, delivery.message_id))
             return None
@@ -149,8 +156,12 @@ class LocalPublisherConsumer(BasePublisher):
         known_queues: Sequence[str] = (),
         broker: LocalBroker,
         exchanges: Mapping[str, Callable[[str], tuple[str, ...]]] | None = None,
+        middleware: Chain | None = None,
+        stats: PublisherStats | None = None,
     ) -> None:
-        super().__init__(settings, validators, known_queues=known_queues)
+        super().__init__(
+            settings, validators, known_queues=known_queues, middleware=middleware, stats=stats
+        )
         self.broker = broker
         self.exchanges = dict(exchanges or {})
 
@@ -166,12 +177,18 @@ class LocalPublisherConsumer(BasePublisher):
         return super().target_queues(exchange, routing_key)
 
     def send(
-        self, messages: Sequence[WireMessage], *, blocked_timeout: float | None = None
+        self,
+        messages: Sequence[WireMessage],
+        *,
+        blocked_timeout: float | None = None,
+        started: float | None = None,
     ) -> list[PublishError | None]:
-        """Route and run at once; nothing ever blocks here (``blocked_timeout`` is unused)."""
-        outcomes: list[PublishError | None] = []
-        for message in messages:
-            outcomes.append(self._route(message))
+        """Route, then run the tasks: as over RabbitMQ, a message is confirmed (counted, and
+        ``after_publish`` called) before its task runs. Nothing ever blocks here
+        (``blocked_timeout`` is unused)."""
+        started = time.monotonic() if started is None else started
+        outcomes = [self._route(message) for message in messages]
+        self.published(messages, outcomes, started)
         self.broker.run()
         return outcomes
 
@@ -181,7 +198,9 @@ class LocalPublisherConsumer(BasePublisher):
         A task's exception is raised after the whole batch was queued; routing failures
         raise ``BatchPublishError`` (with the task's exception as its context).
         """
+        started = time.monotonic()
         outcomes = [self._route(message) for message in messages]
+        self.published(messages, outcomes, started)
         failures = [(i, error) for i, error in enumerate(outcomes) if error is not None]
         try:
             self.broker.run()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from mqwire.topology.routing import RouteTable
 from ..body_schema import load_body_validator
 from ..dispatch import BodyValidator, TaskEntry
 from ..errors import ConfigurationError
+from ..middleware import Chain
 from ..settings import PublisherConsumerSettings, read_settings
 from .registry import Registry
 
@@ -51,6 +52,8 @@ class Configurator:
         environ: where ``${VAR}`` placeholders are looked up; ``os.environ`` when omitted.
         topology: the compiled topology, when there is one (queues, retry policies, schemas).
         base_dir: the folder ``schema:`` paths are relative to.
+        middleware: run around every task and publish, in this order (``add_middleware``
+            adds more after them); see ``mqwire.runtime.middleware``.
     """
 
     def __init__(
@@ -60,6 +63,7 @@ class Configurator:
         environ: Mapping[str, str] | None = None,
         topology: Topology | None = None,
         base_dir: Path | None = None,
+        middleware: Sequence[object] = (),
     ) -> None:
         self.settings = dict(settings or {})
         self.environ = dict(os.environ if environ is None else environ)
@@ -69,6 +73,24 @@ class Configurator:
         self._tasks: dict[str, tuple[TaskEntry, str]] = {}
         self._registry: Registry | None = None
         self._validators: dict[str, BodyValidator] | None = None
+        self._middleware: list[object] = []
+        for item in middleware:
+            self.add_middleware(item)
+
+    def add_middleware(self, middleware: object) -> None:
+        """Run ``middleware`` (a ``Middleware`` instance) around every task and publish,
+        after those added before it.
+
+        Raises:
+            ConfigurationError: it overrides none of the hooks, or the registry is built.
+        """
+        if self._registry is not None:
+            raise ConfigurationError("add middleware before make_registry()")
+        try:
+            Chain([middleware])
+        except TypeError as exc:
+            raise ConfigurationError(str(exc)) from None
+        self._middleware.append(middleware)
 
     def add_publisher_consumer(self, name: str, settings_prefix: str) -> None:
         """Register publisher_consumer ``name`` described by the keys below ``settings_prefix``."""
@@ -193,6 +215,7 @@ class Configurator:
             validators=self.body_validators(),
             continue_on_exception={n: pc.continue_on_exception for n, pc in self._pcs.items()},
             schedules=self.topology.schedules if self.topology is not None else None,
+            middleware=self._middleware,
         )
         for pc in self._pcs.values():
             for factory_path in pc.factories:

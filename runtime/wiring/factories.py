@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from mqwire.topology.model import Queue
 
-from ..publish.amqp import AmqpPublisher
+from ..publish.amqp import AmqpPublisher, connection_name
 from ..settings import PublisherConsumerSettings
 from .configurator import Configurator
 
@@ -43,11 +43,16 @@ def pika_client_factory(config: Configurator, prefix: str) -> ConsumerSpec:
 
 
 def pika_publisher_factory(config: Configurator, prefix: str) -> AmqpPublisher:
-    """The RabbitMQ publisher of the publisher_consumer at ``prefix``."""
+    """The RabbitMQ publisher of the publisher_consumer at ``prefix``, with the registry's
+    middleware, its stats and connection state kept in the registry's metrics."""
+    settings, registry = config.settings_for(prefix), config.registry
     return AmqpPublisher(
-        config.settings_for(prefix),
+        settings,
         config.body_validators(),
         known_queues=config.queue_names(),
+        middleware=registry.middleware,
+        stats=registry.metrics.publisher(settings.name),
+        state=registry.metrics.connection(connection_name(settings.name)),
     )
 
 
@@ -57,10 +62,13 @@ def locally_dispatching_publisher_consumer_factory(
     """An in-process publisher that runs the matching tasks itself (no broker)."""
     from ..publish.local import LocalPublisherConsumer
 
+    settings, registry = config.settings_for(prefix), config.registry
     return LocalPublisherConsumer(
-        config.settings_for(prefix),
+        settings,
         config.body_validators(),
         known_queues=config.queue_names(),
-        broker=config.registry.local_broker,
+        broker=registry.local_broker,
         exchanges=config.exchange_routes(),
+        middleware=registry.middleware,
+        stats=registry.metrics.publisher(settings.name),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -18,15 +18,22 @@ from .configurator import Configurator
 from .registry import Registry
 
 
-def load(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None) -> Registry:
+def load(
+    path: str | os.PathLike[str],
+    *,
+    environ: Mapping[str, str] | None = None,
+    middleware: Sequence[object] = (),
+) -> Registry:
     """Read a compiled INI and its task registry module; build every publisher_consumer.
 
     ``${VAR}`` placeholders are resolved from ``environ`` (``os.environ`` when omitted).
+    ``middleware`` (instances) run after the topology's ``middleware:``, whose factories are
+    called here, once each.
 
     Raises:
         TopologyErrors: the INI is malformed.
-        ConfigurationError: a variable is missing, the registry module does not import, or a
-            factory fails; the message says which.
+        ConfigurationError: a variable is missing, the registry module does not import, a
+            middleware factory or a publisher_consumer factory fails; the message says which.
     """
     ini = Path(path)
     try:
@@ -40,6 +47,8 @@ def load(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = No
     config = Configurator(
         compiled.settings, environ=environ, topology=compiled.topology, base_dir=topology_dir
     )
+    for made in [*_middleware(module, compiled.topology.middleware), *middleware]:
+        config.add_middleware(made)
     for name, entry in getattr(module, "TASKS", {}).items():
         config.add_task_entry(_entry(name, entry), f"{compiled.registry}:{name}")
     for pc in compiled.topology.publisher_consumers.values():
@@ -67,6 +76,32 @@ def import_registry_module(path: Path) -> ModuleType:
             "(is the application's package installed or on PYTHONPATH?)"
         ) from exc
     return module
+
+
+def _middleware(module: ModuleType, paths: Sequence[str]) -> list[object]:
+    """Call each middleware factory the registry module holds (``paths`` name them).
+
+    Raises:
+        ConfigurationError: the module does not match the INI (compile again), or a factory
+            raised; naming the factory.
+    """
+    if not paths:  # without middleware the module binds no MIDDLEWARE (a module may be so named)
+        return []
+    factories = getattr(module, "MIDDLEWARE", None)
+    if not isinstance(factories, tuple) or len(factories) != len(paths):
+        raise ConfigurationError(
+            f"the task registry {module.__file__} does not list the INI's middleware "
+            f"({', '.join(paths)}); run mq-compile again"
+        )
+    made = []
+    for path, factory in zip(paths, factories, strict=True):
+        try:
+            made.append(factory())
+        except Exception as exc:  # the application's error, named
+            raise ConfigurationError(
+                f"middleware {path!r} raised {type(exc).__name__}: {exc}"
+            ) from exc
+    return made
 
 
 def _entry(name: str, entry: Mapping[str, Any]) -> TaskEntry:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from mqwire.topology.model import Queue, Schedule, default_dead_letter_queue
 
+from ..client_metrics import ClientMetrics
 from ..dispatch import BodyValidator, QueuePolicy, TaskEntry
 from ..errors import ConfigurationError
+from ..middleware import Chain
 from ..publish.base import Publisher
 
 if TYPE_CHECKING:  # imported when first used: a worker on RabbitMQ never needs it
@@ -22,7 +24,11 @@ def _unknown(kind: str, name: str, known: Any) -> ConfigurationError:
 
 
 class Registry:
-    """What an application holds after ``load()`` or ``Configurator.make_registry()``."""
+    """What an application holds after ``load()`` or ``Configurator.make_registry()``.
+
+    ``middleware`` runs around every task and publish of its publishers and workers;
+    ``metrics`` holds its publishers' outcomes and its connections' states.
+    """
 
     def __init__(
         self,
@@ -33,6 +39,7 @@ class Registry:
         validators: Mapping[str, BodyValidator],
         continue_on_exception: Mapping[str, bool],
         schedules: Mapping[str, Schedule] | None = None,
+        middleware: Sequence[object] = (),
     ) -> None:
         self.settings = dict(settings)
         self.queues = dict(queues)
@@ -42,6 +49,8 @@ class Registry:
         #: The topology's ``schedules:`` (what ``mserve --schedules`` fires), by name.
         self.schedules = dict(schedules or {})
         self.components: dict[str, list[Any]] = {}
+        self.middleware = Chain(middleware)
+        self.metrics = ClientMetrics()
 
     def add_component(self, name: str, component: Any) -> None:
         self.components.setdefault(name, []).append(component)
@@ -108,6 +117,7 @@ class Registry:
             continue_on_exception=self.continue_on_exception,
             registry=self,
             settings=self.settings,
+            middleware=self.middleware,
         )
 
     def close(self) -> None:

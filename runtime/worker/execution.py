@@ -8,8 +8,10 @@ while it works; a coroutine runs on the loop itself and must not block.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import sys
 from collections.abc import Coroutine, Mapping
+from functools import partial
 from typing import Any, NamedTuple, TypeVar
 
 from mqwire.topology.model import retry_queue_name
@@ -26,6 +28,7 @@ from ..dispatch import (
     prepare,
     retry_properties,
 )
+from ..middleware import Chain, TaskHooks
 from ..request import MessageRequest
 from ..wire import WireMessage, new_message_id
 from .task_threads import TaskThreads
@@ -36,16 +39,22 @@ T = TypeVar("T")
 
 if sys.version_info >= (3, 12):
 
-    def start_task(coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+    def start_task(
+        coro: Coroutine[Any, Any, T], context: contextvars.Context | None = None
+    ) -> asyncio.Task[T]:
         """A task that has already run up to its first wait: a message's task starts in the
-        loop turn that received it, not one turn later."""
-        return asyncio.Task(coro, loop=asyncio.get_running_loop(), eager_start=True)
+        loop turn that received it, not one turn later. ``context``: the one it runs in
+        (default: a copy of the current one)."""
+        loop = asyncio.get_running_loop()
+        return asyncio.Task(coro, loop=loop, eager_start=True, context=context)
 
 else:
 
-    def start_task(coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+    def start_task(
+        coro: Coroutine[Any, Any, T], context: contextvars.Context | None = None
+    ) -> asyncio.Task[T]:
         """A task scheduled as usual: its first step runs in the next loop turn."""
-        return asyncio.get_running_loop().create_task(coro)
+        return asyncio.get_running_loop().create_task(coro, context=context)
 
 
 class Started(NamedTuple):
@@ -54,6 +63,8 @@ class Started(NamedTuple):
     task: TaskEntry
     request: MessageRequest
     running: asyncio.Future[Any]
+    #: the middleware's hooks for this delivery (``after`` once it is settled), if any
+    hooks: TaskHooks | None = None
 
 
 def start(
@@ -63,6 +74,7 @@ def start(
     *,
     registry: Any = None,
     settings: Mapping[str, str] | None = None,
+    middleware: Chain | None = None,
 ) -> Outcome | Started:
     """Decode ``delivery`` and set its task going; loop thread only.
 
@@ -71,7 +83,9 @@ def start(
     coroutine between it and the message (on 3.12+ it has already run up to its first wait
     or to its end). An ``Outcome`` means there is nothing to run (dead-lettered). A task's
     ``timeout:`` counts from when it starts, and its future ends with ``TaskTimeout`` if it
-    overruns (``time_limits``).
+    overruns (``time_limits``). ``middleware`` (None when it has no task hooks): its
+    ``before_task`` hooks run right before the task, where it runs, in a context of the
+    delivery's own (``TaskHooks``), which the returned ``hooks`` keeps for ``after_task``.
     """
     prepared = prepare(delivery, policy, registry=registry, settings=settings)
     if isinstance(prepared, Outcome):
@@ -80,6 +94,8 @@ def start(
     limit = None
     if task.timeout is not None:
         limit = TimeLimit(task.timeout, task.name, delivery.message_id or "")
+    if middleware is not None:
+        return _start_hooked(task, request, threads, limit, TaskHooks(middleware, request))
     if not task.is_coroutine:
         return Started(task, request, threads.submit(call_task, task, request, limit=limit))
     try:
@@ -95,6 +111,28 @@ def start(
     return Started(task, request, running)
 
 
+def _start_hooked(
+    task: TaskEntry,
+    request: MessageRequest,
+    threads: TaskThreads,
+    limit: TimeLimit | None,
+    hooks: TaskHooks,
+) -> Started:
+    """``start`` with the middleware's hooks: a plain task's thread runs ``before_task`` and
+    the task in the delivery's context; an ``async def`` task is an asyncio task in that
+    context whose first step is ``before_task``."""
+    if not task.is_coroutine:
+        running = threads.submit(hooks.call, call_task, task, request, limit=limit)
+        return Started(task, request, running, hooks)
+    coro = hooks.call_async(call_task, task, request)
+    launch = partial(start_task, context=hooks.context)
+    if limit is None:
+        running = launch(coro)
+    else:
+        running = start_limited(coro, limit, threads.grace, threads.stuck, launch)
+    return Started(task, request, running, hooks)
+
+
 async def finish(delivery: Delivery, policy: QueuePolicy, started: Outcome | Started) -> Outcome:
     """Wait for the started task and judge it; raises only ``CancelledError``.
 
@@ -103,7 +141,7 @@ async def finish(delivery: Delivery, policy: QueuePolicy, started: Outcome | Sta
     """
     if isinstance(started, Outcome):
         return started
-    task, _, running = started
+    task, running = started.task, started.running
     try:
         await running
     except asyncio.CancelledError:

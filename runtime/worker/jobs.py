@@ -78,6 +78,7 @@ class Jobs:
         if isinstance(started, Exception):
             self.after_bug(job, started)
         elif isinstance(started, Started):
+            job.hooks = started.hooks  # after_task once it is settled
             # Nothing to do on the loop until the task is done (its time limit is the
             # future's): settle then, so the loop goes idle (and lets a thread have the GIL)
             # without building another task first.

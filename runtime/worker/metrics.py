@@ -1,16 +1,17 @@
-"""The worker's counters, rendered in the Prometheus text exposition format (version 0.0.4).
+"""The worker's counters, as ``exposition`` families (Prometheus text format, version 0.0.4).
 
-Pure: no I/O and no third-party imports. ``status_http`` serves ``render()`` on ``/metrics``.
+Pure: no I/O and no third-party imports. ``status_http`` serves ``render()`` on ``/metrics``,
+after the registry's publisher and connection metrics (``client_metrics``).
 Series are keyed by label values; a series, once seen, stays (at zero) rather than vanishing.
 """
 
 from __future__ import annotations
 
-import bisect
-import math
 import threading
 from collections.abc import Sequence
 from typing import Any
+
+from ..exposition import Family, Histogram, Sample, check_buckets, render
 
 DEFAULT_BUCKETS: tuple[float, ...] = (
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
@@ -50,44 +51,15 @@ _UNOBSERVED = frozenset({"requeue", "dropped"})
 Labels = tuple[str, str]  # (queue, task)
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", r"\\").replace('"', r"\"").replace("\n", r"\n")
-
-
-def _number(value: float) -> str:
-    if isinstance(value, int):
-        return str(value)
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(value)
-
-
-def _labels(**labels: str) -> str:
-    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items()) + "}"
-
-
-class _Histogram:
-    __slots__ = ("counts", "sum")
-
-    def __init__(self, size: int) -> None:
-        self.counts = [0] * size  # per bucket, not cumulative; the last one is +Inf
-        self.sum = 0.0
-
-
 class Metrics:
     """Message counters, the in-flight gauge and the task duration histogram of one worker."""
 
     def __init__(self, buckets: Sequence[float] = DEFAULT_BUCKETS) -> None:
-        bounds = [float(b) for b in buckets]
-        if any(math.isnan(b) for b in bounds) or bounds != sorted(set(bounds)):
-            raise ValueError(f"histogram buckets must be strictly increasing, got {buckets!r}")
-        self._bounds = tuple(b for b in bounds if b != math.inf)
+        self._bounds = check_buckets(buckets)
         self._lock = threading.Lock()
         self._counters: dict[str, dict[Labels, int]] = {name: {} for name in _COUNTERS}
         self._in_flight: dict[str, int] = {}
-        self._durations: dict[Labels, _Histogram] = {}
+        self._durations: dict[Labels, Histogram] = {}
         self._stuck = 0
 
     def started(self, queue: str) -> None:
@@ -108,10 +80,8 @@ class Metrics:
             if outcome not in _UNOBSERVED:
                 histogram = self._durations.get(key)
                 if histogram is None:
-                    histogram = self._durations[key] = _Histogram(len(self._bounds) + 1)
-                # The first bucket whose bound is >= duration; past the last one, +Inf.
-                histogram.counts[bisect.bisect_left(self._bounds, duration)] += 1
-                histogram.sum += duration
+                    histogram = self._durations[key] = Histogram(self._bounds)
+                histogram.observe(duration)
 
     def stuck(self, count: int) -> None:
         """``count`` abandoned tasks (past their timeout, unstoppable) are still running."""
@@ -128,31 +98,36 @@ class Metrics:
             totals[f"{DURATION}_sum"] = sum(h.sum for h in self._durations.values())
             return totals
 
-    def render(self) -> str:
-        """All metrics in the text exposition format, series sorted by their label values."""
-        out: list[str] = []
-
-        def family(name: str, kind: str, help_text: str) -> None:
-            out.extend((f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"))
-
+    def families(self) -> list[Family]:
+        """Every metric, series sorted by their label values (a series once seen stays)."""
+        out: list[Family] = []
         with self._lock:
             for name, help_text in _COUNTERS.items():
-                family(name, "counter", help_text)
-                for (queue, task), value in sorted(self._counters[name].items()):
-                    out.append(f"{name}{_labels(queue=queue, task=task)} {value}")
-            family(IN_FLIGHT, "gauge", "Messages being handled right now.")
-            for queue, value in sorted(self._in_flight.items()):
-                out.append(f"{IN_FLIGHT}{_labels(queue=queue)} {value}")
-            family(STUCK, "gauge", "Tasks abandoned past their timeout and still running.")
-            out.append(f"{STUCK} {self._stuck}")
-            family(DURATION, "histogram", "Time spent handling one message, in seconds.")
-            for (queue, task), histogram in sorted(self._durations.items()):
-                cumulative = 0
-                for bound, count in zip((*self._bounds, math.inf), histogram.counts, strict=True):
-                    cumulative += count
-                    le = _labels(queue=queue, task=task, le=_number(bound))
-                    out.append(f"{DURATION}_bucket{le} {cumulative}")
-                labels = _labels(queue=queue, task=task)
-                out.append(f"{DURATION}_sum{labels} {_number(histogram.sum)}")
-                out.append(f"{DURATION}_count{labels} {cumulative}")
-        return "\n".join(out) + "\n"
+                samples = [
+                    Sample(name, (("queue", queue), ("task", task)), value)
+                    for (queue, task), value in sorted(self._counters[name].items())
+                ]
+                out.append(Family(name, "counter", help_text, samples))
+            in_flight = [
+                Sample(IN_FLIGHT, (("queue", queue),), value)
+                for queue, value in sorted(self._in_flight.items())
+            ]
+            out.append(Family(IN_FLIGHT, "gauge", "Messages being handled right now.", in_flight))
+            stuck = [Sample(STUCK, (), self._stuck)]
+            help_text = "Tasks abandoned past their timeout and still running."
+            out.append(Family(STUCK, "gauge", help_text, stuck))
+            durations = [
+                sample
+                for (queue, task), histogram in sorted(self._durations.items())
+                for sample in histogram.samples(DURATION, (("queue", queue), ("task", task)))
+            ]
+            out.append(
+                Family(
+                    DURATION, "histogram", "Time spent handling one message, in seconds.", durations
+                )
+            )
+        return out
+
+    def render(self) -> str:
+        """All metrics in the text exposition format."""
+        return render(self.families())

@@ -187,7 +187,11 @@ async def serve(registry: Registry, specs: Sequence[ConsumerSpec], args: argpars
         plan = declarations([spec.settings], registry.queues)
         url, heartbeat = spec.settings.url or "", spec.settings.heartbeat
         connect = session_factory(url, name=spec.name, heartbeat=heartbeat)
-        outcomes = AmqpTransport(url, name=f"mserve:{spec.name}:outcomes", heartbeat=heartbeat)
+        outcomes_name = f"mserve:{spec.name}:outcomes"
+        outcomes = AmqpTransport(
+            url, name=outcomes_name, heartbeat=heartbeat,
+            state=registry.metrics.connection(outcomes_name),
+        )  # fmt: skip
         worker = Worker(
             spec.name, spec.queues, plan, registry, metrics,
             connect=connect, outcomes=outcomes, options=options, stuck=stuck,
@@ -213,7 +217,8 @@ async def serve(registry: Registry, specs: Sequence[ConsumerSpec], args: argpars
             states = [w.readiness() for w in workers]
             return all(ok for ok, _ in states), "; ".join(reason for _, reason in states)
 
-        _, port = start_status_server(args.http, metrics, readiness, stuck.health)
+        render = lambda: metrics.render() + registry.metrics.render()  # noqa: E731
+        _, port = start_status_server(args.http, render, readiness, stuck.health)
         log.info("status on port %d: /healthz /readyz /metrics", port)
     scheduler = start_scheduler(registry, args) if args.schedules else None
     running = {asyncio.ensure_future(w.run()): w for w in workers}

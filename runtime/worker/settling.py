@@ -28,6 +28,7 @@ from functools import partial
 
 from ..dispatch import Action, Delivery, Outcome, QueuePolicy, attempt_of, failure_outcome
 from ..errors import ConsumerTimeoutExpired, Lost, describe_error
+from ..middleware import TaskHooks, TaskOutcome
 from .acks import AckBatcher
 from .copying import Copier, Redeclare, Sleep
 from .execution import failure_message
@@ -42,11 +43,13 @@ log = logging.getLogger("mqwire.worker")
 class Job:
     """One delivery being worked on, and the channel it must be settled on."""
 
-    __slots__ = ("channel", "delivery", "started", "tag")
+    __slots__ = ("channel", "delivery", "hooks", "started", "tag")
 
     def __init__(self, delivery: Delivery, channel: ConsumerChannel, tag: int) -> None:
         self.delivery, self.channel, self.tag = delivery, channel, tag
         self.started = time.monotonic()
+        #: the middleware's hooks of its task run: ``after`` once it is settled
+        self.hooks: TaskHooks | None = None
 
 
 class _Copy:
@@ -144,16 +147,18 @@ class Settler:
         if outcome.action is not Action.ACK:
             decided = self._ledger.decided(d, outcome)
             if not decided.copied and not job.channel.is_open:  # its redelivery copies it
-                self.finish(job, outcome.task, "dropped")
+                self.finish(job, outcome.task, "dropped", error=outcome.error)
                 return
             if not decided.copied:
                 target, error = await self._copied(job, decided, outcome)
                 if error is not None:
                     why = f"could not move it to {target!r}: {describe_error(error)}"
-                    self._give_up(job, outcome.task, why)
+                    self._give_up(job, outcome.task, why, outcome.error)
                     return
                 decided.copied = True
-        self.finish(job, outcome.task, outcome.action.value, reason=outcome.reason)
+        self.finish(
+            job, outcome.task, outcome.action.value, reason=outcome.reason, error=outcome.error
+        )
 
     async def _copied(
         self, job: Job, decided: Decided, outcome: Outcome
@@ -207,14 +212,16 @@ class Settler:
         del self._twins[key]
         return True
 
-    def _give_up(self, job: Job, task: str | None, why: str) -> None:
+    def _give_up(
+        self, job: Job, task: str | None, why: str, error: BaseException | None = None
+    ) -> None:
         d = job.delivery
         if d.queue in self._rejecting:
             reason = f"{why}; rejected to the queue's own dead-letter exchange"
-            self.finish(job, task, "rejected", reason=reason)
+            self.finish(job, task, "rejected", reason=reason, error=error)
             return
         if not job.channel.is_open or self.forced:  # nothing left to hold: finish says what
-            self.finish(job, task, "parked", reason=why)
+            self.finish(job, task, "parked", reason=why, error=error)
             return
         log.error(
             "%s: PARKED queue %r: message %s (attempt %d) %s; it stays unacked and %r is no "
@@ -222,7 +229,7 @@ class Settler:
             self._name, d.queue, d.message_id or "-", d.attempt, why, d.queue,
         )  # fmt: skip
         self._park(job, f"message {d.message_id or '-'} {why}")
-        self.finish(job, task, "parked", reason=why)
+        self.finish(job, task, "parked", reason=why, error=error)
 
     def requeue_after_bug(self, job: Job, exc: Exception) -> Outcome | None:
         """An error of mqwire's own: requeue the input, at most ``max_requeues`` times.
@@ -247,9 +254,17 @@ class Settler:
         return None
 
     def finish(
-        self, job: Job, task: str | None, result: str, *, requeue: bool = False, reason: str = ""
+        self,
+        job: Job,
+        task: str | None,
+        result: str,
+        *,
+        requeue: bool = False,
+        reason: str = "",
+        error: BaseException | None = None,
     ) -> None:
-        """Ack, nack (requeue or reject) or hold on the delivery's own channel; count, log."""
+        """Ack, nack (requeue or reject) or hold on the delivery's own channel; count, log,
+        and run the middleware's ``after_task`` hooks (``error``: the task's exception)."""
         d, channel = job.delivery, job.channel
         if self.forced:
             # Left outstanding on purpose: no multiple ack may cover it before the close.
@@ -283,3 +298,7 @@ class Settler:
                     "duration": round(duration, 6), "reason": shown,
                 },
             )  # fmt: skip
+        hooks = job.hooks
+        if hooks is not None:
+            job.hooks = None  # once, whatever comes after
+            hooks.after(TaskOutcome(result, error, reason))

@@ -11,10 +11,10 @@ import tornado.netutil
 import tornado.web
 from tornado.log import access_log
 
-from .metrics import Metrics
-
 #: ``() -> (ok, text)``: readiness for ``/readyz``, liveness for ``/healthz``.
 Readiness = Callable[[], tuple[bool, str]]
+#: ``() -> text``: every metric in the Prometheus text format, for ``/metrics``.
+Render = Callable[[], str]
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _ADDRESS = re.compile(r"(?:(?P<host>\[[^\]]*\]|[^:\[\]]*):)?(?P<port>[^:]*)")
@@ -82,11 +82,11 @@ def _alive() -> tuple[bool, str]:
 
 
 class _Metrics(_Text):
-    def initialize(self, metrics: Metrics) -> None:
-        self.metrics = metrics
+    def initialize(self, text: Render) -> None:
+        self.text = text
 
     def get(self) -> None:
-        self.reply(200, self.metrics.render(), METRICS_CONTENT_TYPE)
+        self.reply(200, self.text(), METRICS_CONTENT_TYPE)
 
 
 def _log_request(handler: tornado.web.RequestHandler) -> None:
@@ -112,9 +112,10 @@ def _log_request(handler: tornado.web.RequestHandler) -> None:
 
 
 def start_status_server(
-    address: tuple[str, int], metrics: Metrics, readiness: Readiness, liveness: Readiness = _alive
+    address: tuple[str, int], metrics: Render, readiness: Readiness, liveness: Readiness = _alive
 ) -> tuple[tornado.httpserver.HTTPServer, int]:
-    """Serves /healthz, /readyz and /metrics; call on the running IOLoop's thread.
+    """Serves /healthz, /readyz and /metrics (``metrics()``'s text); call on the running
+    IOLoop's thread.
 
     ``/healthz`` is 503 when ``liveness`` says so: the process needs a restart.
 
@@ -124,7 +125,7 @@ def start_status_server(
         [
             (r"/healthz", _Healthz, {"liveness": liveness}),
             (r"/readyz", _Readyz, {"readiness": readiness}),
-            (r"/metrics", _Metrics, {"metrics": metrics}),
+            (r"/metrics", _Metrics, {"text": metrics}),
         ],
         log_function=_log_request,
     )

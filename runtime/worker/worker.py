@@ -83,6 +83,10 @@ class Worker:
             rejecting={q.name for q in self._queues if "x-dead-letter-exchange" in q.arguments},
         )  # fmt: skip
         self._policies = {q.name: registry.queue_policy(q.name) for q in self._queues}
+        #: the registry's middleware when it has task hooks; None costs one check a message
+        self._middleware = registry.middleware if registry.middleware.tasks else None
+        #: the consuming connection's state, for ``/metrics``
+        self._state = registry.metrics.connection(f"mserve:{name}")
         self._jobs = Jobs(self._settler, self._policies)
         self._session: Session | None = None
         self._consumers = Consumers(
@@ -126,6 +130,7 @@ class Worker:
 
     async def run(self) -> ExitCode:
         waits, down_since = backoff(self._options.backoff_cap), None
+        self._state.set("connecting")
         try:
             while not self._stopping:
                 self._lost = asyncio.get_running_loop().create_future()
@@ -137,6 +142,7 @@ class Worker:
                 except Lost as exc:
                     if self._stopping:
                         break
+                    self._state.set("reconnecting")
                     down_since = down_since or time.monotonic()
                     if time.monotonic() - down_since >= self._options.max_unreachable:
                         log.error("%s: giving up, broker unreachable: %s", self.name, exc)
@@ -147,8 +153,10 @@ class Worker:
                     await self._sleep_unless_stopped(delay)
                     continue
                 waits, down_since = backoff(self._options.backoff_cap), None
+                self._state.set("connected")
                 reason = await self._lost
                 if not self._stopping:
+                    self._state.set("reconnecting")
                     # Plain tasks still waiting for a thread could not be acked: the broker
                     # redelivers them, so running them now would only run them twice.
                     self._threads.cancel_waiting()
@@ -157,6 +165,7 @@ class Worker:
             return await self._shutdown()
         finally:
             await self._teardown()
+            self._state.set("closed")
             self._threads.shutdown()
             await asyncio.get_running_loop().run_in_executor(None, self._outcomes.close)
 
@@ -220,6 +229,7 @@ class Worker:
             return start(
                 delivery, self._policies[delivery.queue], self._threads,
                 registry=self._registry, settings=self._registry.settings,
+                middleware=self._middleware,
             )  # fmt: skip
         except Exception as exc:  # a bug of ours: requeued, never raised into the session
             return exc

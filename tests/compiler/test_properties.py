@@ -111,7 +111,7 @@ def check_safe_registry(tree: ast.Module) -> None:
     loadable = {"MappingProxyType"} | imported_roots  # a module may be called TASKS too
     for node in ast.walk(tree):
         match node:
-            case ast.Module() | ast.Load() | ast.Store() | ast.Dict():
+            case ast.Module() | ast.Load() | ast.Store() | ast.Dict() | ast.Tuple():
                 pass
             case ast.Expr():
                 assert node is body[0], "only the docstring may be an expression statement"
@@ -126,9 +126,13 @@ def check_safe_registry(tree: ast.Module) -> None:
                 assert node.module == "types" and node.level == 0
                 assert [(a.name, a.asname) for a in node.names] == [("MappingProxyType", None)]
             case ast.Assign():
-                assert [ast.unparse(t) for t in node.targets] == ["TASKS"]
+                assert [ast.unparse(t) for t in node.targets] in (["TASKS"], ["MIDDLEWARE"])
+                if node.targets[0].id == "MIDDLEWARE":  # type: ignore[attr-defined]
+                    assert node is body[-1], "bound last: after TASKS, which may use a module"
+                    assert isinstance(node.value, ast.Tuple)
+                    assert all(isinstance(e, ast.Attribute) for e in node.value.elts)
             case ast.Name(ctx=ast.Store()):
-                assert node.id == "TASKS", node.id
+                assert node.id in ("TASKS", "MIDDLEWARE"), node.id
             case ast.Name():
                 assert node.id in loadable, node.id
             case ast.Attribute():
@@ -142,9 +146,22 @@ def check_safe_registry(tree: ast.Module) -> None:
 
 
 def _tasks_dict(tree: ast.Module) -> ast.Dict:
-    (assign,) = [n for n in tree.body if isinstance(n, ast.Assign)]
+    (assign,) = [n for n in tree.body if isinstance(n, ast.Assign) and _bound(n) == "TASKS"]
     assert isinstance(assign.value, ast.Call) and isinstance(assign.value.args[0], ast.Dict)
     return assign.value.args[0]
+
+
+def _bound(assign: ast.Assign) -> str:
+    return ast.unparse(assign.targets[0])
+
+
+def _middleware(tree: ast.Module) -> list[str]:
+    """The references of ``MIDDLEWARE = (...)``, or [] when the registry has none."""
+    found = [n for n in tree.body if isinstance(n, ast.Assign) and _bound(n) == "MIDDLEWARE"]
+    if not found:
+        return []
+    assert isinstance(found[0].value, ast.Tuple)
+    return [ast.unparse(e) for e in found[0].value.elts]
 
 
 def _reference(path: str | None) -> str:
@@ -160,7 +177,9 @@ def test_registry_has_only_safe_constructs(data: dict[str, Any]) -> None:
 
     tasks = topology.tasks.values()
     modules = {p.split(":")[0] for t in tasks for p in (t.task, t.root_factory) if p}
+    modules |= {p.split(":")[0] for p in topology.middleware}
     assert _import_names(tree) == modules
+    assert _middleware(tree) == [_reference(p) for p in topology.middleware]
 
     entries = _tasks_dict(tree)
     keys = [ast.literal_eval(k) for k in entries.keys if k is not None]

@@ -300,4 +300,7 @@ def topology_dicts(draw: st.DrawFn) -> dict[str, Any]:
     scan = draw(st.lists(modules, max_size=2, unique=True))
     if scan:
         data["scan"] = scan
+    middleware = draw(st.lists(import_paths, max_size=2, unique=True))
+    if middleware:
+        data["middleware"] = middleware
     return data

@@ -7,10 +7,13 @@ tasks' record file, the process) until it holds or a deadline passes.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -110,6 +113,23 @@ class Mserve:
         if self.process.poll() is None:
             self.process.kill()
         self.wait()
+
+
+def status_port(worker: Mserve) -> int:
+    """The port of the worker's ``--http 0`` endpoint (its log names it)."""
+    found = wait_until(
+        lambda: re.search(r"status on port (\d+)", worker.output()), what="the status port"
+    )
+    return int(found[1])
+
+
+def http_get(port: int, path: str) -> tuple[int, str]:
+    """Status and body of ``GET path`` on the worker's status endpoint."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
 
 
 def vhost_of(url: str) -> str:

@@ -306,10 +306,11 @@ async def running(
     others: Sequence[str] = (),
     on_wait: Callable[[], None] = lambda: None,
     stuck: StuckTasks | None = None,
+    middleware: Sequence[object] = (),
 ) -> AsyncIterator[Running]:
     """A worker consuming ``q`` (or ended already: ``connect_errors`` can make it give up),
     and each of ``others`` with a task of the same function; waits are recorded, not slept,
-    and ``on_wait()`` is called in each."""
+    and ``on_wait()`` is called in each; ``middleware`` is the registry's."""
     queues = [queue, *(Queue(name) for name in others)]
     names = ["t", *(f"t-{name}" for name in others)]
     tasks = {
@@ -318,7 +319,7 @@ async def running(
     }
     registry = Registry(
         settings={}, queues={q.name: q for q in queues}, tasks=tasks, validators={},
-        continue_on_exception={},
+        continue_on_exception={}, middleware=middleware,
     )  # fmt: skip
     waits: list[float] = []
 

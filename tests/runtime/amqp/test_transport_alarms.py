@@ -63,12 +63,15 @@ def test_a_blocked_connection_fails_fast_or_waits_as_long_as_the_caller_allows(
     private_node: PrivateNode, private_vhost_url: str, transport: AmqpTransport
 ) -> None:
     before = message()
+    assert transport.state.state == "idle"
     assert transport.send([before]) == [None] and transport.blocked is None
+    assert transport.state.state == "connected"
     first, fast, briefly, patient = message(), message(), message(), message()
     with private_node.memory_alarm():
         (late,) = transport.send([first])  # on the wire when the broker blocked the connection
         assert isinstance(late, PublishTimeout) and late.outcome_unknown, late
         wait_until(lambda: transport.blocked is not None)
+        assert transport.state.state == "blocked", "what /metrics shows meanwhile"
         began = time.monotonic()
         (refused,) = transport.send([fast])
         failed_after = time.monotonic() - began
@@ -87,6 +90,7 @@ def test_a_blocked_connection_fails_fast_or_waits_as_long_as_the_caller_allows(
         f"a patient publish confirmed {time.monotonic() - cleared:.2f} s after the clear began"
     )
     assert confirmed == [None] and transport.blocked is None
+    assert transport.state.state == "connected" and transport.state.losses == 0
     assert failed_after < 0.5 and 1.0 <= gave_up_after < 2.5
     assert queued_ids(private_vhost_url) == [
         before.message_id,

@@ -8,19 +8,64 @@ so a ``kill -9`` never leaves half a line.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import json
 import os
 import threading
 import time
 from typing import Any
 
+from mqwire.runtime import Middleware, TaskOutcome
+from mqwire.runtime.client_metrics import outcome_of
+
 
 def _note(event: str, request: Any) -> None:
-    line = f"{event} {request.queue} {request.params.get('id')} {os.getpid()}\n"
+    _write(f"{event} {request.queue} {request.params.get('id')} {os.getpid()}")
+
+
+def _write(line: str) -> None:
     fd = os.open(os.environ["MSERVE_TEST_LOG"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
-        os.write(fd, line.encode())
+        os.write(fd, f"{line}\n".encode())
     finally:
         os.close(fd)
+
+
+#: The "span" a tracer would make current: ``queue:id`` of the message being handled.
+SPAN: contextvars.ContextVar[str] = contextvars.ContextVar("span", default="-")
+TRACE_HEADER = "x-test-trace"
+
+
+class Recording(Middleware):
+    """Records every hook call: ``event queue id pid detail``, the event naming the hook (and
+    the outcome); carries the current span in a header, as a tracer's propagator would.
+
+    ``before_task`` notes the header it got; ``after_task`` the span it sees (set by
+    ``before_task``: the same context) and the error's type; ``after_publish`` the seconds.
+    """
+
+    def before_publish(self, message: Any) -> Any:
+        _write(f"before_publish {message.routing_key} {_id(message)} {os.getpid()} {SPAN.get()}")
+        return message.with_headers({TRACE_HEADER: SPAN.get()})
+
+    def after_publish(self, message: Any, error: Any, seconds: float) -> None:
+        event = f"after_publish:{outcome_of(error)}"
+        _write(f"{event} {message.routing_key} {_id(message)} {os.getpid()} {seconds:.6f}")
+
+    def before_task(self, request: Any) -> None:
+        trace = request.headers.get(TRACE_HEADER, "none")
+        _write(f"before_task {request.queue} {request.params.get('id')} {os.getpid()} {trace}")
+        SPAN.set(f"{request.queue}:{request.params.get('id')}")
+
+    def after_task(self, request: Any, outcome: TaskOutcome) -> None:
+        error = type(outcome.error).__name__ if outcome.error else "-"
+        event = f"after_task:{outcome.result}"
+        where = f"{request.queue} {request.params.get('id')} {os.getpid()}"
+        _write(f"{event} {where} {SPAN.get()}:{error}")
+
+
+def _id(message: Any) -> Any:
+    return json.loads(message.body).get("id")
 
 
 def record(context: Any, request: Any) -> None:

@@ -26,8 +26,10 @@ from mserve_harness import (
     drained,
     events,
     get_all,
+    http_get,
     publish_ids,
     ready_in,
+    status_port,
     unacked,
     vhost_of,
     wait_until,
@@ -82,7 +84,8 @@ def wired(tmp_path: Path, private_vhost_url: str) -> Iterator[tuple[Path, Regist
 def worker(
     wired: tuple[Path, Registry], private_vhost_url: str, tmp_path: Path
 ) -> Iterator[Mserve]:
-    started = Mserve(wired[0], private_vhost_url, tmp_path, "--concurrency", str(CONCURRENCY))
+    args = ["--concurrency", str(CONCURRENCY), "--http", "0"]
+    started = Mserve(wired[0], private_vhost_url, tmp_path, *args)
     try:
         wait_until(consuming(private_vhost_url, QUEUES), timeout=30, what="mserve consuming")
         yield started
@@ -128,6 +131,15 @@ def test_a_long_memory_alarm_leaves_one_dead_letter_per_poison_input_and_no_stal
         assert set(runs(log, "failed", "poison")) == poison
         assert set(runs(log, "started", "poison").values()) == {1}, "no retry ran meanwhile"
         assert ready_in(url, "poison.dead") == 0 and ready_in(url, "follow.dead") == 0
+        port = status_port(worker)
+        blocked = [  # the tasks' publisher, and the one of the retry and dead-letter copies
+            f'mqwire_connection_state{{connection="{name}",state="blocked"}} 1'
+            for name in ("mqwire-publisher:work", "mserve:work:outcomes")
+        ]
+        wait_until(
+            lambda: set(blocked) <= set(http_get(port, "/metrics")[1].splitlines()),
+            what="/metrics showing both publishing connections blocked",
+        )
         time.sleep(max(0.0, ALARM - (time.monotonic() - raised)))  # the alarm's duration
         during = {q: runs(log, "started", q).total() for q in ("poison", "follow")}
         cleared = time.monotonic()
@@ -143,6 +155,18 @@ def test_a_long_memory_alarm_leaves_one_dead_letter_per_poison_input_and_no_stal
 
     wait_until(within_policy(log, backlog_drained), timeout=120, what="the backlog drained")
     stall = time.monotonic() - cleared
+    metrics = http_get(status_port(worker), "/metrics")[1].splitlines()
+    connected = 'mqwire_connection_state{connection="mserve:work:outcomes",state="connected"} 1'
+    assert connected in metrics, "unblocked again"
+    counted = {
+        line.split('outcome="')[1].split('"')[0]: int(line.split()[-1])
+        for line in metrics
+        if line.startswith('mqwire_published_total{publisher="work",')
+    }
+    # every follow-up input delivered during the alarm published into it: refused unsent, or
+    # on the wire when the broker blocked the connection (no confirm in time: unknown)
+    assert counted["blocked"] >= 1, counted
+    assert counted["blocked"] + counted["timeout"] >= FOLLOW_PREFETCH, counted
     dead = get_all(url, "poison.dead")
     poison_runs, follow_runs = runs(log, "started", "poison"), runs(log, "started", "follow")
     followups = runs(log, "done", "followups")

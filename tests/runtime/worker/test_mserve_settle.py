@@ -12,8 +12,6 @@ from __future__ import annotations
 import re
 import signal
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,10 +21,12 @@ from mserve_harness import (
     Mserve,
     consumers_of,
     get_all,
+    http_get,
     publish_ids,
     queue_state,
     ready_in,
     records,
+    status_port,
     unacked,
     vhost_of,
     wait_until,
@@ -56,14 +56,7 @@ def within_policy(log: Path, condition: Callable[[], object]) -> Callable[[], ob
 
 def readyz(worker: Mserve) -> tuple[int, str]:
     """Status and body of the worker's ``/readyz`` (its port is in its log)."""
-    found = wait_until(
-        lambda: re.search(r"status on port (\d+)", worker.output()), what="the status port"
-    )
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{found[1]}/readyz", timeout=10) as reply:
-            return reply.status, reply.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
+    return http_get(status_port(worker), "/readyz")
 
 
 def test_a_deleted_dead_letter_queue_is_redeclared_and_the_task_runs_within_its_policy(

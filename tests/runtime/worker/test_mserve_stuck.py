@@ -9,10 +9,7 @@ process must turn ``/healthz`` red and exit STUCK. Each test prints what it meas
 from __future__ import annotations
 
 import json
-import re
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -24,8 +21,10 @@ from mserve_harness import (
     consuming,
     drained,
     get_all,
+    http_get,
     queue_state,
     records,
+    status_port,
     unacked,
     vhost_of,
     wait_until,
@@ -94,21 +93,6 @@ def dead_letters(url: str) -> dict[str, str]:
     }
 
 
-def get(port: int, path: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-
-
-def status_port(worker: Mserve) -> int:
-    found = wait_until(
-        lambda: re.search(r"status on port (\d+)", worker.output()), what="the status port"
-    )
-    return int(found[1])
-
-
 def settled(url: str, rabbitmqctl: Ctl) -> None:
     wait_until(drained(url, QUEUES), what="queues empty")
     wait_until(lambda: set(unacked(rabbitmqctl, vhost_of(url)).values()) == {0}, what="no unacked")
@@ -146,8 +130,8 @@ def test_a_task_blocked_in_c_is_abandoned_and_the_queue_flows_again(
     stalled = time.monotonic() - sent
     settled(fresh_vhost_url, rabbitmqctl)
     dead = dead_letters(fresh_vhost_url)
-    metrics = get(port, "/metrics")[1]
-    health = get(port, "/healthz")
+    metrics = http_get(port, "/metrics")[1]
+    health = http_get(port, "/healthz")
     print(f"\n[behind a task blocked in C] 5 messages behind it done {stalled:.1f} s after "
           f"it was published; runs: {sorted(records(log))}; dead letters: {dead}; "
           f"/healthz {health[0]}")  # fmt: skip
@@ -172,10 +156,10 @@ def test_max_stuck_turns_healthz_red_then_mserve_drains_and_exits_stuck(
     wait_until(lambda: "10" in records(log, "started"), what="the gated task running")
     sent = send(fresh_vhost_url, "limited", {"id": 0, "mode": "block", "seconds": 120})
     health = wait_until(
-        lambda: (answer := get(port, "/healthz"))[0] == 503 and answer, what="/healthz 503"
+        lambda: (answer := http_get(port, "/healthz"))[0] == 503 and answer, what="/healthz 503"
     )
     red = time.monotonic() - sent
-    ready = get(port, "/readyz")
+    ready = http_get(port, "/readyz")
     gate.touch()  # the drain can finish now
     code = worker.wait(timeout=30)
     print(f"\n[--max-stuck 1] /healthz 503 {red:.1f} s after publishing; exit code {code}; "

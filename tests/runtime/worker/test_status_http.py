@@ -27,7 +27,8 @@ def _serve(
     """Runs ``scenario`` against a server on 127.0.0.1:0, then closes server and client."""
 
     async def main() -> None:
-        server, port = start_status_server(("127.0.0.1", 0), metrics or Metrics(), readiness)
+        render = (metrics or Metrics()).render
+        server, port = start_status_server(("127.0.0.1", 0), render, readiness)
         client = AsyncHTTPClient(force_instance=True)
 
         def get(path: str) -> Awaitable[HTTPResponse]:
