@@ -22,6 +22,7 @@ from mqwire.topology.declarations import Declarations, QueueDeclaration
 from .._fastpath.switch import Fastpath, for_process
 from ..dispatch import Delivery
 from ..errors import Lost, WorkerError, describe_error, fatal_error
+from ..tls import TlsSettings
 from ..wire import properties_dict
 from .connections import tornado_connection
 from .consumer_channel import PIKA_ERRORS as _PIKA_ERRORS
@@ -33,16 +34,17 @@ OnMessage = Callable[["PikaConsumerChannel", Delivery], None]
 
 
 def session_factory(
-    url: str, *, name: str, heartbeat: int | None = None
+    url: str, *, name: str, heartbeat: int | None = None, tls: TlsSettings | None = None
 ) -> Callable[[Callable[[str], None]], AmqpSession]:
-    """Sessions of consumer ``name`` on ``url``; the URL is checked now, not at connect.
+    """Sessions of consumer ``name`` on ``url``; the URL and TLS files are checked now, not
+    at connect.
 
     Raises:
-        ConfigurationError: the URL is not an AMQP URL pika accepts, or its TLS options would
-            not verify the broker.
+        ConfigurationError: the URL is not an AMQP URL pika accepts, its TLS options would
+            not verify the broker, or a ``tls`` file cannot be used.
     """
     masked_url = mask_resolved_url(url)
-    params = connection_parameters(url, name=f"mserve:{name}", heartbeat=heartbeat)
+    params = connection_parameters(url, name=f"mserve:{name}", tls=tls, heartbeat=heartbeat)
 
     def new_session(on_lost: Callable[[str], None]) -> AmqpSession:
         return AmqpSession(params, masked_url, on_lost)
