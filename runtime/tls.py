@@ -13,7 +13,7 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass
 
-from mqwire.topology.tls_checks import UNVERIFIED_RISK
+from mqwire.topology.model import UNVERIFIED_RISK
 
 from .errors import ConfigurationError
 

@@ -38,6 +38,11 @@ def frozen_mapping(items: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
 
 #: The keys of a connection's ``tls:``, in the order the compiled INI writes them.
 TLS_KEYS = ("ca_file", "cert_file", "key_file", "server_hostname", "verify")
+#: What ``verify: false`` gives up: said where mq-compile refuses it and where it is logged.
+UNVERIFIED_RISK = (
+    "the broker's certificate and host name are not checked, so anyone on the network path "
+    "can pose as the broker and read the credentials and messages"
+)
 
 
 @dataclass(frozen=True)

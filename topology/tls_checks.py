@@ -14,14 +14,9 @@ from urllib.parse import parse_qsl
 
 from .check_state import CheckState
 from .errors import PathPart
+from .model import UNVERIFIED_RISK
 from .placeholder_scan import find_placeholders
 from .placeholders import placeholder_problems
-
-#: What ``verify: false`` gives up, said where it is refused and where it is logged.
-UNVERIFIED_RISK = (
-    "the broker's certificate and host name are not checked, so anyone on the network path "
-    "can pose as the broker and read the credentials and messages"
-)
 
 
 def check_tls(checker: CheckState, name: str, connection: Mapping[str, Any]) -> None:
