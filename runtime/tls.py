@@ -10,12 +10,18 @@ contents. How a handshake that fails is reported is ``errors.tls_problem``'s bus
 
 from __future__ import annotations
 
+import socket
 import ssl
 from dataclasses import dataclass
 
 from mqwire.topology.model import UNVERIFIED_RISK
 
 from .errors import ConfigurationError
+from .tls_failures import tls_failure
+
+#: Seconds ``refusal`` waits for the broker's word after its handshake; one that accepts us
+#: says nothing (it waits for AMQP's header), one that refuses our certificate answers at once.
+PROBE_WAIT = 2.0
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,29 @@ def client_context(tls: TlsSettings | None) -> ssl.SSLContext:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context
+
+
+def refusal(
+    host: str, port: int, context: ssl.SSLContext, server_hostname: str, timeout: float
+) -> str | None:
+    """What the broker refuses about our TLS (its certificate's check included), or None.
+
+    Opens a TLS connection, writes nothing and reads: without a write of ours to reset the
+    connection, a broker that refuses our client certificate is always heard saying so.
+    Blocks up to ``timeout`` plus ``PROBE_WAIT`` seconds: call it off any event loop.
+    """
+    try:
+        with (
+            socket.create_connection((host, port), timeout=timeout) as raw,
+            context.wrap_socket(raw, server_hostname=server_hostname) as tls,
+        ):
+            tls.settimeout(PROBE_WAIT)
+            tls.recv(1)
+    except ssl.SSLError as exc:
+        return tls_failure(exc, str(exc))
+    except OSError:  # no answer in time (accepted), or no connection: nothing to say
+        return None
+    return None
 
 
 def _with_ca(tls: TlsSettings, path: str) -> ssl.SSLContext:

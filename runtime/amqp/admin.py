@@ -28,11 +28,10 @@ from ..errors import (
     BrokerUnreachable,
     ConfigurationError,
     describe_error,
-    tls_problem,
 )
 from ..tls import TlsSettings
 from ..wire import properties_dict
-from .params import connection_parameters
+from .params import connection_parameters, tls_refusal
 
 #: (properties, body) of a message read from a queue.
 Message = tuple[dict[str, Any], bytes]
@@ -56,7 +55,7 @@ class Admin:
         try:
             self._connection = pika.BlockingConnection(params)
         except Exception as exc:
-            tls_failure = tls_problem(exc)
+            tls_failure = tls_refusal(exc, params)
             if tls_failure is not None:  # retrying would not help: a configuration error
                 raise ConfigurationError(f"{self._masked}: {tls_failure}") from None
             detail = describe_error(exc).replace(url, self._masked)

@@ -19,8 +19,9 @@ import pika  # type: ignore[import-untyped]
 
 from mqwire.topology.credentials import mask_resolved_url
 
-from ..errors import ConfigurationError, describe_error
-from ..tls import TlsSettings, client_context
+from ..errors import ConfigurationError, describe_error, innermost, tls_problem
+from ..tls import TlsSettings, client_context, refusal
+from ..tls_failures import ended_silently
 
 
 def scrubber(url: str) -> Callable[[str], str]:
@@ -90,6 +91,21 @@ def _check_tls_url(tls: TlsSettings, url: str, masked: str) -> None:
             f"the URL {masked} has ssl_options, and {tls.key} configures TLS too: remove "
             "ssl_options from the URL"
         )
+
+
+def tls_refusal(exc: BaseException, params: Any) -> str | None:
+    """What is wrong with TLS if that is why connecting with ``params`` failed, or None.
+
+    ``tls_problem`` reads it from ``exc``; a TLS connection that ended without a reason is
+    asked again with a probe that cannot lose the broker's alert (``tls.refusal``), which
+    blocks for a few seconds: call this off any event loop.
+    """
+    found = tls_problem(exc)
+    options = params.ssl_options
+    if found is not None or options is None or not ended_silently(f"{exc} {innermost(exc)}"):
+        return found
+    name = options.server_hostname or params.host
+    return refusal(params.host, params.port, options.context, name, params.socket_timeout)
 
 
 def unverified_tls(options: Any) -> str | None:

@@ -28,7 +28,6 @@ from ..errors import (
     describe_error,
     missing_exchange,
     missing_exchange_text,
-    tls_problem,
 )
 from .connections import select_connection
 from .entries import (
@@ -42,6 +41,7 @@ from .entries import (
     returned_entry,
     settle,
 )
+from .params import tls_refusal
 
 log = logging.getLogger("mqwire.publisher")
 
@@ -194,7 +194,9 @@ class PublishIo:
             self._loop.stop()
             return
         self.state.set("reconnecting")  # on the next send
-        tls = tls_problem(exc)  # no retry fixes it: a configuration error, said plainly
+        # No retry fixes it: a configuration error, said plainly. (A probe may block this
+        # thread a few seconds, only after a TLS connection ended silently.)
+        tls = tls_refusal(exc, self._params)
         why = tls or describe_error(exc)
         cause = f"could not connect to {self._masked_url}: {self._scrub(why)}"
         log.warning("%s: %s", self._name, cause)

@@ -20,9 +20,9 @@ from pika.exceptions import AMQPError, ChannelClosedByBroker  # type: ignore[imp
 
 from mqwire.topology.credentials import mask_resolved_url
 
-from ..errors import BrokerError, ConfigurationError, describe_error, tls_problem
+from ..errors import BrokerError, ConfigurationError, describe_error
 from ..tls import TlsSettings
-from .params import connection_parameters
+from .params import connection_parameters, tls_refusal
 
 log = logging.getLogger("mqwire.scheduler")
 
@@ -65,7 +65,7 @@ class BrokerLock:
                 f"scheduler lock {self.name!r} on {self._masked}: {exc.reply_code} {exc.reply_text}"
             ) from None
         except AMQPError as exc:
-            refused = tls_problem(exc)
+            refused = tls_refusal(exc, self._params)  # its own thread: a probe may block
             if refused is not None:
                 raise ConfigurationError(f"{self._masked}: {refused}") from None
             log.warning("scheduler: cannot reach %s: %s", self._masked, describe_error(exc))

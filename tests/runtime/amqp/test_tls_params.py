@@ -13,6 +13,7 @@ from tls_support import Certificates, make_certificates, openssl
 from mqwire.runtime.amqp.params import connection_parameters
 from mqwire.runtime.errors import ConfigurationError, ExitCode, fatal_error, tls_problem
 from mqwire.runtime.tls import TlsSettings, client_context
+from mqwire.runtime.tls_failures import ended_silently
 
 KEY = "shop.mq.tls"
 
@@ -216,6 +217,23 @@ def test_the_worker_sees_a_bad_certificate_through_pikas_connection_workflow() -
 def test_other_failures_are_left_to_the_reconnect_loop(error: Exception) -> None:
     assert tls_problem(error) is None
     assert fatal_error(error, "connecting") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "silent"),
+    [
+        (
+            "StreamLostError: Stream connection lost: SSLEOFError(8, 'EOF occurred in violation')",
+            True,
+        ),
+        ("Stream connection lost: ConnectionResetError(104, 'Connection reset by peer')", True),
+        ("ConnectionRefusedError(111, 'Connection refused')", False),
+        ("[SSL: TLSV1_ALERT_UNKNOWN_CA] tlsv1 alert unknown ca", False),
+    ],
+)
+def test_a_stream_that_ended_without_a_reason_is_told_apart(text: str, silent: bool) -> None:
+    """Such an end is asked again by a probe (``test_tls.py``); by itself it is not fatal."""
+    assert ended_silently(text) is silent
 
 
 def test_certificates_are_made_fresh_for_the_tests(certs: Certificates) -> None:
