@@ -12,6 +12,7 @@ log, message or compiled file.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 import uuid
@@ -37,7 +38,7 @@ from private_broker import AMQP_PORTS, BASE, MANAGEMENT_PORTS, PrivateNode, _fre
 from tls_support import Certificates, make_certificates, readable_by_rabbitmq
 
 from mqwire.compiler.cli import main as mq_compile
-from mqwire.runtime import PublishTlsError, load
+from mqwire.runtime import PublishTlsError, Registry, load
 from mqwire.runtime.amqp.params import connection_parameters, tls_refusal
 from mqwire.runtime.errors import ConfigurationError, ExitCode
 from mqwire.runtime.ops.mqctl import main as mqctl
@@ -154,6 +155,33 @@ def compile_tls(project: Path, tls: str, *flags: str) -> int:
     return mq_compile([str(project / "topology.yaml"), "--no-import", *flags])
 
 
+def load_tls(project: Path, url: str, certs: Certificates) -> Registry:
+    return load(project / "compiled.ini", environ={"AMQP_URL": url, "TLS_DIR": str(certs.folder)})
+
+
+@contextlib.contextmanager
+def serving(
+    project: Path, url: str, plain: str, certs: Certificates
+) -> Iterator[tuple[Registry, Mserve]]:
+    """The compiled topology loaded and declared, and ``mserve`` consuming it over ``url``;
+    stopped with SIGTERM at the end (its exit code is then ``worker.process.returncode``)."""
+    registry = load_tls(project, url, certs)
+    wiring.declare(plain, registry)
+    worker = Mserve(project / "compiled.ini", url, project)
+    try:
+        wait_until(consuming(plain, QUEUES), timeout=30, what="mserve consuming over TLS")
+        yield registry, worker
+    finally:
+        registry.close()
+        worker.signal()
+        worker.wait()
+
+
+def run_tasks(registry: Registry, worker: Mserve, count: int) -> None:
+    sent = publish_ids(registry, "fast", range(count))  # each confirmed, or it raises
+    wait_until(all_done(worker.records, sent), timeout=30, what="the tasks to run")
+
+
 def assert_no_key_material(certs: Certificates, *texts: str) -> None:
     for text in texts:
         assert certs.leaks(text) == []
@@ -168,15 +196,8 @@ def test_worker_publisher_and_mqctl_work_with_the_right_ca_and_client_certificat
 ) -> None:
     url, plain = tls_node.urls()
     assert compile_tls(project, GOOD) == 0
-    registry = load(
-        project / "compiled.ini", environ={"AMQP_URL": url, "TLS_DIR": str(certs.folder)}
-    )
-    wiring.declare(plain, registry)
-    worker = Mserve(project / "compiled.ini", url, project)
-    try:
-        wait_until(consuming(plain, QUEUES), timeout=30, what="mserve consuming over TLS")
-        sent = publish_ids(registry, "fast", range(20))  # each confirmed, or it raises
-        wait_until(all_done(worker.records, sent), timeout=30, what="the tasks to run")
+    with serving(project, url, plain, certs) as (registry, worker):
+        run_tasks(registry, worker, 20)
         connections = tls_node.node.ctl(
             "list_connections", "--no-table-headers", "ssl", "peer_cert_subject", "vhost",
             "client_properties",
@@ -188,15 +209,13 @@ def test_worker_publisher_and_mqctl_work_with_the_right_ca_and_client_certificat
         assert named == {"mserve:work", "mqwire-publisher:work"}, ours
 
         monkeypatch.setenv("AMQP_URL", url)
-        management = f"https://127.0.0.1:{tls_node.management_port}"
+        argv = [str(project / "compiled.ini"), "queues", "--management-url"]
+        argv.append(f"https://127.0.0.1:{tls_node.management_port}")
 
         def queues_row() -> tuple[list[str], str, str] | None:
             """mqctl's row for ``fast`` once the API has figures for it (they lag)."""
             capsys.readouterr()
-            assert (
-                mqctl([str(project / "compiled.ini"), "queues", "--management-url", management])
-                == 0
-            )
+            assert mqctl(argv) == 0
             out, err = capsys.readouterr()
             assert "not using the management API" not in err, err  # https, checked, answered
             row = next(line.split() for line in out.splitlines() if line.startswith("fast "))
@@ -204,11 +223,7 @@ def test_worker_publisher_and_mqctl_work_with_the_right_ca_and_client_certificat
 
         row, out, err = wait_until(queues_row, timeout=30, what="the management API's figures")
         assert row[2:] == ["0", "0", "1"]  # ready, unacked (from the https API), consumers
-    finally:
-        registry.close()
-        worker.signal()
-        code = worker.wait()
-    assert code == ExitCode.OK, worker.output()
+    assert worker.process.returncode == ExitCode.OK, worker.output()
     compiled = [p.read_text() for p in project.glob("compiled*")]
     assert_no_key_material(certs, worker.output(), out, err, *compiled)
 
@@ -240,7 +255,7 @@ def test_a_tls_failure_is_fatal_at_once_for_the_worker_the_publisher_and_mqctl(
     assert f"connecting to {masked}: {why}" in log
     assert "retrying in" not in log and "unreachable" not in log
 
-    registry = load(ini, environ={"AMQP_URL": url, "TLS_DIR": str(certs.folder)})
+    registry = load_tls(project, url, certs)
     try:
         with pytest.raises(PublishTlsError) as raised:
             registry.publisher("work").publish({"id": 1}, routing_key="fast")
@@ -270,19 +285,8 @@ def test_verify_false_needs_the_flag_then_connects_to_a_broker_it_cannot_verify(
     assert not (project / "compiled.ini").exists()
     assert compile_tls(project, tls, "--allow-unverified-tls") == 0
 
-    registry = load(
-        project / "compiled.ini", environ={"AMQP_URL": url, "TLS_DIR": str(certs.folder)}
-    )
-    wiring.declare(plain, registry)
-    worker = Mserve(project / "compiled.ini", url, project)
-    try:
-        wait_until(consuming(plain, QUEUES), timeout=30, what="mserve consuming unverified")
-        sent = publish_ids(registry, "fast", range(3))
-        wait_until(all_done(worker.records, sent), timeout=30, what="the tasks to run")
-    finally:
-        registry.close()
-        worker.signal()
-        worker.wait()
+    with serving(project, url, plain, certs) as (registry, worker):
+        run_tasks(registry, worker, 3)
     warnings = [line for line in worker.output().splitlines() if "tls.verify is false" in line]
     assert len(warnings) == 1 and " WARNING mqwire.tls: " in warnings[0], worker.output()
 
