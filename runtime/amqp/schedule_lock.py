@@ -64,7 +64,7 @@ class BrokerLock:
             raise ConfigurationError(
                 f"scheduler lock {self.name!r} on {self._masked}: {exc.reply_code} {exc.reply_text}"
             ) from None
-        except AMQPError as exc:
+        except (AMQPError, OSError) as exc:  # pika raises a failed TLS handshake as it is
             refused = tls_refusal(exc, self._params)  # its own thread: a probe may block
             if refused is not None:
                 raise ConfigurationError(f"{self._masked}: {refused}") from None

@@ -17,7 +17,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -40,6 +40,7 @@ from tls_support import Certificates, make_certificates, readable_by_rabbitmq
 from mqwire.compiler.cli import main as mq_compile
 from mqwire.runtime import PublishTlsError, Registry, load
 from mqwire.runtime.amqp.params import connection_parameters, tls_refusal
+from mqwire.runtime.amqp.schedule_lock import BrokerLock
 from mqwire.runtime.errors import ConfigurationError, ExitCode
 from mqwire.runtime.ops.mqctl import main as mqctl
 from mqwire.runtime.tls import TlsSettings
@@ -349,3 +350,25 @@ def test_a_tls_connection_that_ended_silently_is_asked_again_by_a_probe(
         assert refused is None
     else:
         assert refused is not None and refused.startswith(why)
+
+
+def test_the_scheduler_lock_connects_with_the_same_tls_and_refuses_what_cannot_verify(
+    tls_node: TlsNode, certs: Certificates
+) -> None:
+    """``mserve --schedules`` holds its lock on its own connection: the same settings apply."""
+    url, _ = tls_node.urls()
+    good = TlsSettings(
+        "t.tls", str(certs.pem("ca")), str(certs.pem("client")), str(certs.key("client")),
+        server_hostname="localhost",
+    )  # fmt: skip
+    lock = BrokerLock(url, "sched.lock", tls=good)
+    try:
+        assert lock.try_acquire()
+    finally:
+        lock.release()
+
+    unknown_ca = BrokerLock(
+        url, "sched.lock", tls=replace(good, ca_file=str(certs.pem("other-ca")))
+    )
+    with pytest.raises(ConfigurationError, match="not signed by a trusted CA"):
+        unknown_ca.try_acquire()
