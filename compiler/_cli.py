@@ -91,6 +91,7 @@ def read_topology(
     *,
     outcome: str = "nothing done",
     allow_literal_password: bool = False,
+    allow_unverified_tls: bool = False,
     scan: bool = True,
     check_imports: bool = True,
 ) -> SourceTopology | None:
@@ -115,6 +116,7 @@ def read_topology(
         scanner=scan_packages if scan else None,
         importer=ModuleImporter() if scan and check_imports else None,
         allow_literal_password=allow_literal_password,
+        allow_unverified_tls=allow_unverified_tls,
         folder=source.parent if scan else None,
     )
     return None if topology is None else SourceTopology(topology, text, str(source), data)
@@ -129,6 +131,7 @@ def load_or_report(
     scanner: Scanner | None = None,
     importer: Importer | None = None,
     allow_literal_password: bool = False,
+    allow_unverified_tls: bool = False,
     folder: Path | None = None,
 ) -> Topology | None:
     """Load ``text``; None after reporting its errors. ``folder``: where imports, schema: look."""
@@ -141,6 +144,7 @@ def load_or_report(
                 scanner=scanner,
                 importer=importer,
                 allow_literal_password=allow_literal_password,
+                allow_unverified_tls=allow_unverified_tls,
                 read_file=read_file,
             )
     except TopologyErrors as exc:

@@ -82,6 +82,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="accept a password written into a connection URL",
     )
+    parser.add_argument(
+        "--allow-unverified-tls",
+        action="store_true",
+        help="accept `verify: false` in a connection's tls: (the broker's certificate and "
+        "host name are then not checked)",
+    )
     add_import_argument(parser)
 
 
@@ -101,6 +107,7 @@ def run(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
         stderr,
         outcome="nothing written",
         allow_literal_password=args.allow_literal_password,
+        allow_unverified_tls=args.allow_unverified_tls,
         check_imports=not args.no_import,
     )
     if loaded is None:

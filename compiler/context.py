@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mqwire.topology.ini import FACTORIES
-from mqwire.topology.model import PublisherConsumer, Queue, Schedule, Task, Topology
+from mqwire.topology.model import (
+    TLS_KEYS,
+    PublisherConsumer,
+    Queue,
+    Schedule,
+    Task,
+    Tls,
+    Topology,
+)
 
 #: Indentation of continuation lines in the INI.
 _INDENT = "    "
@@ -86,6 +94,7 @@ def ini_sections(topology: Topology, *, source: str, registry: str) -> list[Sect
         section.add("url", connection.url)
         section.add("heartbeat", connection.heartbeat)
         section.add("consumer_timeout", connection.consumer_timeout)
+        _tls_entries(section, "tls", connection.tls)
         sections.append(section)
     sections.extend(
         _queue_section(q, topology.task_for_queue(q.name)) for q in topology.queues.values()
@@ -103,6 +112,7 @@ def _settings_block(section: Section, topology: Topology, pc: PublisherConsumer)
     section.add(f"{p}.url", connection.url if connection else None)
     section.add(f"{p}.heartbeat", connection.heartbeat if connection else None)
     section.add(f"{p}.consumer_timeout", connection.consumer_timeout if connection else None)
+    _tls_entries(section, f"{p}.tls", connection.tls if connection else None)
     section.add(f"{p}.exchange", pc.exchange)
     section.entries.append(
         f"{p}.routes ="
@@ -114,6 +124,13 @@ def _settings_block(section: Section, topology: Topology, pc: PublisherConsumer)
         f"{p}.queues", [q.name for q in topology.queues.values() if q.consumer == pc.name] or None
     )
     section.add(f"{p}.continue_on_exception", pc.continue_on_exception)
+
+
+def _tls_entries(section: Section, key: str, tls: Tls | None) -> None:
+    """``KEY.ca_file = ...`` and so on; ``KEY.verify`` always, so an empty ``tls:`` shows."""
+    if tls is not None:
+        for name in TLS_KEYS:
+            section.add(f"{key}.{name}", getattr(tls, name))
 
 
 def _first_line(value: list[str] | str) -> str:

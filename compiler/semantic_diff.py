@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from mqwire.topology.model import Queue, Route, Topology, format_seconds
+from mqwire.topology.model import TLS_KEYS, Connection, Queue, Route, Topology, format_seconds
 
 from .semantic_diff_routing import routing_differences
 from .semantic_diff_schedules import schedule_differences
@@ -300,9 +300,20 @@ def _connection_changes(old: Topology, new: Topology) -> Iterable[Change]:
         elif after is None:
             yield Change("other", "connection", name, "removed")
         else:
-            other = _diffs(before, after, ("url", "heartbeat", "consumer_timeout"))
+            was, now = _connection_fields(before), _connection_fields(after)
+            other = [
+                f"{key} {_show(was.get(key))} -> {_show(now.get(key))}"
+                for key in dict.fromkeys([*was, *now])
+                if was.get(key) != now.get(key)
+            ]
             if other:
                 yield Change("other", "connection", name, "; ".join(other))
+
+
+def _connection_fields(c: Connection) -> dict[str, Any]:
+    """What a connection says, by the INI's key names (``tls.ca_file``...; none without tls:)."""
+    tls = {} if c.tls is None else {f"tls.{key}": getattr(c.tls, key) for key in TLS_KEYS}
+    return {"url": c.url, "heartbeat": c.heartbeat, "consumer_timeout": c.consumer_timeout, **tls}
 
 
 def _routing_changes(old: Topology, new: Topology) -> Iterable[Change]:

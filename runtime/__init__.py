@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         PublishError,
         PublishNacked,
         PublishTimeout,
+        PublishTlsError,
         Unroutable,
     )
     from .middleware import Middleware, TaskOutcome
@@ -51,6 +52,7 @@ _EXPORTS = {
     "PublishError": ".errors",
     "PublishNacked": ".errors",
     "PublishTimeout": ".errors",
+    "PublishTlsError": ".errors",
     "Publisher": ".publish.base",
     "Registry": ".wiring.registry",
     "TaskOutcome": ".middleware",
@@ -80,6 +82,7 @@ __all__ = [
     "PublishError",
     "PublishNacked",
     "PublishTimeout",
+    "PublishTlsError",
     "Publisher",
     "Registry",
     "TaskOutcome",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import enum
 import re
-import ssl
 from collections.abc import Sequence
 
 from mqwire.topology.errors import MqError
+
+from .tls_failures import tls_failure
 
 
 def innermost(exc: BaseException) -> BaseException:
@@ -112,6 +113,11 @@ class PublishBlocked(PublishConnectionError):
     """
 
 
+class PublishTlsError(PublishError):
+    """The TLS handshake with the broker failed (its certificate, its host name, or our client
+    certificate): nothing was sent. A configuration error, which retrying does not fix."""
+
+
 class PublishTimeout(PublishError):
     """No confirm arrived in time: the outcome is unknown (``outcome_unknown``) if the message
     was sent, and it may still be confirmed and delivered later."""
@@ -214,19 +220,10 @@ class WorkerError(MqError):
         self.exit_code = exit_code
 
 
-def certificate_problem(exc: BaseException) -> str | None:
-    """What is wrong with the broker's TLS certificate, if that is why ``exc`` happened.
-
-    A certificate that does not verify never will by retrying: it is a configuration error
-    (the CA given, the broker's certificate or the host name in the URL), not an outage.
-    """
-    inner = innermost(exc)
-    if not isinstance(inner, ssl.SSLCertVerificationError):
-        return None
-    return (
-        f"the broker's TLS certificate failed verification ({inner.verify_message}); "
-        "check the CA (ssl_options ca_certs) and that the URL names the host the certificate is for"
-    )
+def tls_problem(exc: BaseException) -> str | None:
+    """What is wrong with TLS, if that is why ``exc`` (a failed connect) happened; see
+    :func:`.tls_failures.tls_failure`. Retrying never helps: a configuration error."""
+    return tls_failure(innermost(exc), str(exc))
 
 
 def fatal_error(exc: BaseException, during: str) -> WorkerError | None:
@@ -245,9 +242,9 @@ def fatal_error(exc: BaseException, during: str) -> WorkerError | None:
         )
     if code in (403, 530):
         return WorkerError(f"access refused {during}: {describe_error(exc)}", ExitCode.CONFIG)
-    certificate = certificate_problem(exc)
-    if certificate is not None:
-        return WorkerError(f"{during}: {certificate}", ExitCode.CONFIG)
+    tls = tls_problem(exc)
+    if tls is not None:
+        return WorkerError(f"{during}: {tls}", ExitCode.CONFIG)
     if code == 406 and during.startswith("declaring"):
         return WorkerError(
             f"{during}: {describe_error(exc)}; the broker keeps the existing definition: "

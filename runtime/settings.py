@@ -7,16 +7,18 @@ holds; applications without a topology file can still write them by hand.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from mqwire.topology.credentials import mask_resolved_url
 from mqwire.topology.ini import FACTORIES
-from mqwire.topology.model import Route, Transport
+from mqwire.topology.model import TLS_KEYS, Route, Transport
 from mqwire.topology.placeholders import PlaceholderError, resolve
 from mqwire.topology.routing import pattern_problem
 
 from .errors import ConfigurationError
+from .tls import TlsSettings
 
 #: Keys below a prefix that mqwire reads; anything else below it is reported as a typo.
 KNOWN_KEYS = (
@@ -28,6 +30,7 @@ KNOWN_KEYS = (
     "routes",
     "queues",
     "continue_on_exception",
+    *(f"tls.{key}" for key in TLS_KEYS),
 )
 
 
@@ -46,6 +49,7 @@ class PublisherConsumerSettings:
     routes: tuple[Route, ...] = ()
     queues: tuple[str, ...] = ()
     continue_on_exception: bool = False
+    tls: TlsSettings | None = None
 
     @property
     def transport(self) -> Transport:
@@ -57,13 +61,18 @@ class PublisherConsumerSettings:
 
 
 def read_settings(
-    settings: Mapping[str, str], name: str, prefix: str, environ: Mapping[str, str]
+    settings: Mapping[str, str],
+    name: str,
+    prefix: str,
+    environ: Mapping[str, str],
+    base_dir: Path | None = None,
 ) -> PublisherConsumerSettings:
-    """Read the keys below ``prefix``.
+    """Read the keys below ``prefix``; relative ``tls.*`` paths are relative to ``base_dir``
+    (the working directory when None).
 
     Raises:
         ConfigurationError: naming the key that is missing or malformed, or the environment
-            variables a URL needs and that are not set.
+            variables a URL or a ``tls.*`` value needs and that are not set.
     """
     if prefix not in settings:
         raise ConfigurationError(
@@ -83,12 +92,7 @@ def read_settings(
         value = settings.get(f"{prefix}.{key}")
         return value.strip() if value is not None and value.strip() else None
 
-    url = get("url")
-    if url is not None:
-        try:
-            url = resolve(url, environ)
-        except PlaceholderError as exc:
-            raise ConfigurationError(f"{prefix}.url: {exc}") from exc
+    url = _resolved(prefix, "url", get("url"), environ)
     factories = tuple(settings[prefix].split())
     if not factories:  # it would build nothing, and publishing would fail far from here
         raise ConfigurationError(
@@ -106,6 +110,34 @@ def read_settings(
         routes=_routes(prefix, get("routes")),
         queues=tuple((get("queues") or "").split()),
         continue_on_exception=_bool(prefix, "continue_on_exception", get("continue_on_exception")),
+        tls=_tls(prefix, get, environ, base_dir or Path.cwd()),
+    )
+
+
+def _resolved(prefix: str, key: str, value: str | None, environ: Mapping[str, str]) -> str | None:
+    if value is None:
+        return None
+    try:
+        return resolve(value, environ)
+    except PlaceholderError as exc:
+        raise ConfigurationError(f"{prefix}.{key}: {exc}") from exc
+
+
+def _tls(
+    prefix: str, get: Callable[[str], str | None], environ: Mapping[str, str], base_dir: Path
+) -> TlsSettings | None:
+    """The ``tls.*`` keys, or None without any. A value that resolves to nothing is unset."""
+    if all(get(f"tls.{key}") is None for key in TLS_KEYS):
+        return None
+    values = {}
+    for key in ("ca_file", "cert_file", "key_file", "server_hostname"):
+        value = _resolved(prefix, f"tls.{key}", get(f"tls.{key}"), environ)
+        if value and key != "server_hostname":
+            value = str((base_dir / value).absolute())  # an absolute path stays as it is
+        values[key] = value or None
+    verify = get("tls.verify")
+    return TlsSettings(
+        f"{prefix}.tls", **values, verify=verify is None or _bool(prefix, "tls.verify", verify)
     )
 
 

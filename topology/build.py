@@ -14,6 +14,7 @@ from .model import (
     Route,
     Schedule,
     Task,
+    Tls,
     Topology,
     frozen_mapping,
 )
@@ -35,7 +36,13 @@ def build_topology(data: Mapping[str, Any], scan: ScanResult) -> Topology:
         version=data["version"],
         connections=frozen_mapping(
             {
-                n: Connection(n, c["url"], c.get("heartbeat"), _number(c.get("consumer_timeout")))
+                n: Connection(
+                    n,
+                    c["url"],
+                    c.get("heartbeat"),
+                    _number(c.get("consumer_timeout")),
+                    Tls(**c["tls"]) if "tls" in c else None,
+                )
                 for n, c in entries(data, "connections").items()
             }
         ),

@@ -33,9 +33,12 @@ class CheckState:
         scan: ScanResult,
         allow_literal_password: bool,
         read_file: FileReader | None = None,
+        *,
+        allow_unverified_tls: bool = False,
     ) -> None:
         self.parsed, self.source, self.scan, self.read_file = parsed, source, scan, read_file
         self.allow_literal_password = allow_literal_password
+        self.allow_unverified_tls = allow_unverified_tls
         self.errors: list[TopologyError] = []
         data = parsed.data
         self.connections = entries(data, "connections")

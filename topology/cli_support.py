@@ -58,7 +58,7 @@ MEANINGS: dict[str, dict[ExitCode, str]] = {
         ExitCode.FINDINGS: "forced stop (second signal or grace over): in-flight messages "
         "were requeued",
         ExitCode.INVALID: "bad config: unreadable INI or --log-config file, registry import "
-        "error, unknown name, refused credentials",
+        "error, unknown name, refused credentials, a TLS handshake that cannot succeed",
         ExitCode.UNREACHABLE: "broker unreachable for longer than --max-unreachable seconds",
         ExitCode.TOPOLOGY_MISMATCH: "topology mismatch: a queue or exchange exists on the "
         "broker with other arguments",
@@ -68,8 +68,8 @@ MEANINGS: dict[str, dict[ExitCode, str]] = {
     "mqctl": {
         ExitCode.OK: "done",
         ExitCode.FINDINGS: "verify found drift between the broker and the topology",
-        ExitCode.INVALID: "bad usage or config, refused operation, failed publish; apply "
-        "--prune without the management API",
+        ExitCode.INVALID: "bad usage or config (a TLS handshake that cannot succeed "
+        "included), refused operation, failed publish; apply --prune without the management API",
         ExitCode.UNREACHABLE: "broker unreachable",
         ExitCode.TOPOLOGY_MISMATCH: "apply: a queue or exchange exists on the broker with "
         "other arguments; nothing was changed",

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from .errors import Location, TopologyError, TopologyErrors
 from .model import (
+    TLS_KEYS,
     Connection,
     PublisherConsumer,
     Queue,
@@ -17,6 +18,7 @@ from .model import (
     Route,
     Schedule,
     Task,
+    Tls,
     Topology,
     Transport,
     frozen_mapping,
@@ -149,6 +151,7 @@ class _Reader:
                         self.get(f"connection:{n}", "url", str),
                         self.get(f"connection:{n}", "heartbeat", int, None),
                         self.get(f"connection:{n}", "consumer_timeout", float, None),
+                        self.tls(f"connection:{n}"),
                     )
                     for n in self.sections("connection")
                 }
@@ -160,6 +163,13 @@ class _Reader:
             schedules=frozen_mapping({n: self.schedule(n) for n in self.sections("schedule")}),
             middleware=tuple(self.get("mqwire", "middleware", _lines, None) or ()),
         )
+
+    def tls(self, section: str) -> Tls | None:
+        """The section's ``tls.*`` keys; None without any (``tls.verify`` is always written)."""
+        if not any(self.parser.has_option(section, f"tls.{k}") for k in TLS_KEYS):
+            return None
+        paths = {k: self.get(section, f"tls.{k}", str, None) for k in TLS_KEYS if k != "verify"}
+        return Tls(**paths, verify=self.get(section, "tls.verify", _bool, True))
 
     def publisher_consumer(self, name: str, prefix: str, consumed: set[str]) -> PublisherConsumer:
         factories = tuple(self.get("settings", prefix, _lines) or [])

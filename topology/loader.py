@@ -25,6 +25,7 @@ def load_topology(
     allow_literal_password: bool = False,
     read_file: FileReader | None = None,
     importer: Importer | None = None,
+    allow_unverified_tls: bool = False,
 ) -> Topology:
     """Parse and validate topology ``text``; pure apart from the injected imports.
 
@@ -34,6 +35,7 @@ def load_topology(
         scanner: imports the ``scan:`` packages; None skips scanning (their tasks are then
             missing from the result, so only tools that do not compile should pass None).
         allow_literal_password: accept a password written into a connection URL.
+        allow_unverified_tls: accept ``verify: false`` in a connection's ``tls:``.
         read_file: reads a file named relative to the topology (queue ``schema:`` files are
             checked to be JSON Schemas); None skips that check.
         importer: resolves each ``tasks:`` entry's ``task:`` and ``root_factory:``
@@ -50,7 +52,10 @@ def load_topology(
         scan = scanner([p for p in packages if isinstance(p, str)])
     elif packages:
         scan = ScanResult(skipped=True)
-    errors += SemanticChecker(parsed, source_name, scan, allow_literal_password, read_file).run()
+    errors += SemanticChecker(
+        parsed, source_name, scan, allow_literal_password, read_file,
+        allow_unverified_tls=allow_unverified_tls,
+    ).run()  # fmt: skip
     if importer is not None:
         errors += import_errors(parsed, importer)
     if errors:
@@ -65,6 +70,7 @@ def load_topology_file(
     scanner: Scanner | None = scan_packages,
     allow_literal_password: bool = False,
     importer: Importer | None = None,
+    allow_unverified_tls: bool = False,
 ) -> Topology:
     """Read ``path`` (UTF-8) and load it; errors name the file as given."""
     path = Path(path)
@@ -73,6 +79,7 @@ def load_topology_file(
         source_name=str(path),
         scanner=scanner,
         allow_literal_password=allow_literal_password,
+        allow_unverified_tls=allow_unverified_tls,
         importer=importer,
         read_file=lambda name: (path.parent / name).read_text(encoding="utf-8"),
     )

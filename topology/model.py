@@ -36,6 +36,28 @@ def frozen_mapping(items: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
     return MappingProxyType(dict(sorted((items or {}).items())))
 
 
+#: The keys of a connection's ``tls:``, in the order the compiled INI writes them.
+TLS_KEYS = ("ca_file", "cert_file", "key_file", "server_hostname", "verify")
+#: What ``verify: false`` gives up: said where mq-compile refuses it and where it is logged.
+UNVERIFIED_RISK = (
+    "the broker's certificate and host name are not checked, so anyone on the network path "
+    "can pose as the broker and read the credentials and messages"
+)
+
+
+@dataclass(frozen=True)
+class Tls:
+    """TLS of an ``amqps://`` connection. Paths keep ``${VAR}`` placeholders and are read only
+    by the runtime (the compiling machine may not have them)."""
+
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    server_hostname: str | None = None
+    #: False only with ``mq-compile --allow-unverified-tls``: the broker is not checked
+    verify: bool = True
+
+
 @dataclass(frozen=True)
 class Connection:
     """How to reach a broker. ``url`` keeps ``${VAR}`` placeholders; the runtime resolves them."""
@@ -45,6 +67,7 @@ class Connection:
     heartbeat: int | None = None
     #: the broker's delivery acknowledgement timeout (seconds), as the topology states it
     consumer_timeout: float | None = None
+    tls: Tls | None = None
 
 
 @dataclass(frozen=True)

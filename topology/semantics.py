@@ -23,6 +23,7 @@ from .placeholders import placeholder_problems
 from .routing import pattern_problem
 from .schedules import check_schedules
 from .task_checks import check_tasks
+from .tls_checks import check_tls
 
 #: A media type as ``accept:`` takes it.
 MEDIA_TYPE = re.compile(
@@ -50,6 +51,7 @@ class SemanticChecker(CheckState):
 
     def check_connections(self) -> None:
         for name, connection in self.connections.items():
+            check_tls(self, name, connection)
             url, path = connection.get("url"), ("connections", name, "url")
             if not isinstance(url, str):
                 continue

@@ -27,11 +27,11 @@ from ..errors import (
     BrokerError,
     BrokerUnreachable,
     ConfigurationError,
-    certificate_problem,
     describe_error,
 )
+from ..tls import TlsSettings
 from ..wire import properties_dict
-from .params import connection_parameters
+from .params import connection_parameters, tls_refusal
 
 #: (properties, body) of a message read from a queue.
 Message = tuple[dict[str, Any], bytes]
@@ -49,15 +49,15 @@ class Probe:
 class Admin:
     """A blocking connection to one broker (``with Admin(url) as admin: ...``)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, tls: TlsSettings | None = None) -> None:
         self._masked = mask_resolved_url(url)
-        params = connection_parameters(url, name="mqctl")  # ConfigurationError: exit 2
+        params = connection_parameters(url, name="mqctl", tls=tls)  # ConfigurationError: exit 2
         try:
             self._connection = pika.BlockingConnection(params)
         except Exception as exc:
-            certificate = certificate_problem(exc)
-            if certificate is not None:  # retrying would not help: a configuration error
-                raise ConfigurationError(f"{self._masked}: {certificate}") from None
+            tls_failure = tls_refusal(exc, params)
+            if tls_failure is not None:  # retrying would not help: a configuration error
+                raise ConfigurationError(f"{self._masked}: {tls_failure}") from None
             detail = describe_error(exc).replace(url, self._masked)
             raise BrokerUnreachable(f"cannot connect to {self._masked}: {detail}") from None
 

@@ -24,7 +24,7 @@ from ..client_metrics import ConnectionState
 from ..errors import (
     PublishConnectionError,
     PublishError,
-    certificate_problem,
+    PublishTlsError,
     describe_error,
     missing_exchange,
     missing_exchange_text,
@@ -41,6 +41,7 @@ from .entries import (
     returned_entry,
     settle,
 )
+from .params import tls_refusal
 
 log = logging.getLogger("mqwire.publisher")
 
@@ -193,9 +194,15 @@ class PublishIo:
             self._loop.stop()
             return
         self.state.set("reconnecting")  # on the next send
-        why = certificate_problem(exc) or describe_error(exc)  # a certificate: say so plainly
+        # No retry fixes it: a configuration error, said plainly. (A probe may block this
+        # thread a few seconds, only after a TLS connection ended silently.)
+        tls = tls_refusal(exc, self._params)
+        why = tls or describe_error(exc)
         cause = f"could not connect to {self._masked_url}: {self._scrub(why)}"
         log.warning("%s: %s", self._name, cause)
+        while tls is not None and self._io_outbox:  # the connection never opened: unsent
+            entry = self._io_outbox.popleft()
+            self._io_settle(entry, error_for(PublishTlsError, cause, entry))
         self._io_fail_all(cause)
 
     @_on_loop

@@ -20,8 +20,9 @@ from pika.exceptions import AMQPError, ChannelClosedByBroker  # type: ignore[imp
 
 from mqwire.topology.credentials import mask_resolved_url
 
-from ..errors import BrokerError, ConfigurationError, certificate_problem, describe_error
-from .params import connection_parameters
+from ..errors import BrokerError, ConfigurationError, describe_error
+from ..tls import TlsSettings
+from .params import connection_parameters, tls_refusal
 
 log = logging.getLogger("mqwire.scheduler")
 
@@ -34,10 +35,12 @@ STATE_ARGUMENTS = {"x-max-length": 1}
 class BrokerLock:
     """``mqwire.scheduler`` (or ``name``) on the broker at ``url``, for one scheduler."""
 
-    def __init__(self, url: str, name: str, *, heartbeat: int | None = 30) -> None:
+    def __init__(
+        self, url: str, name: str, *, heartbeat: int | None = 30, tls: TlsSettings | None = None
+    ) -> None:
         self.name, self.state_queue = name, f"{name}.state"
         self._masked = mask_resolved_url(url)
-        self._params = connection_parameters(url, name=f"mserve:scheduler:{name}",
+        self._params = connection_parameters(url, name=f"mserve:scheduler:{name}", tls=tls,
                                              heartbeat=heartbeat)  # fmt: skip
         self._connection: Any = None
         self._channel: Any = None
@@ -46,7 +49,7 @@ class BrokerLock:
         """Declare the lock queue; False while another scheduler holds it or the broker is away.
 
         Raises:
-            ConfigurationError: a certificate that can never verify, or access refused.
+            ConfigurationError: a TLS handshake that can never succeed, or access refused.
         """
         try:
             if self._connection is None or not self._connection.is_open:
@@ -61,10 +64,10 @@ class BrokerLock:
             raise ConfigurationError(
                 f"scheduler lock {self.name!r} on {self._masked}: {exc.reply_code} {exc.reply_text}"
             ) from None
-        except AMQPError as exc:
-            certificate = certificate_problem(exc)
-            if certificate is not None:
-                raise ConfigurationError(f"{self._masked}: {certificate}") from None
+        except (AMQPError, OSError) as exc:  # pika raises a failed TLS handshake as it is
+            refused = tls_refusal(exc, self._params)  # its own thread: a probe may block
+            if refused is not None:
+                raise ConfigurationError(f"{self._masked}: {refused}") from None
             log.warning("scheduler: cannot reach %s: %s", self._masked, describe_error(exc))
             self._drop()
             return False

@@ -21,28 +21,30 @@ from mqwire.topology.declarations import Declarations, QueueDeclaration
 
 from .._fastpath.switch import Fastpath, for_process
 from ..dispatch import Delivery
-from ..errors import Lost, WorkerError, describe_error, fatal_error
+from ..errors import ExitCode, Lost, WorkerError, describe_error, fatal_error
+from ..tls import TlsSettings
 from ..wire import properties_dict
 from .connections import tornado_connection
 from .consumer_channel import PIKA_ERRORS as _PIKA_ERRORS
 from .consumer_channel import PikaConsumerChannel, consumer_timeout
-from .params import connection_parameters
+from .params import connection_parameters, tls_refusal
 
 #: The worker's callback for a delivery, with the channel to settle it on.
 OnMessage = Callable[["PikaConsumerChannel", Delivery], None]
 
 
 def session_factory(
-    url: str, *, name: str, heartbeat: int | None = None
+    url: str, *, name: str, heartbeat: int | None = None, tls: TlsSettings | None = None
 ) -> Callable[[Callable[[str], None]], AmqpSession]:
-    """Sessions of consumer ``name`` on ``url``; the URL is checked now, not at connect.
+    """Sessions of consumer ``name`` on ``url``; the URL and TLS files are checked now, not
+    at connect.
 
     Raises:
-        ConfigurationError: the URL is not an AMQP URL pika accepts, or its TLS options would
-            not verify the broker.
+        ConfigurationError: the URL is not an AMQP URL pika accepts, its TLS options would
+            not verify the broker, or a ``tls`` file cannot be used.
     """
     masked_url = mask_resolved_url(url)
-    params = connection_parameters(url, name=f"mserve:{name}", heartbeat=heartbeat)
+    params = connection_parameters(url, name=f"mserve:{name}", tls=tls, heartbeat=heartbeat)
 
     def new_session(on_lost: Callable[[str], None]) -> AmqpSession:
         return AmqpSession(params, masked_url, on_lost)
@@ -95,7 +97,13 @@ class AmqpSession:
             await opened
         except Exception as exc:  # Lost too: a stop request, reported as where it happened
             self.connection = None
-            raise _translated(exc, f"connecting to {self.masked_url}") from None
+            during = f"connecting to {self.masked_url}"
+            if self._params.ssl_options is not None and not isinstance(exc, Lost):
+                loop = asyncio.get_running_loop()  # its probe may block: not on the loop
+                refused = await loop.run_in_executor(None, tls_refusal, exc, self._params)
+                if refused is not None:
+                    raise WorkerError(f"{during}: {refused}", ExitCode.CONFIG) from None
+            raise _translated(exc, during) from None
 
     async def declare(self, plan: Declarations) -> None:
         """Exchanges, queues (retry and dead-letter ones included), bindings: idempotent."""

@@ -45,6 +45,7 @@ from ..errors import (
     PublishError,
     describe_error,
 )
+from ..tls import TlsSettings
 from ..wire import WireMessage
 from .connections import publisher_loop
 from .entries import (
@@ -81,8 +82,9 @@ class AmqpTransport(PublishIo):
         fastpath: Fastpath | None = None,
         blocked_timeout: float = 0.0,
         state: ConnectionState | None = None,
+        tls: TlsSettings | None = None,
     ) -> None:
-        """Parse settings only (:class:`ConfigurationError` on a bad URL or
+        """Parse settings only (:class:`ConfigurationError` on a bad URL, ``tls`` file or
         ``MQWIRE_FASTPATH``); the connection opens on the first :meth:`send`.
 
         ``confirm_timeout`` bounds a whole ``send`` (including a reconnect), so keep
@@ -101,7 +103,7 @@ class AmqpTransport(PublishIo):
         self._masked_url = mask_resolved_url(url)
         self._scrub = scrubber(url)
         self._params = connection_parameters(
-            url, name=name, heartbeat=heartbeat, connect_timeout=connect_timeout
+            url, name=name, tls=tls, heartbeat=heartbeat, connect_timeout=connect_timeout
         )
         self._confirm_timeout = confirm_timeout
         self._lock = threading.Lock()  # guards _closed, _thread, _loop

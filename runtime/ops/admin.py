@@ -25,6 +25,7 @@ from ..dispatch import (
     TASK_HEADER,
 )
 from ..errors import ConfigurationError
+from ..tls import TlsSettings
 from ..wiring.factories import ConsumerSpec
 from ..wiring.registry import Registry
 from .verify import UNCHECKED_WITH_API, UNVERIFIABLE, Finding
@@ -53,25 +54,26 @@ class AdminExit(enum.IntEnum):
 
 @dataclass(frozen=True)
 class Target:
-    """One broker URL and everything the topology declares there."""
+    """One broker URL (with its TLS settings) and everything the topology declares there."""
 
     url: str
     plan: Declarations
+    tls: TlsSettings | None = None
 
     def queue(self, name: str) -> QueueDeclaration | None:
         return next((q for q in self.plan.queues if q.name == name), None)
 
 
 def targets(registry: Registry) -> list[Target]:
-    """The declaration plan per broker URL, over every amqp publisher_consumer."""
-    by_url: dict[str, list[Any]] = {}
+    """The declaration plan per broker URL and TLS, over every amqp publisher_consumer."""
+    by_url: dict[tuple[str, TlsSettings | None], list[Any]] = {}
     for name in sorted(registry.components):
         spec = registry.consumer(name)
         if isinstance(spec, ConsumerSpec) and spec.settings.url:
-            by_url.setdefault(spec.settings.url, []).append(spec.settings)
+            by_url.setdefault((spec.settings.url, spec.settings.tls), []).append(spec.settings)
     if not by_url:
         raise ConfigurationError("no amqp publisher_consumer with a url in this topology")
-    return [Target(url, declarations(s, registry.queues)) for url, s in by_url.items()]
+    return [Target(url, declarations(s, registry.queues), tls) for (url, tls), s in by_url.items()]
 
 
 def queue_kind(registry: Registry, name: str) -> str:

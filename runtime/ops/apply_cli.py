@@ -68,7 +68,7 @@ def _live_bindings(target: Target, args: argparse.Namespace) -> list[LiveBinding
             )
         return None
     try:
-        where = endpoint(target.url, args.management_url)
+        where = endpoint(target.url, args.management_url, target.tls)
         print(f"mqctl: management API {where.masked} ({where.origin})", file=sys.stderr)
         return ManagementApi(where).bindings()
     except ManagementUnavailable as exc:
@@ -137,7 +137,8 @@ def cmd_apply(found: Sequence[Target], args: argparse.Namespace, stdin: TextIO =
     """Look at every broker, print the plan, then (unless ``--dry-run``) apply it."""
     planned: list[Planned] = []
     for target in found:  # an unreachable broker or management API: nothing changed yet
-        with Admin(target.url) as broker:  # first: an unreachable broker is the one error
+        # first: an unreachable broker is the one error
+        with Admin(target.url, target.tls) as broker:
             live = _live_bindings(target, args)
             steps = _look(broker, target, live, args.prune)
         planned.append(Planned(target, mask_resolved_url(target.url), steps, live is not None))
@@ -160,7 +161,7 @@ def cmd_apply(found: Sequence[Target], args: argparse.Namespace, stdin: TextIO =
         print("mqctl: not confirmed; nothing was changed", file=sys.stderr)
         return AdminExit.ERROR
     for item in planned:
-        with Admin(item.target.url) as broker:
+        with Admin(item.target.url, item.target.tls) as broker:
             _execute(broker, item)
         print(f"applied to {item.masked}: {done_line(item.steps)}")
     return AdminExit.OK

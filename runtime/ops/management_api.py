@@ -22,6 +22,7 @@ from urllib.parse import quote, unquote, urlsplit
 from mqwire.topology.credentials import mask_resolved_url
 
 from ..errors import ManagementUnavailable
+from ..tls import TlsSettings, client_context
 
 #: Seconds to wait for one answer of the management API.
 TIMEOUT = 5.0
@@ -38,6 +39,10 @@ class Endpoint:
     password: str
     vhost: str
     origin: str = "given by --management-url"
+    #: The AMQP connection's TLS settings: the same CA, client certificate and ``verify``.
+    tls: TlsSettings | None = None
+    #: The name its certificate must be for, when not its host (``tls.server_hostname``).
+    server_hostname: str | None = None
 
     @property
     def masked(self) -> str:
@@ -46,15 +51,18 @@ class Endpoint:
         return mask_resolved_url(parts._replace(netloc=netloc).geturl())
 
 
-def endpoint(amqp_url: str, management_url: str | None = None) -> Endpoint:
-    """The management endpoint for a broker URL (pure).
+def endpoint(
+    amqp_url: str, management_url: str | None = None, tls: TlsSettings | None = None
+) -> Endpoint:
+    """The management endpoint for a broker URL and its TLS settings (pure).
 
     Without ``management_url``: ``http://HOST:15672`` (``https://HOST:15671`` for ``amqps``),
     but only for a broker on AMQP's default port. A broker elsewhere is another node or a
     forwarded port whose management API may be anywhere; guessing once sent a topology's
     credentials to the wrong broker. Credentials come from ``management_url`` when it has
     them, else from the AMQP URL (``guest``/``guest`` when it has none, as pika assumes); the
-    vhost always from the AMQP URL.
+    vhost always from the AMQP URL. Over https, its certificate is checked as the AMQP
+    connection's ``tls`` says, against ``tls.server_hostname`` when it is on the AMQP host.
 
     Raises:
         ManagementUnavailable: no ``management_url``, and the AMQP port is not the default.
@@ -73,13 +81,17 @@ def endpoint(amqp_url: str, management_url: str | None = None) -> Endpoint:
         host = amqp.hostname or "localhost"
         host = f"[{host}]" if ":" in host else host
         base = f"{scheme}://{host}:{port}"
-        return Endpoint(base, user, password, vhost, "derived from the AMQP URL's host")
-    given = urlsplit(management_url)
-    if given.username is not None:
-        user, password = unquote(given.username), unquote(given.password or "")
-    hostport = given.netloc.rpartition("@")[2]
-    base = given._replace(netloc=hostport, query="", fragment="").geturl().rstrip("/")
-    return Endpoint(base, user, password, vhost)
+        origin = "derived from the AMQP URL's host"
+    else:
+        given = urlsplit(management_url)
+        if given.username is not None:
+            user, password = unquote(given.username), unquote(given.password or "")
+        hostport = given.netloc.rpartition("@")[2]
+        base = given._replace(netloc=hostport, query="", fragment="").geturl().rstrip("/")
+        origin = Endpoint.origin
+    same_host = urlsplit(base).hostname == (amqp.hostname or "localhost")
+    name = tls.server_hostname if tls and same_host else None
+    return Endpoint(base, user, password, vhost, origin, tls, name)
 
 
 @dataclass(frozen=True)
@@ -117,9 +129,11 @@ class ManagementApi:
         where = f"management API at {self.endpoint.masked}"
         try:
             if base.scheme == "https":
-                context = ssl.create_default_context()
-                connection: http.client.HTTPConnection = http.client.HTTPSConnection(
-                    base.netloc, timeout=self._timeout, context=context
+                connection: http.client.HTTPConnection = _Https(
+                    base.netloc,
+                    timeout=self._timeout,
+                    context=client_context(self.endpoint.tls),
+                    server_hostname=self.endpoint.server_hostname,
                 )
             else:
                 connection = http.client.HTTPConnection(base.netloc, timeout=self._timeout)
@@ -171,6 +185,22 @@ class ManagementApi:
             )
             for item in _listing(self._get(self._vhost_path("bindings")))
         ]
+
+
+class _Https(http.client.HTTPSConnection):
+    """HTTPS whose certificate must be for ``server_hostname`` (when given), not the host."""
+
+    def __init__(
+        self, netloc: str, *, timeout: float, context: ssl.SSLContext, server_hostname: str | None
+    ) -> None:
+        super().__init__(netloc, timeout=timeout, context=context)
+        self._tls_context, self._server_hostname = context, server_hostname
+
+    def connect(self) -> None:
+        if self._server_hostname is None:
+            return super().connect()
+        http.client.HTTPConnection.connect(self)
+        self.sock = self._tls_context.wrap_socket(self.sock, server_hostname=self._server_hostname)
 
 
 def _listing(data: Any) -> list[dict[str, Any]]:

@@ -112,7 +112,7 @@ class Management:
         if self._off:
             return None
         try:
-            where = endpoint(target.url, self._url)
+            where = endpoint(target.url, self._url, target.tls)
             if where.base_url not in self._named:  # which one, once: it is not always obvious
                 self._named.add(where.base_url)
                 print(f"mqctl: management API {where.masked} ({where.origin})", file=sys.stderr)
@@ -129,7 +129,8 @@ def cmd_queues(registry: Registry, found: Sequence[Target], args: argparse.Names
     management = Management(args, "unacked shown as n/a")
     complete = True
     for target in found:
-        with Admin(target.url) as broker:  # first: an unreachable broker is the one error
+        # first: an unreachable broker is the one error
+        with Admin(target.url, target.tls) as broker:
             stats = management.read(target, lambda api: api.queues())
             complete = complete and stats is not None
             for queue in target.plan.queues:
@@ -160,7 +161,7 @@ def cmd_remove(registry: Registry, found: Sequence[Target], args: argparse.Names
         if sys.stdin.readline().strip() != args.queue:
             print(f"mqctl: not confirmed; queue {args.queue!r} left as it was", file=sys.stderr)
             return AdminExit.ERROR
-    with Admin(target.url) as broker:
+    with Admin(target.url, target.tls) as broker:
         count = broker.purge(args.queue) if verb == "purge" else broker.delete(args.queue)
     done = "purged" if verb == "purge" else "deleted"
     print(f"{done} {args.queue!r}: {count} message(s) removed")
@@ -170,7 +171,7 @@ def cmd_remove(registry: Registry, found: Sequence[Target], args: argparse.Names
 def cmd_dead_letters(registry: Registry, found: Sequence[Target], args: argparse.Namespace) -> int:
     _, dlq = admin.dead_letter_queue_of(registry, args.queue)
     target = admin.find_queue(found, dlq, allow_any=False)
-    with Admin(target.url) as broker:
+    with Admin(target.url, target.tls) as broker:
         letters = [admin.read_dead_letter(p, b) for p, b in broker.peek(dlq, args.limit)]
     if args.json:
         print(json.dumps([d.as_json() for d in letters], indent=2))
@@ -189,7 +190,7 @@ def cmd_replay(registry: Registry, found: Sequence[Target], args: argparse.Names
     def choose(properties: Any) -> bool:
         return admin.selected(properties, queue, args.ids, args.all)
 
-    with Admin(target.url) as broker:
+    with Admin(target.url, target.tls) as broker:
         moved = broker.replay(dlq, queue, choose, admin.replay_properties)
     print(f"replayed {len(moved)} message(s) from {dlq!r} to {queue!r}")
     missing = sorted(set(args.ids) - set(moved))
@@ -204,7 +205,7 @@ def cmd_verify(registry: Registry, found: Sequence[Target], args: argparse.Names
     management = Management(args, "bindings not checked")
     unchecked = 0  # bindings not compared, for want of the management API
     for target in found:
-        with Admin(target.url) as broker:
+        with Admin(target.url, target.tls) as broker:
             live = management.read(target, lambda api: api.bindings())
             if live is None:
                 unchecked += len(target.plan.bindings)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from mqwire.topology.declarations import Declarations
 
 from ..errors import ManagementUnavailable
+from ..tls import TlsSettings
 
 #: Seconds to wait for the workers to be consuming before looking anyway.
 READY_WAIT = 10.0
@@ -24,7 +25,9 @@ READY_WAIT = 10.0
 TIMEOUT = 3.0
 
 
-def extra_bindings(url: str, plan: Declarations, timeout: float = TIMEOUT) -> list[str]:
+def extra_bindings(
+    url: str, plan: Declarations, timeout: float = TIMEOUT, tls: TlsSettings | None = None
+) -> list[str]:
     """The bindings on ``plan``'s exchanges that it does not declare, by name.
 
     Raises:
@@ -33,14 +36,16 @@ def extra_bindings(url: str, plan: Declarations, timeout: float = TIMEOUT) -> li
     from .management_api import ManagementApi, endpoint
     from .verify import compare_bindings
 
-    live = ManagementApi(endpoint(url), timeout).bindings()
+    live = ManagementApi(endpoint(url, tls=tls), timeout).bindings()
     return [f.name for f in compare_bindings(plan, live) if f.state == "extra"]
 
 
-def check_bindings(name: str, url: str, plan: Declarations, log: logging.Logger) -> None:
+def check_bindings(
+    name: str, url: str, plan: Declarations, log: logging.Logger, tls: TlsSettings | None = None
+) -> None:
     """Log a warning naming the extra bindings, or one info line saying why none was done."""
     try:
-        extras = extra_bindings(url, plan)
+        extras = extra_bindings(url, plan, tls=tls)
     except ManagementUnavailable as exc:
         log.info("%s: could not check for bindings the topology does not have: %s", name, exc)
         return
@@ -57,12 +62,13 @@ def check_bindings(name: str, url: str, plan: Declarations, log: logging.Logger)
 
 
 async def check_when_consuming(
-    checks: Sequence[tuple[str, str, Declarations]],
+    checks: Sequence[tuple[str, str, Declarations, TlsSettings | None]],
     ready: Callable[[], bool],
     log: logging.Logger,
     wait: float = READY_WAIT,
 ) -> None:
-    """Once ``ready()`` (or ``wait`` seconds on), run the (name, url, plan) checks in a thread."""
+    """Once ``ready()`` (or ``wait`` seconds on), run the (name, url, plan, tls) checks in a
+    thread."""
     checks = [c for c in checks if c[2].exchanges]  # no exchange of its own: nothing to look at
     if not checks:
         return
@@ -71,7 +77,7 @@ async def check_when_consuming(
         await asyncio.sleep(0.1)
 
     def run() -> None:
-        for name, url, plan in checks:
-            check_bindings(name, url, plan, log)
+        for name, url, plan, tls in checks:
+            check_bindings(name, url, plan, log, tls)
 
     threading.Thread(target=run, name="mqwire-binding-check", daemon=True).start()

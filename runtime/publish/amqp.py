@@ -63,6 +63,7 @@ class AmqpPublisher(BasePublisher):
             confirm_timeout=confirm_timeout,
             fastpath=fastpath,
             blocked_timeout=blocked_timeout,
+            tls=settings.tls,
         )
 
     def send(

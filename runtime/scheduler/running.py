@@ -13,6 +13,7 @@ from collections.abc import Callable
 from mqwire.topology.model import Schedule
 
 from ..errors import ConfigurationError
+from ..tls import TlsSettings
 from ..wiring.factories import ConsumerSpec
 from ..wiring.registry import Registry
 from .scheduler import Lock, Scheduler
@@ -21,8 +22,9 @@ from .scheduler import Lock, Scheduler
 DEFAULT_LOCK = "mqwire.scheduler"
 
 
-def lock_url(registry: Registry) -> str:
-    """Where the lock is held: the broker of the first schedule's publisher_consumer.
+def lock_broker(registry: Registry) -> tuple[str, TlsSettings | None]:
+    """Where the lock is held: the broker (URL and TLS) of the first schedule's
+    publisher_consumer.
 
     Raises:
         ConfigurationError: no schedules, or that publisher_consumer has no broker.
@@ -37,7 +39,7 @@ def lock_url(registry: Registry) -> str:
             f"{first.publisher_consumer!r}, which has no broker (local transport) to hold "
             "the scheduler's lock on"
         )
-    return spec.settings.url
+    return spec.settings.url, spec.settings.tls
 
 
 def publisher_fire(registry: Registry) -> Callable[[Schedule, float, str], None]:

@@ -8,6 +8,7 @@ adds one; ``make_registry()`` builds every publisher_consumer through its factor
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -22,6 +23,8 @@ from ..errors import ConfigurationError
 from ..middleware import Chain
 from ..settings import PublisherConsumerSettings, read_settings
 from .registry import Registry
+
+log = logging.getLogger("mqwire.tls")
 
 
 def resolve_dotted(path: str) -> Any:
@@ -51,7 +54,7 @@ class Configurator:
         settings: the flat settings (``<prefix>``, ``<prefix>.url``, ``<prefix>.routes``...).
         environ: where ``${VAR}`` placeholders are looked up; ``os.environ`` when omitted.
         topology: the compiled topology, when there is one (queues, retry policies, schemas).
-        base_dir: the folder ``schema:`` paths are relative to.
+        base_dir: the folder ``schema:`` and relative ``tls.*`` paths are relative to.
         middleware: run around every task and publish, in this order (``add_middleware``
             adds more after them); see ``mqwire.runtime.middleware``.
     """
@@ -96,7 +99,10 @@ class Configurator:
         """Register publisher_consumer ``name`` described by the keys below ``settings_prefix``."""
         if name in self._pcs:
             raise ConfigurationError(f"publisher_consumer {name!r} is added twice")
-        self._pcs[name] = read_settings(self.settings, name, settings_prefix, self.environ)
+        pc = read_settings(self.settings, name, settings_prefix, self.environ, self.base_dir)
+        if pc.tls and pc.tls.unverified_warning and pc.transport == "amqp":
+            log.warning("publisher_consumer %r: %s", name, pc.tls.unverified_warning)
+        self._pcs[name] = pc
 
     def settings_for(self, prefix: str) -> PublisherConsumerSettings:
         for pc in self._pcs.values():

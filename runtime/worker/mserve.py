@@ -179,17 +179,17 @@ async def serve(registry: Registry, specs: Sequence[ConsumerSpec], args: argpars
     )  # fmt: skip
     stuck = StuckTasks(args.max_stuck)
     workers = []
-    checks = []  # (name, url, plan): bindings to compare once consuming (management API)
+    checks = []  # (name, url, plan, tls): bindings to compare once consuming (management API)
     for spec in specs:
         for queue in spec.queues:
             if registry.task_for_queue(queue.name) is None:
                 log.warning("queue %r has no task: its messages will be dead-lettered", queue.name)
         plan = declarations([spec.settings], registry.queues)
-        url, heartbeat = spec.settings.url or "", spec.settings.heartbeat
-        connect = session_factory(url, name=spec.name, heartbeat=heartbeat)
+        url, heartbeat, tls = spec.settings.url or "", spec.settings.heartbeat, spec.settings.tls
+        connect = session_factory(url, name=spec.name, heartbeat=heartbeat, tls=tls)
         outcomes_name = f"mserve:{spec.name}:outcomes"
         outcomes = AmqpTransport(
-            url, name=outcomes_name, heartbeat=heartbeat,
+            url, name=outcomes_name, heartbeat=heartbeat, tls=tls,
             state=registry.metrics.connection(outcomes_name),
         )  # fmt: skip
         worker = Worker(
@@ -197,7 +197,7 @@ async def serve(registry: Registry, specs: Sequence[ConsumerSpec], args: argpars
             connect=connect, outcomes=outcomes, options=options, stuck=stuck,
         )  # fmt: skip
         workers.append(worker)
-        checks.append((spec.name, url, plan))
+        checks.append((spec.name, url, plan, tls))
 
     loop = asyncio.get_running_loop()
     stopped = asyncio.Event()  # the scheduler alone waits for it
@@ -242,7 +242,8 @@ def start_scheduler(registry: Registry, args: argparse.Namespace) -> threading.E
     from ..amqp.schedule_lock import BrokerLock
     from ..scheduler import running
 
-    lock = BrokerLock(running.lock_url(registry), args.schedule_lock)
+    url, tls = running.lock_broker(registry)
+    lock = BrokerLock(url, args.schedule_lock, tls=tls)
     _, _, stop = running.start(registry, lock)
     return stop
 
@@ -258,9 +259,9 @@ def main(argv: Sequence[str] | None = None, prog: str = "mserve") -> int:
         registry = load(args.config)
         specs = select_consumers(registry, args.names, args.queue, allow_none=args.schedules)
         if args.schedules:
-            from ..scheduler.running import lock_url
+            from ..scheduler.running import lock_broker
 
-            lock_url(registry)  # a topology without schedules, or a lock nowhere: exit 2
+            lock_broker(registry)  # a topology without schedules, or a lock nowhere: exit 2
     except MqError as exc:
         print(f"mserve: error: {exc}", file=sys.stderr)
         return ExitCode.CONFIG

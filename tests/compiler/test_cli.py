@@ -142,6 +142,24 @@ def test_literal_password_needs_the_flag(project: Path) -> None:
     assert mq_compile("topology.yaml", "--allow-literal-password", cwd=project).returncode == 0
 
 
+def test_unverified_tls_needs_the_flag(project: Path) -> None:
+    topology = project / "topology.yaml"
+    url = "    url: ${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2F}\n"
+    text = topology.read_text()
+    assert url in text
+    topology.write_text(text.replace(url, url + "    tls: {verify: false}\n"))
+
+    refused = mq_compile("topology.yaml", cwd=project)
+    assert refused.returncode == 2
+    assert "verify: false turns off TLS verification" in refused.stderr
+    assert "--allow-unverified-tls" in refused.stderr
+    assert not (project / "compiled.ini").exists()
+
+    allowed = mq_compile("topology.yaml", "--allow-unverified-tls", cwd=project)
+    assert allowed.returncode == 0, allowed.stderr
+    assert "tls.verify = false" in (project / "compiled.ini").read_text()
+
+
 def test_scan_imports_packages_beside_the_topology(project: Path) -> None:
     package = project / "ticketing"
     (package / "mail.py").write_text(

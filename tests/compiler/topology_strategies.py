@@ -8,6 +8,8 @@ tests need no ``assume``:
   words ``dead``/``retry``/``5s``/``500ms`` so derived-name collisions can come up and are
   avoided on purpose, see ``_queues``); nothing starts with the reserved ``amq.``;
 - prefixes start with distinct words, so no prefix equals or extends another;
+- ``tls:`` only on URLs that are not plainly ``amqp://``, with verify true or left out, and
+  a client certificate always with its key;
 - URLs use placeholders, percent signs (``%2F``, ``%%``, ``%(x)s``), ``#``, ``;``, ``$$`` and
   non-ASCII text, but never a literal password (only guest/guest), a stray ``$`` or an ``@``
   in the path, and never whitespace at either end;
@@ -121,6 +123,25 @@ urls = st.one_of(
         st.sampled_from(["", "?heartbeat=0", "?heartbeat=30&connection_attempts=3"]),
     ),
 )
+
+#: Certificate paths: placeholders, relative and absolute, never a path of the machine.
+tls_paths = st.one_of(
+    st.sampled_from(["${TLS_DIR}/ca.pem", "certs/ca.pem", "/srv/tls/client.key", "a b/$$1.pem"]),
+    st.lists(free_text, min_size=1, max_size=3).map("/".join),
+)
+
+
+@st.composite
+def tls_settings(draw: st.DrawFn) -> dict[str, Any]:
+    """A ``tls:`` that needs no flag: a CA, a client certificate and key, a name, or none."""
+    tls: dict[str, Any] = {}
+    _maybe(draw, tls, "ca_file", tls_paths)
+    if draw(st.booleans()):
+        tls["cert_file"], tls["key_file"] = draw(tls_paths), draw(tls_paths)
+    _maybe(draw, tls, "server_hostname", st.sampled_from(["mq.internal", "${MQ_NAME}", "10.1.2.3"]))
+    _maybe(draw, tls, "verify", st.just(True))
+    return tls
+
 
 schema_paths = st.one_of(
     st.sampled_from(["schemas/msg.json", "my schema.json", "../schemas/v1/x#1.json"]),
@@ -244,6 +265,8 @@ def topology_dicts(draw: st.DrawFn) -> dict[str, Any]:
     for name in connection_names:
         connection: dict[str, Any] = {"url": draw(urls)}
         _maybe(draw, connection, "heartbeat", st.integers(0, 65535))
+        if not connection["url"].startswith("amqp://"):  # amqps://, or a placeholder
+            _maybe(draw, connection, "tls", tls_settings())
         connections[name] = connection
 
     pc_names = draw(st.lists(names, min_size=1, max_size=3, unique=True))

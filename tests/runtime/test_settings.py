@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import pytest
 
 from mqwire.runtime.errors import ConfigurationError
 from mqwire.runtime.settings import KNOWN_KEYS, PublisherConsumerSettings, read_settings
+from mqwire.runtime.tls import TlsSettings
 from mqwire.topology.model import Route
 
 AMQP = "mqwire.runtime.publisher.pika_publisher_factory"
@@ -211,3 +213,57 @@ def test_a_broken_placeholder_in_a_url_does_not_show_the_password() -> None:
         read({"shop.mq.url": "amqp://app:s3cret${X@mq.example.com/"}, {"X": "x"})
 
     assert "shop.mq.url" in str(raised.value) and "s3cret" not in str(raised.value)
+
+
+def test_tls_keys_are_resolved_and_relative_paths_are_made_absolute(tmp_path: Path) -> None:
+    settings = read_settings(
+        {
+            "shop.mq": AMQP,
+            "shop.mq.tls.ca_file": "${TLS_DIR}/ca.pem",
+            "shop.mq.tls.cert_file": "certs/client.pem",
+            "shop.mq.tls.key_file": "/srv/tls/$$client.key",
+            "shop.mq.tls.server_hostname": "${MQ_NAME:-mq.internal}",
+            "shop.mq.tls.verify": "true",
+        },
+        "shop",
+        "shop.mq",
+        {"TLS_DIR": "/etc/mq"},
+        tmp_path,
+    )
+
+    assert settings.tls == TlsSettings(
+        "shop.mq.tls",
+        ca_file="/etc/mq/ca.pem",
+        cert_file=str(tmp_path / "certs/client.pem"),
+        key_file="/srv/tls/$client.key",
+        server_hostname="mq.internal",
+        verify=True,
+    )
+
+
+def test_no_tls_key_means_no_tls_and_verify_alone_means_tls_with_defaults() -> None:
+    assert read().tls is None
+    assert read({"shop.mq.tls.verify": "false"}).tls == TlsSettings("shop.mq.tls", verify=False)
+    assert read({"shop.mq.tls.ca_file": "/ca.pem"}).tls == TlsSettings("shop.mq.tls", "/ca.pem")
+
+
+def test_a_tls_path_that_resolves_to_nothing_is_unset() -> None:
+    tls = read({"shop.mq.tls.ca_file": "${CA:-}", "shop.mq.tls.verify": "true"}).tls
+
+    assert tls == TlsSettings("shop.mq.tls", ca_file=None)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"shop.mq.tls.ca_file": "${TLS_DIR}/ca.pem"}, "shop.mq.tls.ca_file: "),
+        ({"shop.mq.tls.verify": "nope"}, "shop.mq.tls.verify has value 'nope'"),
+        ({"shop.mq.tls.cert_file": "/c.pem"}, "shop.mq.tls.cert_file is set but shop.mq.tls.key"),
+        ({"shop.mq.tls.key_file": "/c.key"}, "shop.mq.tls.key_file is set but shop.mq.tls.cert"),
+    ],
+)
+def test_bad_tls_settings_are_errors_naming_the_key(extra: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        read(extra)
+
+    assert message in str(raised.value)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mqwire.topology import Route, TopologyErrors, load_topology, load_topology_file
-from mqwire.topology.model import DEFAULT_PREFETCH
+from mqwire.topology.model import DEFAULT_PREFETCH, Tls
 
 CASES = Path(__file__).parent.parent / "compiler" / "cases"
 
@@ -87,3 +87,14 @@ def test_literal_password_is_allowed_only_when_asked() -> None:
     with pytest.raises(TopologyErrors):
         load_topology(text)
     assert load_topology(text, allow_literal_password=True).connections["c"].url == "amqp://u:pw@h/"
+
+
+def test_unverified_tls_is_allowed_only_when_asked() -> None:
+    text = MINIMAL.replace(
+        "publisher_consumers:",
+        "connections:\n  c: {url: 'amqps://h/', tls: {verify: false}}\npublisher_consumers:",
+    )
+    with pytest.raises(TopologyErrors) as refused:
+        load_topology(text)
+    assert "pass --allow-unverified-tls" in str(refused.value)
+    assert load_topology(text, allow_unverified_tls=True).connections["c"].tls == Tls(verify=False)

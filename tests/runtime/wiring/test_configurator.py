@@ -268,3 +268,32 @@ def test_resolve_dotted_reports_the_import_error_of_the_module_itself(
         resolve_dotted("broken_factory_mod:factory")
 
     assert isinstance(raised.value.__cause__, RuntimeError)
+
+
+@pytest.mark.parametrize(
+    ("factory", "warned"), [("mqwire.runtime.publisher.pika_publisher_factory", 1), (LOCAL, 0)]
+)
+def test_unverified_tls_is_logged_once_per_amqp_publisher_consumer_when_added(
+    caplog: pytest.LogCaptureFixture, factory: str, warned: int
+) -> None:
+    settings = {
+        "jobs.mq": factory,
+        "jobs.mq.url": "amqps://guest:guest@127.0.0.1:5671/%2F",
+        "jobs.mq.tls.verify": "false",
+    }
+    config = Configurator(settings)
+    with caplog.at_level("WARNING", logger="mqwire.tls"):
+        config.add_publisher_consumer("jobs", "jobs.mq")
+        config.make_registry().close()  # builds the publisher: no second warning from there
+
+    records = [r for r in caplog.records if r.name == "mqwire.tls"]
+    assert len(records) == warned
+    if warned:
+        assert (
+            records[0]
+            .getMessage()
+            .startswith(
+                "publisher_consumer 'jobs': jobs.mq.tls.verify is false: the broker's certificate "
+                "and host name are not checked"
+            )
+        )
