@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
@@ -135,8 +137,21 @@ def test_transport_local_compiles_every_publisher_consumer_in_process(
     assert {pc.transport for pc in topology.publisher_consumers.values()} == {"local"}
     assert {pc.connection for pc in topology.publisher_consumers.values()} == {None}
     monkeypatch.syspath_prepend(str(project))
-    with load(project / "compiled.ini", environ={}) as registry:  # no AMQP_URL needed
-        assert sorted(registry.components) == ["cart", "lots"]
+    with own_ticketing_package(), load(project / "compiled.ini", environ={}) as registry:
+        assert sorted(registry.components) == ["cart", "lots"]  # no AMQP_URL was needed
+
+
+@contextlib.contextmanager
+def own_ticketing_package() -> Iterator[None]:
+    """Import this project's ``ticketing`` here; the example's (if loaded) is back afterwards."""
+    loaded = [m for m in sys.modules if m.partition(".")[0] == "ticketing"]
+    saved = {name: sys.modules.pop(name) for name in loaded}
+    try:
+        yield
+    finally:
+        for name in [m for m in sys.modules if m.partition(".")[0] == "ticketing"]:
+            del sys.modules[name]
+        sys.modules.update(saved)
 
 
 def test_literal_password_needs_the_flag(project: Path) -> None:
