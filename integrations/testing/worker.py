@@ -126,14 +126,18 @@ class WorkerProcess:
 
     @property
     def status_port(self) -> int:
-        """The port of its ``--http`` endpoint (waits until it listens)."""
+        """The port of its ``--http`` endpoint: the one given, else the one it logs once it
+        listens (waited for; a ``--log-config`` that sends the log elsewhere hides it)."""
         __tracebackhide__ = True
+        port = self._http_address()[1]
+        if port:
+            return port
 
         def logged() -> re.Match[str] | None:
             self._check_running("before it was ready")
             return _STATUS_PORT.search(self.output())
 
-        found = wait_until(logged, timeout=30, what="mserve's status endpoint")
+        found = wait_until(logged, timeout=30, what="mserve's status endpoint in its log")
         return int(cast(re.Match[str], found)[1])  # wait_until returns it only once found
 
     def http_get(self, path: str, timeout: float = 10.0) -> tuple[int, str]:
@@ -142,7 +146,7 @@ class WorkerProcess:
         Raises:
             OSError: it did not answer within ``timeout`` seconds (a stopped or busy worker).
         """
-        host = self._http_host()
+        host = self._http_address()[0]
         connection = http.client.HTTPConnection(host, self.status_port, timeout=timeout)
         try:
             connection.request("GET", path)
@@ -151,12 +155,12 @@ class WorkerProcess:
         finally:
             connection.close()
 
-    def _http_host(self) -> str:
+    def _http_address(self) -> tuple[str, int]:
+        """Where to reach the endpoint: the ``--http`` given (port 0: not known yet)."""
         from mqwire.runtime.worker.status_http import LOOPBACK, parse_http_address
 
-        given = _option(self.args, "--http")
-        host = parse_http_address(given)[0] if given else LOOPBACK
-        return LOOPBACK if host in _UNSPECIFIED_HOSTS else host
+        host, port = parse_http_address(_option(self.args, "--http") or "0")
+        return (LOOPBACK if host in _UNSPECIFIED_HOSTS else host), port
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         """Wait until it consumes every queue it serves (``/readyz`` answers 200)."""
@@ -165,7 +169,11 @@ class WorkerProcess:
 
         def ready() -> bool:
             self._check_running("before it was ready")
-            status, body = self.http_get("/readyz")
+            try:
+                status, body = self.http_get("/readyz", timeout=5)
+            except OSError as exc:  # not listening yet (a given --http port), or busy
+                last[0] = f"its status endpoint did not answer: {type(exc).__name__}: {exc}"
+                return False
             last[0] = body.strip()
             return status == 200
 

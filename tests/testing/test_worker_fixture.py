@@ -7,6 +7,7 @@ test can tell whether ``wait_idle`` returned before the work it waited for was d
 from __future__ import annotations
 
 import signal
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -117,3 +118,26 @@ def test_the_worker_stops_as_a_deployment_stops_it(worker: WorkerProcess, tmp_pa
     assert worker.stop() == 0
     assert "exiting with 0 (OK)" in worker.output()
     assert {pid for *_, pid in events(tmp_path / "records.txt")} == {worker.pid}
+
+
+def test_a_given_http_port_is_used_without_reading_it_from_the_log(
+    mqwire_worker: Start, rabbitmq_url: str, tmp_path: Path
+) -> None:
+    ini = wiring.compile_into(tmp_path, TOPOLOGY)
+    config = tmp_path / "logging.ini"  # the whole log to a file: the port line never shows
+    config.write_text(
+        "[loggers]\nkeys=root\n[handlers]\nkeys=file\n[formatters]\nkeys=\n"
+        "[logger_root]\nlevel=INFO\nhandlers=file\n"
+        f"[handler_file]\nclass=FileHandler\nargs=({str(tmp_path / 'all.log')!r},)\n"
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    args = ["--log-config", str(config), "--http", f"127.0.0.1:{port}"]
+
+    worker = mqwire_worker(ini, mserve_environ(rabbitmq_url, tmp_path), args=args)
+
+    assert worker.status_port == port
+    assert worker.http_get("/readyz")[0] == 200
+    assert worker.output() == ""
+    assert f"status on port {port}" in (tmp_path / "all.log").read_text()
