@@ -57,6 +57,15 @@ def compile_topology(topology: Topology, options: CompileOptions | None = None) 
 
 
 def with_transport(topology: Topology, transport: Transport) -> Topology:
-    """The same topology with every publisher_consumer on ``transport`` (``--transport``)."""
-    pcs = {n: replace(pc, transport=transport) for n, pc in topology.publisher_consumers.items()}
+    """The same topology with every publisher_consumer on ``transport`` (``--transport``).
+
+    On the local transport a publisher_consumer has no connection: its URL would be resolved
+    at ``load()`` for nothing, so a test would need ``AMQP_URL`` set without a broker.
+    """
+    pcs = {
+        n: replace(
+            pc, transport=transport, connection=pc.connection if transport == "amqp" else None
+        )
+        for n, pc in topology.publisher_consumers.items()
+    }
     return replace(topology, publisher_consumers=frozen_mapping(pcs))

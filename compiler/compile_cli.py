@@ -12,7 +12,7 @@ from typing import TextIO
 
 from mqwire.schemas import load_schema
 from mqwire.topology.cli_support import ExitCode
-from mqwire.topology.model import TRANSPORTS
+from mqwire.topology.model import TRANSPORTS, Transport
 
 from ._cli import Command, add_import_argument, read_topology
 from .compile import CompileOptions, compile_topology
@@ -102,34 +102,64 @@ def run(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
     if args.print_schema:
         print(json.dumps(load_schema(), indent=2), file=stdout)
         return ExitCode.OK
-    loaded = read_topology(
+    outputs = compile_file(
         args.topology,
         stderr,
-        outcome="nothing written",
+        output_dir=args.output_dir,
+        name=args.name,
+        transport=args.transport,
         allow_literal_password=args.allow_literal_password,
         allow_unverified_tls=args.allow_unverified_tls,
         check_imports=not args.no_import,
     )
-    if loaded is None:
+    if outputs is None:
         return ExitCode.INVALID
+    mode = WriteMode.CHECK if args.check else WriteMode.DIFF if args.diff else WriteMode.WRITE
+    return _finish(outputs, mode, stdout=stdout, stderr=stderr)
+
+
+def compile_file(
+    topology: str,
+    stderr: TextIO,
+    *,
+    output_dir: str | None = None,
+    name: str = "compiled",
+    transport: Transport | None = None,
+    allow_literal_password: bool = False,
+    allow_unverified_tls: bool = False,
+    check_imports: bool = True,
+) -> list[OutputFile] | None:
+    """Read, validate and compile ``topology``: the INI and registry to write (not written).
+
+    None after reporting every located error on ``stderr``. The pytest plugin compiles
+    applications' topologies with it, so a test sees what ``mq-compile`` would have said.
+    """
+    loaded = read_topology(
+        topology,
+        stderr,
+        outcome="nothing written",
+        allow_literal_password=allow_literal_password,
+        allow_unverified_tls=allow_unverified_tls,
+        check_imports=check_imports,
+    )
+    if loaded is None:
+        return None
     source = Path(loaded.source)
-    out_dir = Path(args.output_dir) if args.output_dir else source.parent
+    out_dir = Path(output_dir) if output_dir else source.parent
     options = CompileOptions(
         source=Path(os.path.relpath(source, out_dir)).as_posix(),
         source_sha256=hashlib.sha256(loaded.data).hexdigest(),
-        registry_file=f"{args.name}_registry.py",
-        transport=args.transport,
+        registry_file=f"{name}_registry.py",
+        transport=transport,
     )
     compiled = compile_topology(loaded.topology, options)
-    outputs = [
+    return [
         OutputFile(path, text, _display(path))
         for path, text in (
-            (out_dir / f"{args.name}.ini", compiled.ini),
+            (out_dir / f"{name}.ini", compiled.ini),
             (out_dir / options.registry_file, compiled.registry_py),
         )
     ]
-    mode = WriteMode.CHECK if args.check else WriteMode.DIFF if args.diff else WriteMode.WRITE
-    return _finish(outputs, mode, stdout=stdout, stderr=stderr)
 
 
 def _finish(outputs: list[OutputFile], mode: WriteMode, *, stdout: TextIO, stderr: TextIO) -> int:

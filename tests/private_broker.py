@@ -36,7 +36,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from ci_skip import skip_unless_ci
+
+from mqwire.testing import skip_unless_ci, wait_until
 
 #: Where node folders live: readable by the ``rabbitmq`` user (a temp dir under /root is not).
 BASE = Path(os.environ.get("MQWIRE_PRIVATE_NODES_DIR", "/tmp/mqwire-private-nodes"))
@@ -89,14 +90,6 @@ def _free_port(ports: range, taken: set[int]) -> int:
         taken.add(port)
         return port
     raise RuntimeError(f"no free port in {ports}")
-
-
-def _wait(condition: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.05)  # polling a pid or a port: cheap, unlike rabbitmqctl
 
 
 class PrivateNode:
@@ -247,7 +240,11 @@ class PrivateNode:
         if pid is None:
             raise RuntimeError(f"{self.name} is not running")
         os.kill(pid, signal.SIGKILL)
-        _wait(lambda: process_identity(pid) is None, 30, f"{self.name} (pid {pid}) to die")
+        wait_until(
+            lambda: process_identity(pid) is None,
+            timeout=30,
+            what=f"{self.name} (pid {pid}) to die",
+        )
 
     def stop(self) -> None:
         """Stop the node (kill it if it does not stop) and delete its folder."""
@@ -330,7 +327,9 @@ def stop_node(folder: Path, name: str) -> None:
         if process_identity(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        _wait(lambda: process_identity(pid) is None, 30, f"{name} (pid {pid}) to stop")
+        wait_until(
+            lambda: process_identity(pid) is None, timeout=30, what=f"{name} (pid {pid}) to stop"
+        )
     shutil.rmtree(folder, ignore_errors=True)
 
 

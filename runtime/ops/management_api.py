@@ -1,4 +1,4 @@
-"""The HTTP edge of ``mqctl``: RabbitMQ's management API, read-only, with the stdlib only.
+"""The HTTP edge of ``mqctl``: RabbitMQ's management API, with the stdlib only.
 
 AMQP cannot report unacknowledged counts nor list bindings; the management plugin's HTTP API
 can. ``mqctl`` uses it when it answers and falls back to AMQP alone when it does not, so every
@@ -116,7 +116,7 @@ class LiveBinding:
 
 
 class ManagementApi:
-    """Read-only calls on one vhost of the management API."""
+    """Calls on one vhost of the management API: mqctl's are read-only (GET)."""
 
     def __init__(self, where: Endpoint, timeout: float = TIMEOUT) -> None:
         self.endpoint = where
@@ -125,8 +125,28 @@ class ManagementApi:
         self._headers = {"Authorization": f"Basic {token}", "Accept": "application/json"}
 
     def _get(self, path: str) -> Any:
+        body = self._request("GET", path)
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            raise ManagementUnavailable(f"{self._where}: not JSON: {exc}") from None
+
+    @property
+    def _where(self) -> str:
+        return f"management API at {self.endpoint.masked}"
+
+    def _request(self, method: str, path: str, payload: Any = None) -> bytes:
+        """One call; its body when the status is 2xx. ``payload`` is sent as JSON.
+
+        mqctl only reads (GET); the pytest plugin's throw-away vhosts also PUT and DELETE.
+        """
         base = urlsplit(self.endpoint.base_url)
-        where = f"management API at {self.endpoint.masked}"
+        where = self._where
+        headers = dict(self._headers)
+        data = None
+        if payload is not None:
+            data = json.dumps(payload).encode()
+            headers["Content-Type"] = "application/json"
         try:
             if base.scheme == "https":
                 connection: http.client.HTTPConnection = _Https(
@@ -138,7 +158,7 @@ class ManagementApi:
             else:
                 connection = http.client.HTTPConnection(base.netloc, timeout=self._timeout)
             try:
-                connection.request("GET", base.path + path, headers=self._headers)
+                connection.request(method, base.path + path, body=data, headers=headers)
                 response = connection.getresponse()
                 body = response.read()
             finally:
@@ -152,12 +172,9 @@ class ManagementApi:
                 f"{mask_resolved_url(location)}; credentials are never sent on: give "
                 "--management-url with the address that answers"
             )
-        if response.status != 200:
+        if not 200 <= response.status < 300:
             raise ManagementUnavailable(f"{where}: HTTP {response.status} {response.reason}")
-        try:
-            return json.loads(body)
-        except ValueError as exc:
-            raise ManagementUnavailable(f"{where}: not JSON: {exc}") from None
+        return body
 
     def _vhost_path(self, kind: str) -> str:
         return f"/api/{kind}/{quote(self.endpoint.vhost, safe='')}"

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
 import pytest
 
+from mqwire.runtime import load
 from mqwire.schemas import load_schema
 from mqwire.topology import read_compiled_ini
 
@@ -122,10 +125,33 @@ def test_output_dir_gets_relative_source_path(project: Path) -> None:
     assert str(project) not in ini
 
 
-def test_transport_local_compiles_every_publisher_consumer_in_process(project: Path) -> None:
+def test_transport_local_compiles_every_publisher_consumer_in_process(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    topology_file = project / "topology.yaml"
+    default = "${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2F}"
+    assert default in topology_file.read_text()
+    topology_file.write_text(topology_file.read_text().replace(default, "${AMQP_URL}"))
     assert mq_compile("topology.yaml", "--transport", "local", cwd=project).returncode == 0
     topology = read_compiled_ini((project / "compiled.ini").read_text()).topology
     assert {pc.transport for pc in topology.publisher_consumers.values()} == {"local"}
+    assert {pc.connection for pc in topology.publisher_consumers.values()} == {None}
+    monkeypatch.syspath_prepend(str(project))
+    with own_ticketing_package(), load(project / "compiled.ini", environ={}) as registry:
+        assert sorted(registry.components) == ["cart", "lots"]  # no AMQP_URL was needed
+
+
+@contextlib.contextmanager
+def own_ticketing_package() -> Iterator[None]:
+    """Import this project's ``ticketing`` here; the example's (if loaded) is back afterwards."""
+    loaded = [m for m in sys.modules if m.partition(".")[0] == "ticketing"]
+    saved = {name: sys.modules.pop(name) for name in loaded}
+    try:
+        yield
+    finally:
+        for name in [m for m in sys.modules if m.partition(".")[0] == "ticketing"]:
+            del sys.modules[name]
+        sys.modules.update(saved)
 
 
 def test_literal_password_needs_the_flag(project: Path) -> None:

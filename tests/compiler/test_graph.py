@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from ci_skip import skip_unless_ci
 from tool_example import EXAMPLE, check_golden, load_example
 
 from mqwire.compiler import cli
 from mqwire.compiler.graph import node_id, render, topology_graph
+from mqwire.testing import skip_unless_ci
 from mqwire.topology import load_topology
 
 TOPOLOGY = str(EXAMPLE / "topology.yaml")

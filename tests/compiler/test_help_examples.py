@@ -9,10 +9,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from ci_skip import skip_unless_ci
 from tool_example import EXAMPLE, git
 
 from mqwire.compiler import cli
+from mqwire.testing import skip_unless_ci
 
 
 def help_examples() -> list[str]:

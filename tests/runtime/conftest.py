@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import topology_setup as wiring
-from mserve_harness import CHECKED_SCHEMA, QUEUES, Mserve, consuming, topology, wait_until
+from mserve_harness import CHECKED_SCHEMA, Mserve, mserve_environ, topology
 
 from mqwire.runtime import Registry, load
 
@@ -39,19 +39,24 @@ def setup(
 
 
 @pytest.fixture
+def mserve(mqwire_worker: Callable[..., Mserve], tmp_path: Path) -> Callable[..., Mserve]:
+    """``mserve(ini, url, *args, wait=True)``: the plugin's ``mqwire_worker`` on the test apps,
+    recording to ``tmp_path/records.txt``; it waits until the worker consumes unless told not to.
+    """
+
+    def run(ini: Path, url: str, *args: str, wait: bool = True) -> Mserve:
+        return mqwire_worker(ini, mserve_environ(url, tmp_path), args=args, wait_ready=wait)
+
+    return run
+
+
+@pytest.fixture
 def start(
-    setup: tuple[Path, Registry], mserve_url: str, tmp_path: Path
-) -> Iterator[Callable[..., Mserve]]:
-    """Starts mserve processes and waits until they consume; kills leftovers at the end."""
-    started: list[Mserve] = []
+    setup: tuple[Path, Registry], mserve_url: str, mserve: Callable[..., Mserve]
+) -> Callable[..., Mserve]:
+    """``start(*args, wait=True)``: mserve on the test topology, in ``mserve_url``."""
 
     def run(*args: str, wait: bool = True) -> Mserve:
-        worker = Mserve(setup[0], mserve_url, tmp_path, *args)
-        started.append(worker)
-        if wait:
-            wait_until(consuming(mserve_url, QUEUES), timeout=30, what="mserve consuming")
-        return worker
+        return mserve(setup[0], mserve_url, *args, wait=wait)
 
-    yield run
-    for worker in started:
-        worker.stop()
+    return run

@@ -1,19 +1,13 @@
 """Support for the worker tests: run ``mserve`` as a real process and watch the broker settle.
 
-Nothing here sleeps a fixed time: ``wait_until`` polls a condition (broker counts, the
+The processes come from the pytest plugin's ``mqwire_worker`` (``Mserve`` is its handle), and
+nothing here sleeps a fixed time: its ``wait_until`` polls a condition (broker counts, the
 tasks' record file, the process) until it holds or a deadline passes.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import signal
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,6 +16,10 @@ from urllib.parse import unquote
 import pika  # type: ignore[import-untyped]
 
 from mqwire.runtime import Registry
+from mqwire.testing import WorkerProcess, wait_until
+
+#: A running ``mserve``: the plugin's handle (``mqwire_worker``).
+Mserve = WorkerProcess
 
 HERE = Path(__file__).parent
 T = TypeVar("T")
@@ -58,78 +56,14 @@ def topology(heartbeat: int = 30) -> str:
     return TOPOLOGY.replace("HEARTBEAT", str(heartbeat))
 
 
-def wait_until(condition: Callable[[], T], *, timeout: float = 60.0, what: str = "condition") -> T:
-    """Poll ``condition`` until it returns something truthy; that value."""
-    deadline = time.monotonic() + timeout
-    interval = 0.02
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)  # polling interval, not a synchronisation guess
-        interval = min(0.25, interval * 1.5)
-
-
-class Mserve:
-    """One ``mserve`` process with its own log and record file."""
-
-    def __init__(self, ini: Path, url: str, folder: Path, *args: str) -> None:
-        self.records = folder / "records.txt"
-        self.log = folder / f"mserve-{time.monotonic_ns()}.log"
-        env = {
-            **os.environ,
-            "AMQP_URL": url,
-            "MSERVE_TEST_LOG": str(self.records),
-            "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
-        }
-        self._log_file = self.log.open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "mqwire.runtime.worker.mserve", str(ini), *args],
-            env=env,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-        )
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def signal(self, signum: int = signal.SIGTERM) -> None:
-        self.process.send_signal(signum)
-
-    def wait(self, timeout: float = 60.0) -> int:
-        try:
-            return self.process.wait(timeout)
-        finally:
-            self._log_file.close()
-
-    def stop(self) -> None:
-        """Make sure the process is gone (test teardown)."""
-        if self.process.poll() is None:
-            self.process.kill()
-        self.wait()
-
-
-def status_port(worker: Mserve) -> int:
-    """The port of the worker's ``--http 0`` endpoint (its log names it)."""
-    found = wait_until(
-        lambda: re.search(r"status on port (\d+)", worker.output()), what="the status port"
-    )
-    return int(found[1])
-
-
-def http_get(port: int, path: str) -> tuple[int, str]:
-    """Status and body of ``GET path`` on the worker's status endpoint."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
+def mserve_environ(url: str, folder: Path) -> dict[str, str]:
+    """What a worker on the test apps needs besides the plugin's environment: the broker's URL,
+    the record file ``folder/records.txt`` and the test apps on its ``PYTHONPATH``."""
+    return {
+        "AMQP_URL": url,
+        "MSERVE_TEST_LOG": str(folder / "records.txt"),
+        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+    }
 
 
 def vhost_of(url: str) -> str:
@@ -223,11 +157,6 @@ def broker_accepts(url: str) -> bool:
     except pika.exceptions.AMQPError:
         return False
     return True
-
-
-def consuming(url: str, queues: Iterable[str]) -> Callable[[], bool]:
-    names = list(queues)
-    return lambda: all(c >= 1 for _, c in queue_state(url, names).values())
 
 
 def drained(url: str, queues: Iterable[str]) -> Callable[[], bool]:

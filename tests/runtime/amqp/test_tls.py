@@ -16,7 +16,7 @@ import contextlib
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import quote
@@ -26,10 +26,8 @@ import pytest
 import topology_setup as wiring
 from mserve_harness import (
     CHECKED_SCHEMA,
-    QUEUES,
     Mserve,
     all_done,
-    consuming,
     publish_ids,
     topology,
     wait_until,
@@ -162,15 +160,14 @@ def load_tls(project: Path, url: str, certs: Certificates) -> Registry:
 
 @contextlib.contextmanager
 def serving(
-    project: Path, url: str, plain: str, certs: Certificates
+    mserve: Callable[..., Mserve], project: Path, url: str, plain: str, certs: Certificates
 ) -> Iterator[tuple[Registry, Mserve]]:
     """The compiled topology loaded and declared, and ``mserve`` consuming it over ``url``;
     stopped with SIGTERM at the end (its exit code is then ``worker.process.returncode``)."""
     registry = load_tls(project, url, certs)
     wiring.declare(plain, registry)
-    worker = Mserve(project / "compiled.ini", url, project)
+    worker = mserve(project / "compiled.ini", url)  # consuming over TLS once it returns
     try:
-        wait_until(consuming(plain, QUEUES), timeout=30, what="mserve consuming over TLS")
         yield registry, worker
     finally:
         registry.close()
@@ -178,9 +175,9 @@ def serving(
         worker.wait()
 
 
-def run_tasks(registry: Registry, worker: Mserve, count: int) -> None:
+def run_tasks(registry: Registry, project: Path, count: int) -> None:
     sent = publish_ids(registry, "fast", range(count))  # each confirmed, or it raises
-    wait_until(all_done(worker.records, sent), timeout=30, what="the tasks to run")
+    wait_until(all_done(project / "records.txt", sent), timeout=30, what="the tasks to run")
 
 
 def assert_no_key_material(certs: Certificates, *texts: str) -> None:
@@ -194,11 +191,12 @@ def test_worker_publisher_and_mqctl_work_with_the_right_ca_and_client_certificat
     project: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    mserve: Callable[..., Mserve],
 ) -> None:
     url, plain = tls_node.urls()
     assert compile_tls(project, GOOD) == 0
-    with serving(project, url, plain, certs) as (registry, worker):
-        run_tasks(registry, worker, 20)
+    with serving(mserve, project, url, plain, certs) as (registry, worker):
+        run_tasks(registry, project, 20)
         connections = tls_node.node.ctl(
             "list_connections", "--no-table-headers", "ssl", "peer_cert_subject", "vhost",
             "client_properties",
@@ -237,6 +235,7 @@ def test_a_tls_failure_is_fatal_at_once_for_the_worker_the_publisher_and_mqctl(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     case: str,
+    mserve: Callable[..., Mserve],
 ) -> None:
     tls, why = FAILURES[case]
     url, _ = tls_node.urls()
@@ -245,7 +244,7 @@ def test_a_tls_failure_is_fatal_at_once_for_the_worker_the_publisher_and_mqctl(
     ini = project / "compiled.ini"
 
     started = time.monotonic()
-    worker = Mserve(ini, url, project, "--max-unreachable", MAX_UNREACHABLE)
+    worker = mserve(ini, url, "--max-unreachable", MAX_UNREACHABLE, wait=False)
     code = worker.wait(timeout=float(MAX_UNREACHABLE))
     took = time.monotonic() - started
     log = worker.output()
@@ -274,8 +273,9 @@ def test_a_tls_failure_is_fatal_at_once_for_the_worker_the_publisher_and_mqctl(
 
 
 def test_verify_false_needs_the_flag_then_connects_to_a_broker_it_cannot_verify(
-    tls_node: TlsNode, certs: Certificates, project: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+    tls_node: TlsNode, certs: Certificates, project: Path, capsys: pytest.CaptureFixture[str],
+    mserve: Callable[..., Mserve],
+) -> None:  # fmt: skip
     """No CA but the system's, an IP address the certificate is not for: only the client
     certificate (which the broker requires) is given."""
     url, plain = tls_node.urls()
@@ -286,8 +286,8 @@ def test_verify_false_needs_the_flag_then_connects_to_a_broker_it_cannot_verify(
     assert not (project / "compiled.ini").exists()
     assert compile_tls(project, tls, "--allow-unverified-tls") == 0
 
-    with serving(project, url, plain, certs) as (registry, worker):
-        run_tasks(registry, worker, 3)
+    with serving(mserve, project, url, plain, certs) as (registry, worker):
+        run_tasks(registry, project, 3)
     warnings = [line for line in worker.output().splitlines() if "tls.verify is false" in line]
     assert len(warnings) == 1 and " WARNING mqwire.tls: " in warnings[0], worker.output()
 

@@ -35,17 +35,9 @@ from mqwire.runtime.errors import (
     Unroutable,
 )
 from mqwire.runtime.wire import WireMessage
+from mqwire.testing import wait_until
 
 Outcomes = list[PublishError | None]
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-    """Poll broker or transport state (never a fixed sleep standing in for an event)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(0.02)
 
 
 def messages(routing_key: str, count: int, exchange: str = "", **props: Any) -> list[WireMessage]:

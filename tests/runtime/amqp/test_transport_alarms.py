@@ -21,6 +21,7 @@ from private_broker import PrivateNode
 from mqwire.runtime.amqp.transport import PENDING, AmqpTransport
 from mqwire.runtime.errors import PublishBlocked, PublishError, PublishTimeout
 from mqwire.runtime.wire import WireMessage
+from mqwire.testing import wait_until
 
 pytestmark = pytest.mark.private_broker
 
@@ -29,13 +30,6 @@ QUEUE = "alarmed"
 
 def message() -> WireMessage:
     return WireMessage("", QUEUE, b"{}", uuid.uuid4().hex)
-
-
-def wait_until(condition: object, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not callable(condition) or not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)  # polling the transport's state, not a guess at a delay
 
 
 def queued_ids(url: str) -> list[str]:

@@ -103,9 +103,9 @@ def closed_ini(tmp_path: Path) -> Path:
     return wiring.compile_into(folder, topology())
 
 
-def unreachable(ini: Path, folder: Path, *args: str) -> Mserve:
+def unreachable(mserve: Callable[..., Mserve], ini: Path, *args: str) -> Mserve:
     """mserve on the closed port, given up at once: it exits 3 after one attempt."""
-    worker = Mserve(ini, CLOSED_URL, folder, "--max-unreachable", "0", *args)
+    worker = mserve(ini, CLOSED_URL, "--max-unreachable", "0", *args, wait=False)
     assert worker.wait() == ExitCode.UNREACHABLE, worker.output()
     return worker
 
@@ -157,7 +157,9 @@ def test_a_config_file_alone_decides_where_mqwire_and_pika_log_and_from_which_le
         {"mqwire": ("INFO", "mqwire_file"), "pika": ("DEBUG", "pika_file")},
         {"mqwire_file": (mqwire_log, "json"), "pika_file": (pika_log, "text")},
     )
-    worker = start("--log-config", str(config))
+    worker = start(
+        "--log-config", str(config), wait=False
+    )  # its log, with the port, is in the file
     wanted = publish_ids(setup[1], "coro", range(2))
     wait_until(all_done(tmp_path / "records.txt", wanted), what="two records")
     worker.signal(signal.SIGTERM)
@@ -180,7 +182,7 @@ def test_a_config_file_alone_decides_where_mqwire_and_pika_log_and_from_which_le
 
 @pytest.mark.parametrize("pika_level", ["DEBUG", "ERROR", "CRITICAL"])
 def test_pikas_connection_errors_appear_at_the_level_the_config_sets(
-    closed_ini: Path, tmp_path: Path, pika_level: str
+    closed_ini: Path, tmp_path: Path, pika_level: str, mserve: Callable[..., Mserve]
 ) -> None:
     log = tmp_path / "all.log"
     config = dict_config(
@@ -188,7 +190,7 @@ def test_pikas_connection_errors_appear_at_the_level_the_config_sets(
         {"mqwire": ("INFO", "file"), "pika": (pika_level, "file")},
         {"file": (log, "text")},
     )
-    unreachable(closed_ini, tmp_path, "--log-config", str(config))
+    unreachable(mserve, closed_ini, "--log-config", str(config))
 
     text = log.read_text()
     levels = pika_levels(text)
@@ -206,9 +208,9 @@ def test_pikas_connection_errors_appear_at_the_level_the_config_sets(
 
 
 def test_json_lines_without_a_config_keep_the_defaults_and_never_show_the_password(
-    closed_ini: Path, tmp_path: Path
+    closed_ini: Path, mserve: Callable[..., Mserve]
 ) -> None:
-    worker = unreachable(closed_ini, tmp_path, "--log-format", "json", "--log-level", "DEBUG")
+    worker = unreachable(mserve, closed_ini, "--log-format", "json", "--log-level", "DEBUG")
 
     output = worker.output()
     assert PASSWORD not in output and DECODED not in output
@@ -244,10 +246,11 @@ def test_json_lines_without_a_config_keep_the_defaults_and_never_show_the_passwo
     ],
 )
 def test_a_bad_config_file_exits_with_the_config_code_naming_the_place(
-    closed_ini: Path, tmp_path: Path, name: str, text: str, expected: str
-) -> None:
+    closed_ini: Path, tmp_path: Path, name: str, text: str, expected: str,
+    mserve: Callable[..., Mserve],
+) -> None:  # fmt: skip
     (tmp_path / name).write_text(text)
-    worker = Mserve(closed_ini, CLOSED_URL, tmp_path, "--log-config", str(tmp_path / name))
+    worker = mserve(closed_ini, CLOSED_URL, "--log-config", str(tmp_path / name), wait=False)
 
     assert worker.wait() == ExitCode.CONFIG
     assert worker.output() == f"mserve: error: {tmp_path}/{expected}\n"

@@ -160,3 +160,11 @@ def record_run(context: Any, request: Any) -> None:
         os.write(fd, line.encode())
     finally:
         os.close(fd)
+
+
+def fail_first(context: Any, request: Any) -> None:
+    """Fails the first attempt of each message, then records it: a retry must come back."""
+    if request.attempt == 1:
+        _note("failed", request)
+        raise ValueError(f"first attempt of message {request.params.get('id')}")
+    _note("done", request)

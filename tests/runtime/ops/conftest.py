@@ -6,7 +6,8 @@ import base64
 import urllib.request
 
 import pytest
-from ci_skip import skip_unless_ci
+
+from mqwire.testing import skip_unless_ci
 
 
 @pytest.fixture(scope="session")

@@ -149,7 +149,7 @@ def ini(tmp_path: Path, fresh_vhost_url: str, monkeypatch: pytest.MonkeyPatch) -
     """The test topology compiled and declared in a fresh vhost; its task module importable."""
     (tmp_path / "mqctl_app.py").write_text(APP)
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # for mserve, through Mserve's environment
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # for mserve, through its environment
     monkeypatch.setenv("AMQP_URL", fresh_vhost_url)
     monkeypatch.setenv("MQCTL_TEST_FLAG", str(tmp_path / "flag"))
     path = wiring.compile_into(tmp_path, TOPOLOGY)
@@ -285,16 +285,8 @@ def dead_letter(start: Callable[[], Mserve], registry: Registry, url: str, n: in
 
 
 @pytest.fixture
-def start(ini: Path, fresh_vhost_url: str, tmp_path: Path) -> Iterator[Callable[[], Mserve]]:
-    started: list[Mserve] = []
-
-    def run() -> Mserve:
-        started.append(Mserve(ini, fresh_vhost_url, tmp_path))
-        return started[-1]
-
-    yield run
-    for worker in started:
-        worker.stop()
+def start(ini: Path, fresh_vhost_url: str, mserve: Callable[..., Mserve]) -> Callable[[], Mserve]:
+    return lambda: mserve(ini, fresh_vhost_url)
 
 
 @pytest.mark.broker
@@ -351,9 +343,9 @@ def test_replay_moves_every_dead_letter_back_and_the_worker_runs_them(
     records_file = tmp_path / "records.txt"
     wait_until(lambda: len(records(records_file)) >= 20, timeout=60, what="20 processed")
     assert sorted(records(records_file), key=int) == [str(n) for n in range(20)]
-    wait_until(lambda: counts(fresh_vhost_url)["jobs"] == 0, timeout=30, what="jobs drained")
-    assert counts(fresh_vhost_url)["jobs.dead"] == 0
-    worker.stop()
+    worker.wait_idle(timeout=30)
+    assert counts(fresh_vhost_url)["jobs"] == counts(fresh_vhost_url)["jobs.dead"] == 0
+    assert worker.stop() == 0
     code, _, err = mqctl(capsys, str(ini), "replay", "jobs", "--id", "nope")
     assert code == 2 and "not found" in err
 

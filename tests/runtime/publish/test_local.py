@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,6 @@ from mqwire.runtime import (
     PublishConnectionError,
     Registry,
     Unroutable,
-    load,
 )
 from mqwire.runtime.publish.base import BATCH_CHUNK
 
@@ -72,12 +71,11 @@ def ini(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def registry(ini: Path) -> Iterator[Registry]:
+def registry(ini: Path, mqwire_local: Callable[..., Registry]) -> Iterator[Registry]:
     local_app.LOG.clear()
-    registry = load(ini, environ={})
+    registry = mqwire_local(ini)  # the plugin's fixture, as applications' tests use it
     registry.local_broker.clock = lambda: NOW
     yield registry
-    registry.close()
     local_app.LOG.clear()
 
 

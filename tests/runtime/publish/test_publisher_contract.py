@@ -98,11 +98,14 @@ def compiled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(params=["local", "amqp"])
 def harness(request: pytest.FixtureRequest, compiled: dict[str, Path]) -> Iterator[Harness]:
     transport: str = request.param
-    url = request.getfixturevalue("vhost_url") if transport == "amqp" else ""
-    registry = load(compiled[transport], environ={"AMQP_URL": url or "amqp://unused.invalid/"})
+    url = ""
     if transport == "amqp":
+        url = request.getfixturevalue("vhost_url")
+        registry = load(compiled[transport], environ={"AMQP_URL": url})
         wiring.declare(url, registry)
         wiring.purge(url, registry)
+    else:  # the plugin's fixture, as applications' tests use it
+        registry = request.getfixturevalue("mqwire_local")(compiled[transport])
     contract_app.RECORDED.clear()
     try:
         yield Harness(transport, registry, url)

@@ -12,6 +12,7 @@ import datetime
 import itertools
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import topology_setup as wiring
@@ -45,63 +46,50 @@ def instants(ids: list[str]) -> list[float]:
 
 
 def test_two_schedulers_fire_each_run_once_and_the_second_takes_over(
-    tmp_path: Path, fresh_vhost_url: str
+    tmp_path: Path, fresh_vhost_url: str, mserve: Callable[..., Mserve]
 ) -> None:
-    ini = wiring.compile_into(tmp_path, TOPOLOGY)
-    first = Mserve(ini, fresh_vhost_url, tmp_path, "--schedules")
-    second = None
-    try:
-        wait_until(lambda: len(records(first.records)) >= 2, what="the first runs")
-        second = Mserve(ini, fresh_vhost_url, tmp_path, "--schedules")
-        wait_until(lambda: len(records(first.records)) >= 5, what="runs with two schedulers")
-        assert HOLDING in first.output() and HOLDING not in second.output()
-        before = records(first.records)
-        assert len(set(before)) == len(before), f"a run fired twice: {before}"
-        due = sorted(instants(before))
-        assert all(later - earlier >= 0.999 for earlier, later in itertools.pairwise(due))
+    ini, log = wiring.compile_into(tmp_path, TOPOLOGY), tmp_path / "records.txt"
+    first = mserve(ini, fresh_vhost_url, "--schedules", wait=False)
+    wait_until(lambda: len(records(log)) >= 2, what="the first runs")
+    second = mserve(ini, fresh_vhost_url, "--schedules", wait=False)
+    wait_until(lambda: len(records(log)) >= 5, what="runs with two schedulers")
+    assert HOLDING in first.output() and HOLDING not in second.output()
+    before = records(log)
+    assert len(set(before)) == len(before), f"a run fired twice: {before}"
+    due = sorted(instants(before))
+    assert all(later - earlier >= 0.999 for earlier, later in itertools.pairwise(due))
 
-        first.signal(signal.SIGKILL)
-        killed = time.monotonic()
-        wait_until(lambda: HOLDING in second.output(), what="the second scheduler taking over")
-        takeover = time.monotonic() - killed
-        count = len(records(first.records))
-        wait_until(lambda: len(records(first.records)) >= count + 3, what="runs after the kill")
-        second.signal(signal.SIGTERM)
-        assert second.wait() == ExitCode.OK
-        runs = records(first.records)
-        repeats = len(runs) - len(set(runs))
-        print(f"\nschedules: {len(runs)} runs, {repeats} repeated, takeover {takeover:.1f} s")
-        assert repeats <= 1  # only the run the killed holder may have published unrecorded
-        assert takeover < 10
-    finally:
-        first.stop()
-        if second is not None:
-            second.stop()
+    first.signal(signal.SIGKILL)
+    killed = time.monotonic()
+    wait_until(lambda: HOLDING in second.output(), what="the second scheduler taking over")
+    takeover = time.monotonic() - killed
+    count = len(records(log))
+    wait_until(lambda: len(records(log)) >= count + 3, what="runs after the kill")
+    second.signal(signal.SIGTERM)
+    assert second.wait() == ExitCode.OK
+    runs = records(log)
+    repeats = len(runs) - len(set(runs))
+    print(f"\nschedules: {len(runs)} runs, {repeats} repeated, takeover {takeover:.1f} s")
+    assert repeats <= 1  # only the run the killed holder may have published unrecorded
+    assert takeover < 10
 
 
 def test_the_scheduler_alone_when_nothing_is_selected_to_consume(
-    tmp_path: Path, fresh_vhost_url: str
+    tmp_path: Path, fresh_vhost_url: str, mserve: Callable[..., Mserve]
 ) -> None:
     ini = wiring.compile_into(tmp_path, TOPOLOGY)
-    worker = Mserve(ini, fresh_vhost_url, tmp_path, "--queue", "ticks")
-    scheduler = Mserve(ini, fresh_vhost_url, tmp_path, "cron", "--schedules")  # no tasks
-    try:
-        wait_until(lambda: len(records(worker.records)) >= 2, what="runs fired by the scheduler")
-        assert HOLDING in scheduler.output()
-        scheduler.signal(signal.SIGTERM)
-        assert scheduler.wait() == ExitCode.OK
-    finally:
-        worker.stop()
-        scheduler.stop()
+    mserve(ini, fresh_vhost_url, "--queue", "ticks", wait=False)
+    scheduler = mserve(ini, fresh_vhost_url, "cron", "--schedules", wait=False)  # no tasks
+    wait_until(lambda: len(records(tmp_path / "records.txt")) >= 2, what="runs it fired")
+    assert HOLDING in scheduler.output()
+    scheduler.signal(signal.SIGTERM)
+    assert scheduler.wait() == ExitCode.OK
 
 
 def test_schedules_without_a_schedules_section_is_a_configuration_error(
-    tmp_path: Path, fresh_vhost_url: str
+    tmp_path: Path, fresh_vhost_url: str, mserve: Callable[..., Mserve]
 ) -> None:
     ini = wiring.compile_into(tmp_path, TOPOLOGY.split("schedules:")[0])
-    worker = Mserve(ini, fresh_vhost_url, tmp_path, "--schedules")
-    try:
-        assert worker.wait() == ExitCode.CONFIG
-        assert "the topology has no schedules: section" in worker.output()
-    finally:
-        worker.stop()
+    worker = mserve(ini, fresh_vhost_url, "--schedules", wait=False)
+    assert worker.wait() == ExitCode.CONFIG
+    assert "the topology has no schedules: section" in worker.output()

@@ -187,8 +187,10 @@ def test_a_task_outlasting_the_grace_period_is_requeued(
     assert_requeued_unfinished(fresh_vhost_url, tmp_path)
 
 
-def test_a_bad_config_exits_with_the_config_code(tmp_path: Path) -> None:
+def test_a_bad_config_exits_with_the_config_code(
+    tmp_path: Path, mserve: Callable[..., Mserve]
+) -> None:
     ini = wiring.compile_into(tmp_path, topology().replace("mserve_app:record", "mserve_app:nope"))
-    worker = Mserve(ini, "amqp://guest:guest@127.0.0.1:1/%2F", tmp_path)
+    worker = mserve(ini, "amqp://guest:guest@127.0.0.1:1/%2F", wait=False)
     assert worker.wait() == ExitCode.CONFIG
     assert "nope" in worker.output()

@@ -22,14 +22,11 @@ import pytest
 import topology_setup as wiring
 from mserve_harness import (
     Mserve,
-    consuming,
     drained,
     events,
     get_all,
-    http_get,
     publish_ids,
     ready_in,
-    status_port,
     unacked,
     vhost_of,
     wait_until,
@@ -82,15 +79,9 @@ def wired(tmp_path: Path, private_vhost_url: str) -> Iterator[tuple[Path, Regist
 
 @pytest.fixture
 def worker(
-    wired: tuple[Path, Registry], private_vhost_url: str, tmp_path: Path
-) -> Iterator[Mserve]:
-    args = ["--concurrency", str(CONCURRENCY), "--http", "0"]
-    started = Mserve(wired[0], private_vhost_url, tmp_path, *args)
-    try:
-        wait_until(consuming(private_vhost_url, QUEUES), timeout=30, what="mserve consuming")
-        yield started
-    finally:
-        started.stop()
+    wired: tuple[Path, Registry], private_vhost_url: str, mserve: Callable[..., Mserve]
+) -> Mserve:
+    return mserve(wired[0], private_vhost_url, "--concurrency", str(CONCURRENCY))
 
 
 def runs(log: Path, event: str, queue: str) -> collections.Counter[str]:
@@ -131,13 +122,12 @@ def test_a_long_memory_alarm_leaves_one_dead_letter_per_poison_input_and_no_stal
         assert set(runs(log, "failed", "poison")) == poison
         assert set(runs(log, "started", "poison").values()) == {1}, "no retry ran meanwhile"
         assert ready_in(url, "poison.dead") == 0 and ready_in(url, "follow.dead") == 0
-        port = status_port(worker)
         blocked = [  # the tasks' publisher, and the one of the retry and dead-letter copies
             f'mqwire_connection_state{{connection="{name}",state="blocked"}} 1'
             for name in ("mqwire-publisher:work", "mserve:work:outcomes")
         ]
         wait_until(
-            lambda: set(blocked) <= set(http_get(port, "/metrics")[1].splitlines()),
+            lambda: set(blocked) <= set(worker.http_get("/metrics")[1].splitlines()),
             what="/metrics showing both publishing connections blocked",
         )
         time.sleep(max(0.0, ALARM - (time.monotonic() - raised)))  # the alarm's duration
@@ -155,7 +145,7 @@ def test_a_long_memory_alarm_leaves_one_dead_letter_per_poison_input_and_no_stal
 
     wait_until(within_policy(log, backlog_drained), timeout=120, what="the backlog drained")
     stall = time.monotonic() - cleared
-    metrics = http_get(status_port(worker), "/metrics")[1].splitlines()
+    metrics = worker.http_get("/metrics")[1].splitlines()
     connected = 'mqwire_connection_state{connection="mserve:work:outcomes",state="connected"} 1'
     assert connected in metrics, "unblocked again"
     counted = {

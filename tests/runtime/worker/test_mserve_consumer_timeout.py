@@ -20,7 +20,6 @@ import pytest
 import topology_setup as wiring
 from mserve_harness import (
     Mserve,
-    consuming,
     events,
     get_all,
     queue_state,
@@ -79,7 +78,7 @@ class Flowing:
 
 def test_a_task_outliving_the_consumer_timeout_disturbs_no_other_queue_and_is_dead_lettered(
     make_private_node: Callable[..., PrivateNode], tmp_path: Path,
-    record_property: Callable[[str, object], None],
+    record_property: Callable[[str, object], None], mserve: Callable[..., Mserve],
 ) -> None:  # fmt: skip
     node = make_private_node("consumer-timeout", conf=CONSUMER_TIMEOUT, advanced_config=TICK)
     url = node.add_vhost("ctimeout")
@@ -87,9 +86,8 @@ def test_a_task_outliving_the_consumer_timeout_disturbs_no_other_queue_and_is_de
     registry = load(ini, environ={"AMQP_URL": url})
     wiring.declare(url, registry)
     log = tmp_path / "records.txt"
-    worker = Mserve(ini, url, tmp_path, "--concurrency", "4")
+    worker = mserve(ini, url, "--concurrency", "4")
     try:
-        wait_until(consuming(url, ["a", "b"]), timeout=30, what="mserve consuming")
         with Flowing(registry) as flowing:
             flowing_before = wait_until(lambda: len(flowing.confirmed) >= 20, what="b flowing")
             registry.publisher("work").publish({"id": "A", "seconds": 5}, routing_key="a")
@@ -103,8 +101,7 @@ def test_a_task_outliving_the_consumer_timeout_disturbs_no_other_queue_and_is_de
         wait_until(lambda: set(unacked(node.ctl, vhost_of(url)).values()) == {0}, what="all acked")
         output = worker.output()
     finally:
-        worker.stop()
-        registry.close()
+        registry.close()  # the worker is killed after the test
 
     starts = records(log, "started", "a")
     b_done = records(log, "done", "b")

@@ -115,14 +115,14 @@ def test_a_plain_task_longer_than_the_heartbeat_timeout_keeps_the_connection(
 
 
 def test_a_queue_with_other_arguments_on_the_broker_is_fatal(
-    setup: tuple[Path, Registry], fresh_vhost_url: str, tmp_path: Path
+    start: Callable[..., Mserve], fresh_vhost_url: str
 ) -> None:
     with pika.BlockingConnection(pika.URLParameters(fresh_vhost_url)) as connection:
         channel = connection.channel()
         channel.queue_delete("fast")
         channel.queue_declare("fast", durable=True, arguments={"x-max-length": 10})
     began = time.monotonic()
-    worker = Mserve(setup[0], fresh_vhost_url, tmp_path)
+    worker = start(wait=False)
     assert worker.wait(timeout=30) == ExitCode.TOPOLOGY_MISMATCH
     assert time.monotonic() - began < 15, "no reconnect loop before giving up"
     output = worker.output()
@@ -131,12 +131,12 @@ def test_a_queue_with_other_arguments_on_the_broker_is_fatal(
 
 
 def test_a_wrong_password_is_a_config_error_and_never_printed(
-    setup: tuple[Path, Registry], fresh_vhost_url: str, tmp_path: Path
+    setup: tuple[Path, Registry], fresh_vhost_url: str, mserve: Callable[..., Mserve]
 ) -> None:
     password = "not-the-Passw0rd-4711"
     url = fresh_vhost_url.replace("guest:guest@", f"guest:{password}@", 1)
     assert password in url
-    worker = Mserve(setup[0], url, tmp_path)
+    worker = mserve(setup[0], url, wait=False)
     assert worker.wait(timeout=30) == ExitCode.CONFIG
     output = worker.output()
     assert "credentials" in output
@@ -145,14 +145,14 @@ def test_a_wrong_password_is_a_config_error_and_never_printed(
 
 
 def test_nothing_listening_exits_unreachable_after_max_unreachable(
-    setup: tuple[Path, Registry], fresh_vhost_url: str, tmp_path: Path
+    setup: tuple[Path, Registry], fresh_vhost_url: str, mserve: Callable[..., Mserve]
 ) -> None:
     with socket.socket() as probe:  # a port nothing listens on: bound, never listened
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
         url = fresh_vhost_url.replace("127.0.0.1:5672", f"127.0.0.1:{port}", 1)
         assert str(port) in url
-        worker = Mserve(setup[0], url, tmp_path, "--max-unreachable", "1")
+        worker = mserve(setup[0], url, "--max-unreachable", "1", wait=False)
         assert worker.wait(timeout=30) == ExitCode.UNREACHABLE
     output = worker.output()
     assert "retrying in" in output and "giving up" in output

@@ -9,12 +9,12 @@ carries the current "span" in a header, as a tracer would.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import topology_setup as wiring
-from mserve_harness import Mserve, consuming, http_get, status_port, wait_until
+from mserve_harness import Mserve, wait_until
 
 from mqwire.runtime import Registry, load
 
@@ -40,7 +40,6 @@ tasks:
   followups: {task: "mserve_app:record", queue: followups}
 middleware: ["mserve_app:Recording"]
 """
-QUEUES = ["fast", "coro", "flaky", "follow", "followups"]
 
 Line = tuple[str, str, str, str]  # event, queue or routing key, id, detail
 
@@ -72,13 +71,12 @@ def of(lines: list[Line], where: str, id_: str) -> list[tuple[str, str]]:
 
 
 def test_the_middleware_sees_each_task_outcome_and_each_publish_with_its_confirm(
-    setup: tuple[Path, Registry], vhost_url: str, tmp_path: Path
+    setup: tuple[Path, Registry], vhost_url: str, tmp_path: Path, mserve: Callable[..., Mserve]
 ) -> None:
     ini, registry = setup
     log = tmp_path / "records.txt"
-    worker = Mserve(ini, vhost_url, tmp_path, "--http", "0")
+    worker = mserve(ini, vhost_url)
     try:
-        wait_until(consuming(vhost_url, QUEUES), what="mserve consuming")
         publisher = registry.publisher("work")
         for id_, queue, extra in [(1, "fast", {}), (2, "coro", {}), (3, "flaky", {"bad": 1}),
                                   (4, "follow", {})]:  # fmt: skip
@@ -91,11 +89,10 @@ def test_the_middleware_sees_each_task_outcome_and_each_publish_with_its_confirm
             return lines if wanted <= {(event, where) for event, where, _, _ in lines} else []
 
         ours = wait_until(all_seen, what="every outcome seen by the worker's middleware")
-        status, metrics = http_get(status_port(worker), "/metrics")
+        status, metrics = worker.http_get("/metrics")
     finally:
         worker.signal()
         assert worker.wait() == 0
-        worker.stop()
 
     mine = hook_lines(log, os.getpid())
     for id_, queue in [("1", "fast"), ("2", "coro"), ("3", "flaky"), ("4", "follow")]:

@@ -21,12 +21,10 @@ from mserve_harness import (
     Mserve,
     consumers_of,
     get_all,
-    http_get,
     publish_ids,
     queue_state,
     ready_in,
     records,
-    status_port,
     unacked,
     vhost_of,
     wait_until,
@@ -52,11 +50,6 @@ def within_policy(log: Path, condition: Callable[[], object]) -> Callable[[], ob
         return condition()
 
     return check
-
-
-def readyz(worker: Mserve) -> tuple[int, str]:
-    """Status and body of the worker's ``/readyz`` (its port is in its log)."""
-    return http_get(status_port(worker), "/readyz")
 
 
 def test_a_deleted_dead_letter_queue_is_redeclared_and_the_task_runs_within_its_policy(
@@ -96,7 +89,7 @@ def test_a_dead_letter_queue_refusing_every_copy_parks_its_queue_and_keeps_the_m
         "set_policy", "-p", vhost, "--apply-to", "queues", "refuse-dead-letters",
         r"^flaky\.dead$", '{"max-length": 0, "overflow": "reject-publish"}',
     )  # fmt: skip
-    worker = start("--http", "0")
+    worker = start()
     began = time.monotonic()
     (poison,) = publish_ids(setup[1], "flaky", range(1), bad=True)
     wait_until(
@@ -104,7 +97,7 @@ def test_a_dead_letter_queue_refusing_every_copy_parks_its_queue_and_keeps_the_m
         what="flaky parked",
     )
     seconds = time.monotonic() - began
-    status, reason = readyz(worker)
+    status, reason = worker.http_get("/readyz")
     assert status == 503 and f"parked flaky: message {parked_id(worker)}" in reason, reason
     assert "'flaky.dead'" in reason and "PublishNacked" in reason
     assert unacked(rabbitmqctl, vhost)["flaky"] == 1, "held by the worker, unacked"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pika  # type: ignore[import-untyped]
@@ -18,13 +18,10 @@ import pytest
 import topology_setup as wiring
 from mserve_harness import (
     Mserve,
-    consuming,
     drained,
     get_all,
-    http_get,
     queue_state,
     records,
-    status_port,
     unacked,
     vhost_of,
     wait_until,
@@ -53,23 +50,15 @@ Ctl = Callable[..., str]
 
 
 @pytest.fixture
-def start(fresh_vhost_url: str, tmp_path: Path) -> Iterator[Callable[..., Mserve]]:
-    """Starts mserve on ``TOPOLOGY`` in a fresh vhost; kills leftovers at the end."""
+def start(
+    fresh_vhost_url: str, tmp_path: Path, mserve: Callable[..., Mserve]
+) -> Callable[..., Mserve]:
+    """Starts mserve on ``TOPOLOGY`` in a fresh vhost (declared first); waits until it consumes."""
     ini = wiring.compile_into(tmp_path, TOPOLOGY)
     registry = load(ini, environ={"AMQP_URL": fresh_vhost_url})
     wiring.declare(fresh_vhost_url, registry)
     registry.close()
-    started: list[Mserve] = []
-
-    def run(*args: str) -> Mserve:
-        worker = Mserve(ini, fresh_vhost_url, tmp_path, *args)
-        started.append(worker)
-        wait_until(consuming(fresh_vhost_url, QUEUES), timeout=30, what="mserve consuming")
-        return worker
-
-    yield run
-    for worker in started:
-        worker.stop()
+    return lambda *args: mserve(ini, fresh_vhost_url, *args)
 
 
 def send(url: str, queue: str, *bodies: dict[str, object]) -> float:
@@ -121,8 +110,7 @@ def test_a_task_blocked_in_c_is_abandoned_and_the_queue_flows_again(
     start: Callable[..., Mserve], fresh_vhost_url: str, tmp_path: Path, rabbitmqctl: Ctl
 ) -> None:
     log = tmp_path / "records.txt"
-    worker = start("--concurrency", "1", "--http", "0")  # default --timeout-grace: 5 s
-    port = status_port(worker)
+    worker = start("--concurrency", "1")  # default --timeout-grace: 5 s
     sent = send(fresh_vhost_url, "limited", {"id": 0, "mode": "block", "seconds": 120})
     send(fresh_vhost_url, "limited", *({"id": n} for n in range(1, 6)))
     after = {str(n) for n in range(1, 6)}
@@ -130,8 +118,8 @@ def test_a_task_blocked_in_c_is_abandoned_and_the_queue_flows_again(
     stalled = time.monotonic() - sent
     settled(fresh_vhost_url, rabbitmqctl)
     dead = dead_letters(fresh_vhost_url)
-    metrics = http_get(port, "/metrics")[1]
-    health = http_get(port, "/healthz")
+    metrics = worker.http_get("/metrics")[1]
+    health = worker.http_get("/healthz")
     print(f"\n[behind a task blocked in C] 5 messages behind it done {stalled:.1f} s after "
           f"it was published; runs: {sorted(records(log))}; dead letters: {dead}; "
           f"/healthz {health[0]}")  # fmt: skip
@@ -149,17 +137,15 @@ def test_max_stuck_turns_healthz_red_then_mserve_drains_and_exits_stuck(
     start: Callable[..., Mserve], fresh_vhost_url: str, tmp_path: Path, rabbitmqctl: Ctl
 ) -> None:
     log, gate = tmp_path / "records.txt", tmp_path / "open"
-    args = ["--concurrency", "2", "--max-stuck", "1", "--timeout-grace", "1", "--http", "0"]
-    worker = start(*args)
-    port = status_port(worker)
+    worker = start("--concurrency", "2", "--max-stuck", "1", "--timeout-grace", "1")
     send(fresh_vhost_url, "gated", {"id": 10, "path": str(gate)})
     wait_until(lambda: "10" in records(log, "started"), what="the gated task running")
     sent = send(fresh_vhost_url, "limited", {"id": 0, "mode": "block", "seconds": 120})
     health = wait_until(
-        lambda: (answer := http_get(port, "/healthz"))[0] == 503 and answer, what="/healthz 503"
+        lambda: (answer := worker.http_get("/healthz"))[0] == 503 and answer, what="/healthz 503"
     )
     red = time.monotonic() - sent
-    ready = http_get(port, "/readyz")
+    ready = worker.http_get("/readyz")
     gate.touch()  # the drain can finish now
     code = worker.wait(timeout=30)
     print(f"\n[--max-stuck 1] /healthz 503 {red:.1f} s after publishing; exit code {code}; "
