@@ -219,3 +219,17 @@ def test_a_propagator_given_is_the_one_used(
     tracing.after_publish(sent, None, 0.0)
     (span,) = exporter.get_finished_spans()
     assert span.attributes["mqwire.outcome"] == "confirmed"
+
+
+def test_a_traceparent_in_the_given_headers_is_replaced_by_the_publish_span(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    tracing = TracingMiddleware(provider)
+    given = WireMessage("", "plain", b"{}", "m1", {"headers": {"traceparent": TRACEPARENT}})
+    sent = tracing.before_publish(given)
+    assert sent is not None
+    tracing.after_publish(sent, None, 0.0)
+    (span,) = exporter.get_finished_spans()
+    trace_id, span_id = ids(span)
+    assert sent.properties["headers"]["traceparent"][:-3] == f"00-{trace_id:032x}-{span_id:016x}"
+    assert span.parent is None, "the publish starts from the caller's context, not the header"

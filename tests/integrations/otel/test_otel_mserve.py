@@ -118,6 +118,8 @@ def test_the_trace_runs_from_the_publishing_request_into_the_workers_tasks_and_o
         assert child_of(span, published[queue]), f"{queue}: the publish's child, in its trace"
         assert span["links"] == [published[queue]["span_id"]]
         assert span["attributes"]["mqwire.outcome"] == "ack"
+        assert span["attributes"]["mqwire.attempt"] == 1
+        assert span["attributes"]["messaging.rabbitmq.message.delivery_tag"] >= 1
         assert span["status"] == "UNSET"
     first, last = sorted(task("process flaky"), key=lambda s: s["attributes"]["mqwire.attempt"])
     assert [first["attributes"]["mqwire.outcome"], last["attributes"]["mqwire.outcome"]] == [
