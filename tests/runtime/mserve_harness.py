@@ -58,6 +58,36 @@ def topology(heartbeat: int = 30) -> str:
     return TOPOLOGY.replace("HEARTBEAT", str(heartbeat))
 
 
+#: The middleware tests' topology: a plain and an async task, one that fails when asked
+#: (retried once), and one that publishes a follow-up to ``followups``; MIDDLEWARE is replaced.
+MIDDLEWARE_TOPOLOGY = """\
+version: 1
+connections:
+  main: {url: "${AMQP_URL}", heartbeat: 30}
+publisher_consumers:
+  work: {prefix: work.mq, transport: amqp, connection: main}
+queues:
+  fast: {consumer: work}
+  coro: {consumer: work}
+  flaky: {consumer: work, retry: {delays: [0.05]}}
+  follow: {consumer: work}
+  followups: {consumer: work}
+tasks:
+  record: {task: "mserve_app:record", queue: fast}
+  record_async: {task: "mserve_app:record_async", queue: coro}
+  fail_when_bad: {task: "mserve_app:fail_when_bad", queue: flaky}
+  follow: {task: "mserve_app:gated", queue: follow}
+  followups: {task: "mserve_app:record", queue: followups}
+middleware: [MIDDLEWARE]
+"""
+MIDDLEWARE_QUEUES = ["fast", "coro", "flaky", "follow", "followups"]
+
+
+def middleware_topology(factory: str) -> str:
+    """``MIDDLEWARE_TOPOLOGY`` running the middleware ``factory`` (an import path)."""
+    return MIDDLEWARE_TOPOLOGY.replace("MIDDLEWARE", f'"{factory}"')
+
+
 def wait_until(condition: Callable[[], T], *, timeout: float = 60.0, what: str = "condition") -> T:
     """Poll ``condition`` until it returns something truthy; that value."""
     deadline = time.monotonic() + timeout

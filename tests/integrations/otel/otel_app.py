@@ -14,6 +14,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+import middleware_app
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
@@ -28,15 +29,12 @@ APP: list[trace.Tracer] = []
 
 
 def work(context: Any, request: MessageRequest) -> None:
-    """Notes its current span, runs a span of its own around its publishes, then fails while
-    the attempt is at most the body's ``fail``."""
+    """Notes its current span, then runs ``middleware_app.work`` (each ``then`` published, a
+    failure while the attempt is at most ``fail``) inside a span of its own."""
     current = trace.get_current_span().get_span_context()
     SEEN.append((request.queue, request.params.get("id"), request.attempt, current.span_id))
     with APP[0].start_as_current_span("inner") if APP else contextlib.nullcontext():
-        for routing_key, body in request.params.get("then", []):
-            request.registry.publisher("jobs").publish(body, routing_key=routing_key)  # type: ignore[union-attr]
-    if request.attempt <= request.params.get("fail", 0):
-        raise ValueError(f"message {request.params.get('id')} fails on attempt {request.attempt}")
+        middleware_app.work(context, request)
 
 
 async def work_async(context: Any, request: MessageRequest) -> None:

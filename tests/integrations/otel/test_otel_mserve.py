@@ -15,34 +15,21 @@ from typing import Any
 
 import pytest
 import topology_setup as wiring
-from mserve_harness import Mserve, consuming, wait_until
+from mserve_harness import (
+    MIDDLEWARE_QUEUES,
+    Mserve,
+    consuming,
+    middleware_topology,
+    wait_until,
+)
 
 from mqwire.otel import TracingMiddleware
 from mqwire.runtime import Registry, load
 
 pytestmark = pytest.mark.broker
 
-TOPOLOGY = """\
-version: 1
-connections:
-  main: {url: "${AMQP_URL}", heartbeat: 30}
-publisher_consumers:
-  work: {prefix: work.mq, transport: amqp, connection: main}
-queues:
-  fast: {consumer: work}
-  coro: {consumer: work}
-  flaky: {consumer: work, retry: {delays: [0.05]}}
-  follow: {consumer: work}
-  followups: {consumer: work}
-tasks:
-  record: {task: "mserve_app:record", queue: fast}
-  record_async: {task: "mserve_app:record_async", queue: coro}
-  fail_when_bad: {task: "mserve_app:fail_when_bad", queue: flaky}
-  follow: {task: "mserve_app:gated", queue: follow}
-  followups: {task: "mserve_app:record", queue: followups}
-middleware: ["otel_app:tracing"]
-"""
-QUEUES = ["fast", "coro", "flaky", "follow", "followups"]
+TOPOLOGY = middleware_topology("otel_app:tracing")
+QUEUES = MIDDLEWARE_QUEUES
 Span = dict[str, Any]
 
 

@@ -14,33 +14,22 @@ from pathlib import Path
 
 import pytest
 import topology_setup as wiring
-from mserve_harness import Mserve, consuming, http_get, status_port, wait_until
+from mserve_harness import (
+    MIDDLEWARE_QUEUES,
+    Mserve,
+    consuming,
+    http_get,
+    middleware_topology,
+    status_port,
+    wait_until,
+)
 
 from mqwire.runtime import Registry, load
 
 pytestmark = pytest.mark.broker
 
-TOPOLOGY = """\
-version: 1
-connections:
-  main: {url: "${AMQP_URL}", heartbeat: 30}
-publisher_consumers:
-  work: {prefix: work.mq, transport: amqp, connection: main}
-queues:
-  fast: {consumer: work}
-  coro: {consumer: work}
-  flaky: {consumer: work, retry: {delays: [0.05]}}
-  follow: {consumer: work}
-  followups: {consumer: work}
-tasks:
-  record: {task: "mserve_app:record", queue: fast}
-  record_async: {task: "mserve_app:record_async", queue: coro}
-  fail_when_bad: {task: "mserve_app:fail_when_bad", queue: flaky}
-  follow: {task: "mserve_app:gated", queue: follow}
-  followups: {task: "mserve_app:record", queue: followups}
-middleware: ["mserve_app:Recording"]
-"""
-QUEUES = ["fast", "coro", "flaky", "follow", "followups"]
+TOPOLOGY = middleware_topology("mserve_app:Recording")
+QUEUES = MIDDLEWARE_QUEUES
 
 Line = tuple[str, str, str, str]  # event, queue or routing key, id, detail
 
