@@ -32,11 +32,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	mkdir -p build/typecheck/mqwire
 	for p in topology compiler runtime schemas; do ln -sfn ../../../$$p build/typecheck/mqwire/$$p; done
+	ln -sfn ../../../integrations/otel build/typecheck/mqwire/otel
 	ln -sfn ../../../entry/__main__.py build/typecheck/mqwire/__main__.py
 	ln -sfn ../../../integrations/testing build/typecheck/mqwire/testing
 	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml \
 		-p mqwire.topology -p mqwire.compiler -p mqwire.runtime -m mqwire.__main__ \
-		-p mqwire.testing
+		-p mqwire.testing -p mqwire.otel
 
 # After an intended change of compiled output: rewrite the golden files, then review the diff.
 golden: $(STAMP)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from mqwire.topology._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from .broker import TestBroker, skip_unless_ci, throwaway_vhost
+    from .broker import TestBroker, import_or_skip, skip_unless_ci, throwaway_vhost
     from .compiling import compiled_ini
     from .polling import wait_until
     from .worker import WorkerProcess
@@ -20,6 +20,7 @@ _EXPORTS = {
     "TestBroker": ".broker",
     "WorkerProcess": ".worker",
     "compiled_ini": ".compiling",
+    "import_or_skip": ".broker",
     "skip_unless_ci": ".broker",
     "throwaway_vhost": ".broker",
     "wait_until": ".polling",
@@ -30,6 +31,7 @@ __all__ = [
     "TestBroker",
     "WorkerProcess",
     "compiled_ini",
+    "import_or_skip",
     "skip_unless_ci",
     "throwaway_vhost",
     "wait_until",

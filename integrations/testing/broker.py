@@ -9,6 +9,7 @@ cookie and about a second of CPU per call.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import re
 import socket
@@ -36,6 +37,21 @@ def skip_unless_ci(reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(reason + " (CI must run this test)", pytrace=False)
     pytest.skip(reason)
+
+
+def import_or_skip(*modules: str, install: str) -> None:
+    """``pytest.importorskip`` for a folder of tests, failing in CI (``install`` says how).
+
+    Called at the top of a folder's ``conftest.py``, it skips (or fails) the whole folder.
+    """
+    __tracebackhide__ = True
+    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+    if not missing:
+        return
+    reason = f"{', '.join(missing)} not installed ({install})"
+    if os.environ.get("CI"):
+        pytest.fail(reason + " (CI must run these tests)", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
 
 
 @dataclass(frozen=True)

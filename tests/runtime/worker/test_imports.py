@@ -10,6 +10,8 @@ EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "ticketing"
 
 #: Never needed to serve: the compiler, its templates, the YAML loader, the schema checker.
 NOT_FOR_WORKERS = ("mqwire.compiler", "jinja2", "yaml", "jsonschema")
+#: Optional integrations, imported only by an application (or its topology's middleware:).
+OPTIONAL = ("mqwire.otel", "opentelemetry", "prometheus_client")
 
 
 def imported_after(code: str) -> set[str]:
@@ -39,7 +41,7 @@ def test_mserve_and_the_worker_import_no_compiler_yaml_or_schema_checker() -> No
         f"load({str(EXAMPLE / 'compiled.ini')!r})"
     )
     assert "mqwire.runtime.wiring.load" in modules  # the probe ran
-    for prefix in NOT_FOR_WORKERS:
+    for prefix in (*NOT_FOR_WORKERS, *OPTIONAL):
         assert loaded(modules, prefix) == []
 
 
@@ -47,7 +49,7 @@ def test_importing_the_decorator_loads_neither_the_loader_nor_pika() -> None:
     """Application modules import ``task_config``; the web app must not pay for a worker."""
     modules = imported_after("from mqwire.runtime import task_config")
     assert "mqwire.runtime.decorator" in modules
-    for prefix in (*NOT_FOR_WORKERS, "pika", "tornado", "mqwire.topology.loader"):
+    for prefix in (*NOT_FOR_WORKERS, *OPTIONAL, "pika", "tornado", "mqwire.topology.loader"):
         assert loaded(modules, prefix) == []
 
 
