@@ -40,6 +40,19 @@ class Publisher(Protocol):
 
     def batch(self) -> contextlib.AbstractContextManager[PublishBatch]: ...
 
+    async def apublish(
+        self,
+        body: Any,
+        routing_key: str,
+        properties: Mapping[str, Any] | None = None,
+        exchange: str | None = None,
+        mandatory: bool = True,
+        *,
+        blocked_timeout: float | None = None,
+    ) -> str: ...
+
+    def abatch(self) -> contextlib.AbstractAsyncContextManager[PublishBatch]: ...
+
     def close(self) -> None: ...
 
 

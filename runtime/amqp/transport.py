@@ -23,6 +23,7 @@ a caller that stops waiting knows whether the message may still arrive.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import logging
 import threading
@@ -138,7 +139,11 @@ class AmqpTransport(PublishIo):
         return self._collect(entries, fd)
 
     def submit(
-        self, messages: Sequence[WireMessage], *, blocked_timeout: float | None = None
+        self,
+        messages: Sequence[WireMessage],
+        *,
+        blocked_timeout: float | None = None,
+        lock_wait: float = LOCK_WAIT,
     ) -> Sequence[Any]:
         """Hand ``messages`` to the I/O thread without waiting; pass the result to ``collect``
         or ``wait``. Each item's ``future`` ends with its outcome.
@@ -146,12 +151,19 @@ class AmqpTransport(PublishIo):
         Lets a batch keep the next chunk on the wire while the broker confirms the last one.
         While the broker blocks the connection, a message waits at most ``blocked_timeout``
         seconds (default: the transport's) before it fails with :class:`PublishBlocked`.
-        Raises :class:`EncodeError` (before anything of this call is sent).
+        Raises :class:`EncodeError` (before anything of this call is sent). ``lock_wait``:
+        how long to wait for the shared I/O loop's lock before handing the messages over (an
+        event loop's thread passes 0: it never waits for another thread).
         """
-        return self._submit(messages, blocked_timeout, lead=False)[0]
+        return self._submit(messages, blocked_timeout, lead=False, lock_wait=lock_wait)[0]
 
     def _submit(
-        self, messages: Sequence[WireMessage], blocked_timeout: float | None, *, lead: bool
+        self,
+        messages: Sequence[WireMessage],
+        blocked_timeout: float | None,
+        *,
+        lead: bool,
+        lock_wait: float = LOCK_WAIT,
     ) -> tuple[list[Entry], int | None]:
         """``submit``, and with ``lead`` (``send``, which collects at once) the socket this
         thread now leads, if it published a few messages itself (shared I/O loop)."""
@@ -174,7 +186,7 @@ class AmqpTransport(PublishIo):
             loop = self._ensure_thread()
             # A shared loop's I/O thread holds the lock only while it handles events; the
             # timeout covers a stall there: the message then goes the usual way.
-            with held(loop, LOCK_WAIT) as mine:  # the I/O thread waits: send ourselves
+            with held(loop, lock_wait) as mine:  # the I/O thread waits: send ourselves
                 if mine and self._io_ready and not (self._inbox or self._io_outbox):
                     self._io_outbox.extend(entries)
                     self._io_drain_inbox()  # nothing in it: publishes what we queued
@@ -197,8 +209,32 @@ class AmqpTransport(PublishIo):
         return self._collect(submitted, None)
 
     def _collect(self, submitted: Sequence[Any], fd: int | None) -> list[PublishError | None]:
-        hold = max((entry.hold for entry in submitted), default=0.0)
-        waited = self.wait(submitted, self._confirm_timeout + hold, fd)
+        waited = self.wait(submitted, self._collect_timeout(submitted), fd)
+        return self._given_up(submitted, waited)
+
+    async def acollect(self, submitted: Sequence[Any]) -> list[PublishError | None]:
+        """``collect`` for a coroutine: the confirms are awaited on the running event loop,
+        which goes on running everything else meanwhile; the same bound, the same outcomes.
+
+        Cancelled while waiting (a task's timeout), it withdraws what was not written yet
+        and raises ``CancelledError``; what was written may still arrive.
+        """
+        if submitted:
+            waiters = [asyncio.wrap_future(entry.future) for entry in submitted]
+            try:
+                await asyncio.wait(waiters, timeout=self._collect_timeout(submitted))
+            except asyncio.CancelledError:
+                for entry in submitted:
+                    entry.future.cancel()  # only an unwritten message can be withdrawn
+                raise
+        return self._given_up(submitted, wait_for(submitted, 0.0))
+
+    def _collect_timeout(self, submitted: Sequence[Any]) -> float:
+        return self._confirm_timeout + max((entry.hold for entry in submitted), default=0.0)
+
+    def _given_up(
+        self, submitted: Sequence[Any], waited: Sequence[PublishError | Pending | None]
+    ) -> list[PublishError | None]:
         return [
             give_up(entry, self._io_blocked, self._confirm_timeout) if o is PENDING else o
             for entry, o in zip(submitted, waited, strict=True)

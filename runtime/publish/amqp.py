@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import collections
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..client_metrics import ConnectionState, PublisherStats
@@ -21,6 +21,7 @@ from .base import BATCH_CHUNK, BasePublisher
 
 if TYPE_CHECKING:
     from .._fastpath.switch import Fastpath
+    from ..amqp.transport import AmqpTransport
 
 
 class AmqpPublisher(BasePublisher):
@@ -78,32 +79,84 @@ class AmqpPublisher(BasePublisher):
         self.published(messages, outcomes, started)
         return outcomes
 
+    async def asend(
+        self,
+        messages: Sequence[WireMessage],
+        *,
+        blocked_timeout: float | None = None,
+        started: float | None = None,
+    ) -> list[PublishError | None]:
+        """``send`` without blocking the running event loop: the confirms are awaited."""
+        started = time.monotonic() if started is None else started
+        submitted = self._transport.submit(messages, blocked_timeout=blocked_timeout, lock_wait=0)
+        outcomes = await self._transport.acollect(submitted)
+        self.published(messages, outcomes, started)
+        return outcomes
+
     def flush(self, messages: Sequence[WireMessage]) -> None:
         """Send a batch with up to two chunks awaiting confirms, so the wire never idles."""
-        failures: list[tuple[int, PublishError]] = []
-        in_flight: collections.deque[tuple[int, float, Sequence[Any]]] = collections.deque()
-
-        def collect_oldest() -> None:
-            start, sent, submitted = in_flight.popleft()
-            outcomes = self._transport.collect(submitted)
-            self.published(messages[start : start + len(outcomes)], outcomes, sent)
-            failures.extend((start + i, e) for i, e in enumerate(outcomes) if e is not None)
-
+        pipeline = _Pipeline(self._transport, self.published, messages)
         try:
             for start in range(0, len(messages), BATCH_CHUNK):
-                sent = time.monotonic()
-                chunk = self._transport.submit(messages[start : start + BATCH_CHUNK])
-                in_flight.append((start, sent, chunk))
-                if len(in_flight) > 2:
-                    collect_oldest()
+                if pipeline.submit(start):
+                    pipeline.collected(self._transport.collect(pipeline.oldest()))
         finally:  # an EncodeError still waits for what was sent before it
-            while in_flight:
-                collect_oldest()
-        if failures:
-            raise BatchPublishError(failures, published=len(messages) - len(failures))
+            while pipeline.in_flight:
+                pipeline.collected(self._transport.collect(pipeline.oldest()))
+        pipeline.check()
+
+    async def aflush(self, messages: Sequence[WireMessage]) -> None:
+        """``flush`` for coroutines: the same pipeline, its confirms awaited."""
+        pipeline = _Pipeline(self._transport, self.published, messages)
+        try:
+            for start in range(0, len(messages), BATCH_CHUNK):
+                if pipeline.submit(start, lock_wait=0):
+                    pipeline.collected(await self._transport.acollect(pipeline.oldest()))
+        finally:
+            while pipeline.in_flight:
+                pipeline.collected(await self._transport.acollect(pipeline.oldest()))
+        pipeline.check()
 
     def close(self) -> None:
         self._transport.close()
+
+
+class _Pipeline:
+    """A batch on its way: chunks submitted, at most two more awaiting confirms than are
+    being collected, and the failures so far (shared by ``flush`` and ``aflush``)."""
+
+    def __init__(
+        self,
+        transport: AmqpTransport,
+        published: Callable[[Sequence[WireMessage], list[PublishError | None], float], None],
+        messages: Sequence[WireMessage],
+    ) -> None:
+        self.transport = transport
+        self.published = published
+        self.messages = messages
+        self.failures: list[tuple[int, PublishError]] = []
+        self.in_flight: collections.deque[tuple[int, float, Sequence[Any]]] = collections.deque()
+
+    def submit(self, start: int, **options: Any) -> bool:
+        """Send the chunk at ``start``; True when the oldest chunk must be collected now."""
+        chunk = self.messages[start : start + BATCH_CHUNK]
+        sent = time.monotonic()
+        self.in_flight.append((start, sent, self.transport.submit(chunk, **options)))
+        return len(self.in_flight) > 2
+
+    def oldest(self) -> Sequence[Any]:
+        return self.in_flight[0][2]
+
+    def collected(self, outcomes: list[PublishError | None]) -> None:
+        """The oldest chunk's outcomes: counted, and its failures kept."""
+        start, sent, _submitted = self.in_flight.popleft()
+        self.published(self.messages[start : start + len(outcomes)], outcomes, sent)
+        self.failures.extend((start + i, e) for i, e in enumerate(outcomes) if e is not None)
+
+    def check(self) -> None:
+        if self.failures:
+            published = len(self.messages) - len(self.failures)
+            raise BatchPublishError(self.failures, published=published)
 
 
 def connection_name(publisher: str) -> str:

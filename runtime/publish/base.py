@@ -3,14 +3,20 @@
 ``BasePublisher`` holds everything both transports share (encoding, message ids, persistence,
 JSON Schema checks, batching, middleware, counting outcomes); subclasses only send
 (``publish.amqp``, ``publish.local``) and report each message's outcome to ``published``.
+
+``apublish``/``abatch`` exist because ``publish()`` blocks its thread until the broker
+confirms, and in a coroutine task that thread is the worker's event loop: every queue on it
+would stand still for the round trip. A transport with something to wait for overrides
+``asend``/``aflush`` to await it; the local one keeps the defaults (its synchronous calls).
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 from mqwire.topology.routing import RouteTable
@@ -71,6 +77,11 @@ class BasePublisher:
         #: The middleware when one has a publish hook; None costs one check per message.
         self._hooks = self.middleware if self.middleware.publishes else None
         self.stats = stats or PublisherStats(settings.name)
+        # One per publisher (which lives as long as the process): each coroutine (asyncio
+        # task) sees only its own ``abatch()``.
+        self._abatch: contextvars.ContextVar[Batch | None] = contextvars.ContextVar(
+            f"mqwire.abatch[{settings.name}]", default=None
+        )
 
     def target_queues(self, exchange: str, routing_key: str) -> tuple[str, ...]:
         """Queues a message would reach, as far as this publisher's topology knows."""
@@ -127,10 +138,8 @@ class BasePublisher:
             PublishError: a subclass saying why the broker did not confirm it.
         """
         started = time.monotonic()
-        message = self.prepare(body, routing_key, properties, exchange, mandatory)
-        if self._hooks is not None:
-            message = before_publish(self._hooks, message)
-        batch: Batch | None = getattr(self._local, "batch", None)
+        message = self.outgoing(body, routing_key, properties, exchange, mandatory)
+        batch = self.current_batch()
         if batch is not None:
             batch.messages.append(message)
             return message.message_id
@@ -138,6 +147,25 @@ class BasePublisher:
         if error is not None:
             raise error
         return message.message_id
+
+    def outgoing(
+        self,
+        body: Any,
+        routing_key: str,
+        properties: Mapping[str, Any] | None,
+        exchange: str | None,
+        mandatory: bool,
+    ) -> WireMessage:
+        """The message to send: ``prepare``d, then through the middleware's ``before_publish``."""
+        message = self.prepare(body, routing_key, properties, exchange, mandatory)
+        if self._hooks is not None:
+            message = before_publish(self._hooks, message)
+        return message
+
+    def current_batch(self) -> Batch | None:
+        """The batch a publish joins: this coroutine's ``abatch()``, else this thread's
+        ``batch()``, else None (sent at once)."""
+        return self._abatch.get() or getattr(self._local, "batch", None)
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[Batch]:
@@ -147,8 +175,8 @@ class BasePublisher:
             BatchPublishError: when the block ends, if any message was not confirmed; it
                 lists each failed message's index and error.
         """
-        if getattr(self._local, "batch", None) is not None:
-            raise RuntimeError("publisher.batch() blocks do not nest")
+        if self.current_batch() is not None:
+            raise RuntimeError("publisher batches do not nest")
         batch = self._local.batch = Batch(self)
         try:
             yield batch
@@ -190,6 +218,65 @@ class BasePublisher:
         self.stats.record(outcomes, seconds)
         if self._hooks is not None:
             after_publish(self._hooks, messages, outcomes, seconds)
+
+    # -- for coroutines: the confirm awaited on the running loop, which goes on meanwhile ---
+
+    async def apublish(
+        self,
+        body: Any,
+        routing_key: str,
+        properties: Mapping[str, Any] | None = None,
+        exchange: str | None = None,
+        mandatory: bool = True,
+        *,
+        blocked_timeout: float | None = None,
+    ) -> str:
+        """``publish()`` for coroutines: the same arguments, checks, errors and return value;
+        the confirm is awaited, not waited for. Inside ``async with publisher.abatch():`` the
+        message is queued and sent when the block ends."""
+        started = time.monotonic()
+        message = self.outgoing(body, routing_key, properties, exchange, mandatory)
+        batch = self.current_batch()
+        if batch is not None:
+            batch.messages.append(message)
+            return message.message_id
+        (error,) = await self.asend([message], blocked_timeout=blocked_timeout, started=started)
+        if error is not None:
+            raise error
+        return message.message_id
+
+    @contextlib.asynccontextmanager
+    async def abatch(self) -> AsyncIterator[Batch]:
+        """``batch()`` for coroutines: ``apublish`` (and ``publish``) calls of this coroutine
+        are queued, then sent with pipelined confirms, awaited, when the block ends.
+
+        Raises:
+            BatchPublishError: when the block ends, if any message was not confirmed.
+        """
+        if self.current_batch() is not None:
+            raise RuntimeError("publisher batches do not nest")
+        batch = Batch(self)
+        token = self._abatch.set(batch)
+        try:
+            yield batch
+        finally:
+            self._abatch.reset(token)
+            await self.aflush(batch.messages)
+
+    async def asend(
+        self,
+        messages: Sequence[WireMessage],
+        *,
+        blocked_timeout: float | None = None,
+        started: float | None = None,
+    ) -> list[PublishError | None]:
+        """``send`` for coroutines; by default ``send`` itself (a transport with nothing to
+        wait for)."""
+        return self.send(messages, blocked_timeout=blocked_timeout, started=started)
+
+    async def aflush(self, messages: Sequence[WireMessage]) -> None:
+        """``flush`` for coroutines; by default ``flush`` itself."""
+        self.flush(messages)
 
     def close(self) -> None:
         """Release the connection; publishing afterwards fails."""
