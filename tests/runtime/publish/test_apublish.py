@@ -168,9 +168,8 @@ def test_abatches_do_not_nest(registry: Registry) -> None:
     publisher = registry.publisher("web")
 
     async def main() -> None:
-        async with publisher.abatch():
-            async with publisher.abatch():
-                pass
+        async with publisher.abatch(), publisher.abatch():
+            pass
 
     with pytest.raises(RuntimeError, match="do not nest"):
         asyncio.run(main())
