@@ -168,3 +168,34 @@ def fail_first(context: Any, request: Any) -> None:
         _note("failed", request)
         raise ValueError(f"first attempt of message {request.params.get('id')}")
     _note("done", request)
+
+
+#: Set while ``fan_out`` publishes its follow-ups; ``wait_for_fan_out`` notes what it saw.
+FANNING_OUT = {"now": False}
+_FAN_OUT_STARTED = asyncio.Event()  # bound to the worker's loop on first use
+
+
+async def fan_out(context: Any, request: Any) -> None:
+    """Publish ``count`` follow-ups to ``request.params['key']``, one by one and confirmed:
+    awaited (``apublish``) or, with ``blocking``, with ``publish()``, which holds the loop."""
+    publisher = request.registry.publisher(request.params.get("publisher", "work"))
+    _note("fan_out_start", request)
+    FANNING_OUT["now"] = True
+    _FAN_OUT_STARTED.set()
+    try:
+        for n in range(int(request.params["count"])):
+            body = {"id": f"{request.params['id']}.{n}"}
+            if request.params.get("blocking"):
+                publisher.publish(body=body, routing_key=request.params["key"])
+            else:
+                await publisher.apublish(body=body, routing_key=request.params["key"])
+    finally:
+        FANNING_OUT["now"] = False
+    _note("fan_out_end", request)
+
+
+async def wait_for_fan_out(context: Any, request: Any) -> None:
+    """Wait until ``fan_out`` began, then note whether it is still publishing: ``during``
+    if this task ran while the follow-ups were being confirmed."""
+    await _FAN_OUT_STARTED.wait()
+    _note("during" if FANNING_OUT["now"] else "after", request)
