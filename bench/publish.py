@@ -5,20 +5,22 @@ of its own, and connects (and declares) before the clock starts, through one unt
 message. Afterwards each queue must hold every message sent.
 
 One by one, each call returning once its message is confirmed, all at once: mqwire
-``publisher.publish()``, raw pika ``BlockingConnection`` with ``confirm_delivery()``, Celery
-``apply_async`` (``confirm_publish``) and Dramatiq ``send`` (``confirm_delivery``) take turns
-in blocks of ``BLOCK`` messages, the first of each turn rotating, each timed over its own
-blocks. Every confirm waits for the broker's disk, whose pace drifts over seconds: run one
-after the other, the same publisher moved by 20 % between runs, more than the difference
-being measured.
+``publisher.publish()``, ``await publisher.apublish()`` (each call one ``run_until_complete``
+on one event loop, as a coroutine awaiting it one by one would), raw pika
+``BlockingConnection`` with ``confirm_delivery()``, Celery ``apply_async``
+(``confirm_publish``) and Dramatiq ``send`` (``confirm_delivery``) take turns in blocks of
+``BLOCK`` messages, the first of each turn rotating, each timed over its own blocks. Every
+confirm waits for the broker's disk, whose pace drifts over seconds: run one after the other,
+the same publisher moved by 20 % between runs, more than the difference being measured.
 
 Pipelined, one after the other (each a burst that keeps the broker busy): mqwire ``with
-publisher.batch():`` and raw pika ``SelectConnection`` with up to 1000 unconfirmed in flight
-(the ceiling).
+publisher.batch():``, ``async with publisher.abatch():`` and raw pika ``SelectConnection``
+with up to 1000 unconfirmed in flight (the ceiling).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sys
 import time
@@ -79,6 +81,38 @@ def _mqwire_each(fastpath: str) -> Publisher:
     return each
 
 
+def _mqwire_apublish(fastpath: str) -> Publisher:
+    @contextlib.contextmanager
+    def each(config: RunConfig, vhost: Vhost) -> Iterator[Send]:
+        with _mqwire_publisher(config, vhost, fastpath) as publisher:
+            loop = asyncio.new_event_loop()  # one loop for the whole run, as a worker has
+
+            def send(i: int) -> None:
+                loop.run_until_complete(publisher.apublish(body=payload(i), routing_key=QUEUE))
+
+            try:
+                yield send
+            finally:
+                loop.close()
+
+    return each
+
+
+def _mqwire_abatch(fastpath: str) -> Burst:
+    def batch(config: RunConfig, vhost: Vhost, n: int) -> float:
+        async def publish_all() -> None:
+            async with publisher.abatch():
+                for i in range(n):
+                    await publisher.apublish(body=payload(i), routing_key=QUEUE)
+
+        with _mqwire_publisher(config, vhost, fastpath) as publisher:
+            started = time.perf_counter()
+            asyncio.run(publish_all())
+            return time.perf_counter() - started
+
+    return batch
+
+
 def _mqwire_batch(fastpath: str) -> Burst:
     def batch(config: RunConfig, vhost: Vhost, n: int) -> float:
         with _mqwire_publisher(config, vhost, fastpath) as publisher:
@@ -101,6 +135,11 @@ def one_by_one(config: RunConfig) -> list[tuple[str, str, Publisher]]:
          _mqwire_each(mode))
         for mode, key, label in config.fastpath_variants()
     ]  # fmt: skip
+    found += [
+        (f"mqwire_apublish{key}", f"mqwire await apublish(), one by one, confirmed{label}",
+         _mqwire_apublish(mode))
+        for mode, key, label in config.fastpath_variants()
+    ]  # fmt: skip
     found.append(("raw_each", "raw pika BlockingConnection, per-message confirms",
                   lambda config, vhost: each_publisher(vhost.url, QUEUE)))  # fmt: skip
     for peer in installed():
@@ -114,6 +153,11 @@ def bursts(config: RunConfig) -> list[tuple[str, str, Burst]]:
         (f"mqwire_batch{key}", f"mqwire with publisher.batch(){label}", _mqwire_batch(mode))
         for mode, key, label in config.fastpath_variants()
     ]
+    found += [
+        (f"mqwire_abatch{key}", f"mqwire async with publisher.abatch(){label}",
+         _mqwire_abatch(mode))
+        for mode, key, label in config.fastpath_variants()
+    ]  # fmt: skip
     found.append(("raw_pipelined", "raw pika SelectConnection, pipelined confirms", _raw_pipelined))
     return found
 
@@ -177,7 +221,8 @@ def run(config: RunConfig, say: Callable[[str], None]) -> dict[str, Any]:
     for key, _, _ in each:
         runs[key] = [r if "error" in r else r[key] for r in runs["one by one"]]
     labels = {key: label for key, label, _ in [*each, *burst_contenders]}
-    order = ["mqwire_publish", "mqwire_batch", "raw_each", "raw_pipelined"]
+    order = ["mqwire_publish", "mqwire_apublish", "mqwire_batch", "mqwire_abatch"]
+    order += ["raw_each", "raw_pipelined"]
     order += [key for key in labels if key not in order]  # the peers
     return {
         key: {

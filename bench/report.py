@@ -56,8 +56,8 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
                     _median(results, "consume", other, "rate"),
                 )
     publish = results.get("publish", {})
-    pairs = [(k, "raw_each") for k in publish if k.startswith("mqwire_publish")]
-    pairs += [(k, "raw_pipelined") for k in publish if k.startswith("mqwire_batch")]
+    pairs = [(k, "raw_each") for k in publish if k.startswith(("mqwire_publish", "mqwire_apub"))]
+    pairs += [(k, "raw_pipelined") for k in publish if k.startswith(("mqwire_batch", "mqwire_ab"))]
     pairs += [("mqwire_publish", peer) for peer in ("celery", "dramatiq") if peer in publish]
     for mine, other in pairs:
         if mine in publish and other in publish:

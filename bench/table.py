@@ -44,7 +44,8 @@ def rows(results: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]
         body = []
         for key, entry in results["publish"].items():
             median, spread = _spread(entry["rate"])
-            other = {"mqwire_publish": "raw_each", "mqwire_batch": "raw_pipelined"}
+            other = {"mqwire_publish": "raw_each", "mqwire_apublish": "raw_each",
+                     "mqwire_batch": "raw_pipelined", "mqwire_abatch": "raw_pipelined"}  # fmt: skip
             ratio = ratios.get(f"publish:{key}/{other.get(key.split('@')[0])}")
             body.append([entry["label"], median, spread, _ratio(ratio)])
         cols = ["publish (msg/s)", "median", "min–max", "×raw (same mode)"]
