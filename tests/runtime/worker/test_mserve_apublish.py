@@ -73,7 +73,9 @@ def test_other_queues_run_while_a_coroutine_awaits_its_follow_ups_confirms(
         return len(records(log, queue="followups")) == FOLLOWUPS and len(others) == OTHERS
 
     wait_until(finished, timeout=60, what="every follow-up and every other task")
-    wait_until(drained(vhost_url, ["fan", "other", "followups"]), timeout=30, what="the queues drained")
+    wait_until(
+        drained(vhost_url, ["fan", "other", "followups"]), timeout=30, what="the queues drained"
+    )
     seen = {event for event, queue, _, _ in events(log) if queue == "other"}
     assert seen == {expected}
     assert sorted(records(log, queue="followups")) == sorted(f"f.{n}" for n in range(FOLLOWUPS))
