@@ -20,7 +20,7 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 
 from . import metrics as m
 
-__all__ = ["GroupSink", "mark_process_dead", "render_group"]
+__all__ = ["GroupSink", "child_ended", "render_group"]
 
 _COUNTERS = (m.PROCESSED, m.FAILED, m.RETRIED, m.DEAD_LETTERED, m.REQUEUED, m.PARKED)
 
@@ -64,5 +64,10 @@ class GroupSink:
 def render_group(path: str) -> str:
     """Every child's metrics in ``path`` (their ``PROMETHEUS_MULTIPROC_DIR``), added up."""
     registry = CollectorRegistry()
-    MultiProcessCollector(registry, path=path)
+    MultiProcessCollector(registry, path=path)  # type: ignore[no-untyped-call]
     return generate_latest(registry).decode("utf-8")
+
+
+def child_ended(pid: int, path: str) -> None:
+    """Drop a dead child's live gauges (its counters stay in the group's totals)."""
+    mark_process_dead(pid, path)  # type: ignore[no-untyped-call]

@@ -1,13 +1,17 @@
-"""``mserve``'s process-group options: ``--processes``, its restart limits and the child's own.
+"""``mserve``'s process-group options (``--processes``, its restart limits, the child's own)
+and a child's side of the group: its metrics sink, watching for its supervisor's end.
 
-Apart from ``supervisor.py`` so that ``mserve --help`` stays cheap: parsing needs none of the
+Apart from ``supervisor.py`` so that ``mserve --help`` and a single worker need none of the
 supervisor's machinery.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
+import signal
+from collections.abc import Callable
 
 from .metrics import Sink
 from .restarts import RestartLimits
@@ -69,3 +73,10 @@ def group_sink(args: argparse.Namespace) -> Sink | None:
     from .group_metrics import GroupSink
 
     return GroupSink()
+
+
+def watch_supervisor(on_signal: Callable[[int, str], None]) -> None:
+    """A group child's stdin is readable: at its end (the supervisor is gone), stop."""
+    if not os.read(0, 1):
+        asyncio.get_running_loop().remove_reader(0)
+        on_signal(signal.SIGTERM, "the supervisor is gone")

@@ -27,7 +27,7 @@ from ..logs.options import MSERVE, add_options, setup_logging
 from ..wiring.factories import ConsumerSpec
 from ..wiring.load import load
 from ..wiring.registry import Registry
-from .group_options import add_group_options, group_sink
+from .group_options import add_group_options, group_sink, watch_supervisor
 from .metrics import Metrics
 from .policy import WorkerOptions
 from .stuck import DEFAULT_MAX_STUCK, StuckTasks
@@ -214,8 +214,7 @@ async def serve(registry: Registry, specs: Sequence[ConsumerSpec], args: argpars
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
     if args.group_child:  # the supervisor's pipe closes when it dies, even by SIGKILL
-        gone = lambda: os.read(0, 1) or on_signal(signal.SIGTERM, "the supervisor is gone")  # noqa: E731
-        loop.add_reader(0, gone)
+        loop.add_reader(0, lambda: watch_supervisor(on_signal))
     if args.http or args.status_socket:
         from .status_http import start_status_server
 

@@ -105,9 +105,9 @@ class Supervisor:
     def _ended(self, slot: _Slot, returncode: int) -> None:
         slot.returncode = returncode
         if self.metrics_dir is not None and slot.process is not None:
-            from .group_metrics import mark_process_dead
+            from .group_metrics import child_ended
 
-            mark_process_dead(slot.process.pid, self.metrics_dir)
+            child_ended(slot.process.pid, self.metrics_dir)
 
     async def _run_slot(self, slot: _Slot) -> None:
         """Start the slot's child; restart it when it dies, until the group stops."""
