@@ -91,7 +91,7 @@ class Supervisor:
         return [sys.executable, "-m", module, *self.argv, STATUS_SOCKET, slot.socket]
 
     async def _start(self, slot: _Slot) -> None:
-        env = dict(os.environ)
+        env = {k: v for k, v in os.environ.items() if k != MULTIPROC_ENV}  # ours, or none
         if self.metrics_dir is not None:
             env[MULTIPROC_ENV] = self.metrics_dir
         with contextlib.suppress(FileNotFoundError):
