@@ -103,7 +103,10 @@ class Supervisor:
         log.info("started %s", slot.label)
 
     def _ended(self, slot: _Slot, returncode: int) -> None:
-        slot.returncode = returncode
+        # SIGTERM's default action: the child was stopped before its handler was set, so
+        # before it consumed anything: a clean stop, not a forced one
+        clean = self.stopping.is_set() and returncode == -signal.SIGTERM
+        slot.returncode = ExitCode.OK if clean else returncode
         if self.metrics_dir is not None and slot.process is not None:
             from .group_metrics import child_ended
 
@@ -114,6 +117,8 @@ class Supervisor:
         while True:
             await self._start(slot)
             assert slot.process is not None
+            if self.stopping.is_set():  # the stop came while it was being started
+                slot.signal(signal.SIGTERM)
             returncode = await slot.process.wait()
             self._ended(slot, returncode)
             if self.stopping.is_set():

@@ -70,8 +70,9 @@ def test_a_killed_child_is_replaced_and_no_message_is_lost(
     assert group.wait() == ExitCode.OK
 
 
-def test_sigterm_reaches_every_child_and_each_drains_within_grace(
-    setup: tuple[Path, Registry], start: Callable[..., Mserve], tmp_path: Path
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_reaches_every_child_and_each_drains_within_grace(
+    setup: tuple[Path, Registry], start: Callable[..., Mserve], tmp_path: Path, signum: int
 ) -> None:
     group = start("--processes", "2", "--grace", "30")
     wait_until(lambda: len(children(group)) == 2, what="2 children")
@@ -83,7 +84,7 @@ def test_sigterm_reaches_every_child_and_each_drains_within_grace(
         ),
         what="each child running a slow task",
     )
-    group.signal(signal.SIGTERM)
+    group.signal(signum)
     assert group.wait() == ExitCode.OK, group.output()[-2000:]
     done = {(id_, pid) for event, _, id_, pid in events(log) if event == "done"}
     assert done == {(id_, pid) for event, _, id_, pid in started if event == "started"}
