@@ -176,9 +176,14 @@ class Watcher:
         return ok.message_count, ok.consumer_count
 
     def wait_consuming(
-        self, queues: Sequence[str], alive: Callable[[], None], timeout: float = 120.0
+        self,
+        queues: Sequence[str],
+        alive: Callable[[], None],
+        timeout: float = 120.0,
+        consumers: int = 1,
     ) -> tuple[float, int]:
-        """Poll until every queue has a consumer: that moment and the first queue's ready count.
+        """Poll until every queue has ``consumers``: that moment and the first queue's ready
+        count (a process group's children each consume, so the clock waits for all of them).
 
         ``alive`` raises when the worker died, so a crash is reported at once, not as a timeout.
         """
@@ -186,7 +191,7 @@ class Watcher:
         while True:
             states = [self.state(q) for q in queues]
             now = time.monotonic()
-            if all(s is not None and s[1] >= 1 for s in states):
+            if all(s is not None and s[1] >= consumers for s in states):
                 first = states[0]
                 assert first is not None
                 return now, first[0]

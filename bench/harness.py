@@ -126,8 +126,10 @@ class Process:
         env: dict[str, str],
         log: Path,
         stop_signal: signal.Signals = signal.SIGTERM,
+        consumers: int = 1,
     ) -> None:
         self.argv, self.log, self.stop_signal = list(argv), log, stop_signal
+        self.consumers = consumers  #: on each queue once it is up: its worker processes
         self._out = log.open("wb")
         self.spawned = time.monotonic()
         self.popen = subprocess.Popen(

@@ -202,6 +202,7 @@ class ExitCode(enum.IntEnum):
     UNREACHABLE = 3  #: the broker stayed unreachable longer than ``--max-unreachable``
     TOPOLOGY_MISMATCH = 4  #: a queue or exchange exists with other arguments (406)
     STUCK = 6  #: ``--max-stuck`` abandoned tasks still running: replace the process
+    CRASH_LOOP = 8  #: ``--processes``: children kept dying; the group stopped
 
 
 class Lost(Exception):

@@ -28,6 +28,7 @@ def test_the_runtime_enums_are_names_for_the_shared_codes() -> None:
         "UNREACHABLE": ExitCode.UNREACHABLE,
         "TOPOLOGY_MISMATCH": ExitCode.TOPOLOGY_MISMATCH,
         "STUCK": ExitCode.STUCK,
+        "CRASH_LOOP": ExitCode.CRASH_LOOP,
     }
     assert {m.name: int(m) for m in AdminExit} == {
         "OK": ExitCode.OK,
@@ -46,6 +47,7 @@ def test_a_code_above_two_means_one_thing_whichever_command_returns_it() -> None
     assert users[ExitCode.BLOCKED] == ["mq-compile diff"]
     assert users[ExitCode.STUCK] == ["mserve"]
     assert users[ExitCode.UNCONFIRMED] == ["mqctl"]
+    assert users[ExitCode.CRASH_LOOP] == ["mserve"]
     assert all(ExitCode.OK in m and ExitCode.INVALID in m for m in MEANINGS.values())
 
 

@@ -25,6 +25,7 @@ class ExitCode(enum.IntEnum):
     BLOCKED = 5  #: ``mq-compile diff``: broker-incompatible or destructive changes
     STUCK = 6  #: ``mserve``: tasks stuck past their timeout; restart the process
     UNCONFIRMED = 7  #: a change needed a confirmation nobody could give (no TTY, no ``--yes``)
+    CRASH_LOOP = 8  #: ``mserve --processes``: a child kept dying; the group stopped
 
 
 #: Per command, what each code it can return means there (codes it never returns are absent).
@@ -64,6 +65,8 @@ MEANINGS: dict[str, dict[ExitCode, str]] = {
         "broker with other arguments",
         ExitCode.STUCK: "--max-stuck tasks overran their timeout and could not be stopped: "
         "it stopped taking messages and drained; restart it",
+        ExitCode.CRASH_LOOP: "--processes: --max-deaths children died within "
+        "--restart-window seconds; the group stopped the others (each drained within --grace)",
     },
     "mqctl": {
         ExitCode.OK: "done",

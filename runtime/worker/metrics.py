@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from ..exposition import Family, Histogram, Sample, check_buckets, render
 
@@ -47,15 +47,39 @@ _OUTCOMES: dict[str, tuple[str, ...]] = {
     "rejected": (DEAD_LETTERED, FAILED),  # no copy published: the queue's own DLX has it
 }
 _UNOBSERVED = frozenset({"requeue", "dropped"})
+#: Every metric's help text (a sink declares the same metrics).
+HELP: dict[str, str] = {
+    **_COUNTERS,
+    IN_FLIGHT: "Messages being handled right now.",
+    STUCK: "Tasks abandoned past their timeout and still running.",
+    DURATION: "Time spent handling one message, in seconds.",
+}
 
 Labels = tuple[str, str]  # (queue, task)
+
+
+class Sink(Protocol):
+    """Where a process group's child also records each event (``prometheus.GroupSink``), so
+    the group's supervisor can add every child's counters up."""
+
+    def started(self, queue: str) -> None: ...
+
+    def finished(
+        self, queue: str, task: str, counters: Sequence[str], duration: float | None
+    ) -> None:
+        """``counters`` were incremented; ``duration`` observed unless ``None``."""
+
+    def stuck(self, count: int) -> None: ...
 
 
 class Metrics:
     """Message counters, the in-flight gauge and the task duration histogram of one worker."""
 
-    def __init__(self, buckets: Sequence[float] = DEFAULT_BUCKETS) -> None:
+    def __init__(
+        self, buckets: Sequence[float] = DEFAULT_BUCKETS, sink: Sink | None = None
+    ) -> None:
         self._bounds = check_buckets(buckets)
+        self._sink = sink
         self._lock = threading.Lock()
         self._counters: dict[str, dict[Labels, int]] = {name: {} for name in _COUNTERS}
         self._in_flight: dict[str, int] = {}
@@ -66,6 +90,8 @@ class Metrics:
         """A message of ``queue`` is being handled."""
         with self._lock:
             self._in_flight[queue] = self._in_flight.get(queue, 0) + 1
+        if self._sink is not None:
+            self._sink.started(queue)
 
     def finished(self, queue: str, task: str | None, outcome: str, duration: float) -> None:
         """A message of ``queue`` left the worker with ``outcome`` after ``duration`` seconds."""
@@ -82,11 +108,16 @@ class Metrics:
                 if histogram is None:
                     histogram = self._durations[key] = Histogram(self._bounds)
                 histogram.observe(duration)
+        if self._sink is not None:
+            observed = None if outcome in _UNOBSERVED else duration
+            self._sink.finished(queue, task or "", _OUTCOMES[outcome], observed)
 
     def stuck(self, count: int) -> None:
         """``count`` abandoned tasks (past their timeout, unstoppable) are still running."""
         with self._lock:
             self._stuck = count
+        if self._sink is not None:
+            self._sink.stuck(count)
 
     def snapshot(self) -> dict[str, Any]:
         """Totals over all labels, keyed by metric name (the histogram as ``_count``/``_sum``)."""
@@ -112,20 +143,15 @@ class Metrics:
                 Sample(IN_FLIGHT, (("queue", queue),), value)
                 for queue, value in sorted(self._in_flight.items())
             ]
-            out.append(Family(IN_FLIGHT, "gauge", "Messages being handled right now.", in_flight))
+            out.append(Family(IN_FLIGHT, "gauge", HELP[IN_FLIGHT], in_flight))
             stuck = [Sample(STUCK, (), self._stuck)]
-            help_text = "Tasks abandoned past their timeout and still running."
-            out.append(Family(STUCK, "gauge", help_text, stuck))
+            out.append(Family(STUCK, "gauge", HELP[STUCK], stuck))
             durations = [
                 sample
                 for (queue, task), histogram in sorted(self._durations.items())
                 for sample in histogram.samples(DURATION, (("queue", queue), ("task", task)))
             ]
-            out.append(
-                Family(
-                    DURATION, "histogram", "Time spent handling one message, in seconds.", durations
-                )
-            )
+            out.append(Family(DURATION, "histogram", HELP[DURATION], durations))
         return out
 
     def render(self) -> str:

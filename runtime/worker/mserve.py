@@ -27,6 +27,7 @@ from ..logs.options import MSERVE, add_options, setup_logging
 from ..wiring.factories import ConsumerSpec
 from ..wiring.load import load
 from ..wiring.registry import Registry
+from .group_options import add_group_options, group_sink, watch_supervisor
 from .metrics import Metrics
 from .policy import WorkerOptions
 from .stuck import DEFAULT_MAX_STUCK, StuckTasks
@@ -42,6 +43,7 @@ examples (from examples/ticketing, with PYTHONPATH=. so the tasks import):
   {prog} compiled.ini --concurrency 4 --http 9100 --grace 60
   {prog} compiled.ini --timeout-grace 10 --max-stuck 2   tasks past their timeout
   {prog} compiled.ini --schedules              also fire the topology's schedules (one per fleet)
+  {prog} compiled.ini --processes auto --http 9100   one worker per CPU, one endpoint
 """
 
 
@@ -89,6 +91,7 @@ def build_parser(prog: str = "mserve") -> argparse.ArgumentParser:
         "--schedule-lock", metavar="NAME", default="mqwire.scheduler",
         help="the scheduler's lock queue (default: %(default)s, one scheduler per vhost)",
     )  # fmt: skip
+    add_group_options(parser)
     add_options(parser, MSERVE, levels=("DEBUG", "INFO", "WARNING"))
     parser.add_argument(
         "--fastpath", choices=switch.MODES, help=f"use pika's internals? overrides {switch.ENV}"
@@ -172,7 +175,7 @@ async def serve(registry: Registry, specs: Sequence[ConsumerSpec], args: argpars
     from ..ops.startup_check import check_when_consuming
     from .worker import Worker
 
-    metrics = Metrics()
+    metrics = Metrics(sink=group_sink(args))
     options = WorkerOptions(
         args.concurrency, args.grace, args.max_unreachable, timeout_grace=args.timeout_grace,
         max_stuck=args.max_stuck, interrupt=args.interrupt,
@@ -202,15 +205,17 @@ async def serve(registry: Registry, specs: Sequence[ConsumerSpec], args: argpars
     loop = asyncio.get_running_loop()
     stopped = asyncio.Event()  # the scheduler alone waits for it
 
-    def on_signal(signum: int) -> None:
-        log.info("%s received: stopping (again to force)", signal.Signals(signum).name)
+    def on_signal(signum: int, why: str = "") -> None:
+        log.info("%s: stopping (again to force)", why or f"{signal.Signals(signum).name} received")
         stopped.set()
         for worker in workers:
             worker.request_stop()
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
-    if args.http:
+    if args.group_child:  # the supervisor's pipe closes when it dies, even by SIGKILL
+        loop.add_reader(0, lambda: watch_supervisor(on_signal))
+    if args.http or args.status_socket:
         from .status_http import start_status_server
 
         def readiness() -> tuple[bool, str]:
@@ -218,8 +223,10 @@ async def serve(registry: Registry, specs: Sequence[ConsumerSpec], args: argpars
             return all(ok for ok, _ in states), "; ".join(reason for _, reason in states)
 
         render = lambda: metrics.render() + registry.metrics.render()  # noqa: E731
-        _, port = start_status_server(args.http, render, readiness, stuck.health)
-        log.info("status on port %d: /healthz /readyz /metrics", port)
+        address = args.status_socket or args.http
+        _, port = start_status_server(address, render, readiness, stuck.health)
+        if not args.status_socket:
+            log.info("status on port %d: /healthz /readyz /metrics", port)
     scheduler = start_scheduler(registry, args) if args.schedules else None
     running = {asyncio.ensure_future(w.run()): w for w in workers}
     consuming = lambda: all(w.readiness()[0] for w in workers)  # noqa: E731
@@ -265,6 +272,11 @@ def main(argv: Sequence[str] | None = None, prog: str = "mserve") -> int:
     except MqError as exc:
         print(f"mserve: error: {exc}", file=sys.stderr)
         return ExitCode.CONFIG
+    if args.processes > 1 and not args.group_child:
+        registry.close()  # the config is good: each child loads its own
+        from .supervisor import run_group
+
+        return run_group(args, sys.argv[1:] if argv is None else argv)
     for warning in timeout_warnings(registry, specs):
         log.warning("%s", warning)
     try:

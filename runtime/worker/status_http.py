@@ -112,14 +112,19 @@ def _log_request(handler: tornado.web.RequestHandler) -> None:
 
 
 def start_status_server(
-    address: tuple[str, int], metrics: Render, readiness: Readiness, liveness: Readiness = _alive
+    address: tuple[str, int] | str,
+    metrics: Render,
+    readiness: Readiness,
+    liveness: Readiness = _alive,
 ) -> tuple[tornado.httpserver.HTTPServer, int]:
     """Serves /healthz, /readyz and /metrics (``metrics()``'s text); call on the running
-    IOLoop's thread.
+    IOLoop's thread. ``address`` is (host, port), or the path of a unix socket (a process
+    group's child, which only its supervisor asks).
 
     ``/healthz`` is 503 when ``liveness`` says so: the process needs a restart.
 
-    Returns the server (``stop()`` it, then ``close_all_connections()``) and the bound port.
+    Returns the server (``stop()`` it, then ``close_all_connections()``) and the bound port
+    (0 for a unix socket).
     """
     app = tornado.web.Application(
         [
@@ -129,8 +134,11 @@ def start_status_server(
         ],
         log_function=_log_request,
     )
+    server = tornado.httpserver.HTTPServer(app)
+    if isinstance(address, str):
+        server.add_socket(tornado.netutil.bind_unix_socket(address, mode=0o600))
+        return server, 0
     host, port = address
     sockets = tornado.netutil.bind_sockets(port, address=host)
-    server = tornado.httpserver.HTTPServer(app)
     server.add_sockets(sockets)
     return server, int(sockets[0].getsockname()[1])

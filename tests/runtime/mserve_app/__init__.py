@@ -11,6 +11,7 @@ import asyncio
 import contextvars
 import json
 import os
+import signal
 import threading
 import time
 from typing import Any
@@ -71,8 +72,12 @@ def _id(message: Any) -> Any:
 def record(context: Any, request: Any) -> None:
     """Records the message, after ``seconds`` of work when the body asks for it.
 
-    A body with ``pad`` must have kept all of it (``pad_length`` characters) on the way.
+    A body with ``pad`` must have kept all of it (``pad_length`` characters) on the way;
+    one with ``die`` kills its worker process (SIGKILL), as a crash in C would.
     """
+    if request.params.get("die"):
+        _note("dying", request)
+        os.kill(os.getpid(), signal.SIGKILL)
     if len(request.params.get("pad", "")) != request.params.get("pad_length", 0):
         raise ValueError(f"message {request.params.get('id')} lost part of its body")
     time.sleep(float(request.params.get("seconds", 0)))

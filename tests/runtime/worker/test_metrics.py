@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import pytest
 
@@ -171,3 +172,42 @@ def test_unknown_outcome_is_refused_without_changing_anything() -> None:
 def test_buckets_must_be_strictly_increasing(buckets: tuple[float, ...]) -> None:
     with pytest.raises(ValueError, match="strictly increasing"):
         Metrics(buckets=buckets)
+
+
+class RecordingSink:
+    """A process group child's second record (``metrics.Sink``), as a list of calls."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[object, ...]] = []
+
+    def started(self, queue: str) -> None:
+        self.calls.append(("started", queue))
+
+    def finished(
+        self, queue: str, task: str, counters: Sequence[str], duration: float | None
+    ) -> None:
+        self.calls.append(("finished", queue, task, tuple(counters), duration))
+
+    def stuck(self, count: int) -> None:
+        self.calls.append(("stuck", count))
+
+
+def test_a_sink_sees_every_event_with_the_counters_it_incremented() -> None:
+    sink = RecordingSink()
+    metrics = Metrics(sink=sink)
+    metrics.started("orders")
+    metrics.finished("orders", "ship", "ack", 0.5)
+    metrics.finished("orders", None, "dead-letter", 0.25)
+    metrics.finished("orders", "ship", "requeue", 9.0)
+    metrics.stuck(1)
+
+    assert sink.calls == [
+        ("started", "orders"),
+        ("finished", "orders", "ship", ("mqwire_messages_processed_total",), 0.5),
+        (
+            "finished", "orders", "",
+            ("mqwire_messages_dead_lettered_total", "mqwire_messages_failed_total"), 0.25,
+        ),
+        ("finished", "orders", "ship", ("mqwire_messages_requeued_total",), None),  # unobserved
+        ("stuck", 1),
+    ]  # fmt: skip

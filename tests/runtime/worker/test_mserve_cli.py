@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,10 +93,27 @@ def test_help_shows_runnable_examples_and_the_exit_codes() -> None:
 
     assert "mserve compiled.ini lots" in text
     assert "3 broker unreachable" in text and "4 topology mismatch" in text
+    assert "--processes N|auto" in text and "8 --processes:" in text
+    assert "--group-child" not in text and "--status-socket" not in text  # the child's own
+
+
+def test_processes_auto_is_one_per_cpu_and_the_default_is_one_process(ini: Path) -> None:
+    assert build_parser().parse_args([str(ini), "--processes", "auto"]).processes == (
+        os.cpu_count() or 1
+    )
+    assert build_parser().parse_args([str(ini)]).processes == 1
 
 
 @pytest.mark.parametrize(
-    "args", [["--http", "port"], ["--concurrency", "0"], ["--log-level", "LOUD"]]
+    "args",
+    [
+        ["--http", "port"],
+        ["--concurrency", "0"],
+        ["--log-level", "LOUD"],
+        ["--processes", "0"],
+        ["--processes", "many"],
+        ["--restart-window", "0"],
+    ],
 )
 def test_bad_options_are_usage_errors(
     ini: Path, args: list[str], capsys: pytest.CaptureFixture[str]
@@ -204,3 +222,14 @@ def test_mserve_warns_at_start_up_naming_each_task_with_no_timeout(
         "acknowledgement timeout (consumer_timeout, 1800s) is cut short (RabbitMQ closes the "
         "channel and redelivers) and counts as a failed attempt; give it a timeout below 1800s"
     ]
+
+
+def test_a_group_with_http_names_the_prometheus_extra_when_it_is_missing(
+    ini: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)  # as if not installed
+
+    assert main([str(ini), "--processes", "2", "--http", "0"]) == ExitCode.CONFIG
+    err = capsys.readouterr().err
+    assert "--processes above 1 with --http needs prometheus_client" in err
+    assert "pip install 'mqwire[prometheus]'" in err
