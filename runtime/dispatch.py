@@ -142,7 +142,7 @@ def prepare(
         content_type = delivery.properties.get("content_type")
         decoded = decode_body(delivery.body, content_type, policy.accept)
         if policy.validate is not None:
-            policy.validate(decoded.json)
+            policy.validate(decoded.checked)
     except (DecodeError, MessageSchemaError) as exc:
         return Outcome(Action.DEAD_LETTER, task.name, reason=str(exc), error=exc)
     properties, headers = delivery.properties, delivery.headers
