@@ -2,7 +2,10 @@
 
 For development and tests (Dramatiq's StubBroker, Starlette's TestClient): messages go through
 the same encoding, routing matcher, schema checks and dispatch as in production, with retries
-run at once instead of after their delays, and dead letters kept for inspection.
+run at once instead of after their delays, a task's ``timeout:`` enforced as ``mserve`` does
+(``limited``: retried, then dead-lettered with ``TaskTimeout``), and dead letters kept for
+inspection. It refuses what the broker refuses (an unroutable mandatory publish, an exchange
+the topology does not declare) and keeps what reaches a queue no task consumes.
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..client_metrics import PublisherStats
 from ..dispatch import (
+    DEFAULT_TIMEOUT_GRACE,
     Action,
     BodyValidator,
     Delivery,
@@ -34,6 +39,9 @@ from .base import BasePublisher
 from .inline import dispatch
 
 _log = logging.getLogger(__name__)
+
+#: The broker whose task runs in this context (copied into a limited task's thread).
+_DELIVERING: ContextVar[LocalBroker | None] = ContextVar("mqwire_local_delivering", default=None)
 
 
 @dataclass(frozen=True)
@@ -71,13 +79,23 @@ class LocalBroker:
     undelivered: dict[str, list[Delivery]] = field(default_factory=dict)
     processed: list[tuple[str, str]] = field(default_factory=list)
 
+    #: seconds a task past its ``timeout:`` gets to end once interrupted (as ``mserve``'s)
+    timeout_grace: float = DEFAULT_TIMEOUT_GRACE
+
     def __post_init__(self) -> None:
         self._pending: collections.deque[Delivery] = collections.deque()
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # held by the thread delivering, for the whole run
+        self._queue_lock = threading.Lock()  # guards ``_pending`` alone
         self._draining = False
 
     def enqueue(self, delivery: Delivery) -> None:
-        with self._lock:
+        """Queue a delivery; from a task of this broker (a task with a ``timeout:`` runs in a
+        thread of its own) without waiting for the run that is delivering it."""
+        if _DELIVERING.get() is self:
+            with self._queue_lock:
+                self._pending.append(delivery)
+            return
+        with self._lock, self._queue_lock:
             self._pending.append(delivery)
 
     def run(self) -> None:
@@ -88,23 +106,31 @@ class LocalBroker:
                 publisher_consumer has ``continue_on_exception``; later ones are attached
                 as notes. Everything pending is delivered before it is raised.
         """
+        if _DELIVERING.get() is self:
+            return  # called from inside a task: the outer run delivers it next
         with self._lock:
             if self._draining:
                 return  # called from inside a task: the outer run delivers it next
             self._draining = True
             errors: list[BaseException] = []
+            token = _DELIVERING.set(self)
             try:
-                while self._pending:
-                    error = self._deliver(self._pending.popleft())
+                while (delivery := self._next()) is not None:
+                    error = self._deliver(delivery)
                     if error is not None:
                         errors.append(error)
             finally:
+                _DELIVERING.reset(token)
                 self._draining = False
         if errors:
             first = errors[0]
             for other in errors[1:]:
                 first.add_note(f"also failed: {type(other).__name__}: {other}")
             raise first
+
+    def _next(self) -> Delivery | None:
+        with self._queue_lock:
+            return self._pending.popleft() if self._pending else None
 
     def _deliver(self, delivery: Delivery) -> BaseException | None:
         policy = self.policy(delivery.queue)
@@ -113,7 +139,7 @@ class LocalBroker:
             return None
         outcome = dispatch(
             delivery, policy, registry=self.registry, settings=self.settings,
-            middleware=self.middleware,
+            middleware=self.middleware, timeout_grace=self.timeout_grace,
         )  # fmt: skip
         if outcome.action is Action.ACK:
             self.processed.append((policy.task.name, delivery.message_id))
