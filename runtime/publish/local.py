@@ -63,13 +63,18 @@ class LocalBroker:
     """One in-process "broker" shared by a registry's local publishers, in FIFO order.
 
     Publishes made while a task runs are queued and run after it, as on a broker, never
-    recursively. ``dead_letters`` and ``undelivered`` (messages for queues with no task) stay
-    for tests to inspect.
+    recursively. ``dead_letters`` and ``undelivered`` stay for tests to inspect: a message for
+    a queue no worker consumes (no ``consumer:``, or one with no task at all) is held in
+    ``undelivered``, as the broker holds it; one for a queue a worker consumes but no task
+    handles is dead-lettered, as ``mserve`` does.
     """
 
     policy: Callable[[str], QueuePolicy]
     dead_letter_queue: Callable[[str], str]
     continue_on_exception: Callable[[str], bool]
+    #: whether a worker consumes a queue (``Registry.served``): one with no task is then
+    #: dead-lettered, as ``mserve`` does, instead of held in ``undelivered``
+    served: Callable[[str], bool] = lambda queue: False
     registry: TaskRegistry | None = None
     settings: Mapping[str, str] = field(default_factory=dict)
     clock: Callable[[], float] = time.time
@@ -134,7 +139,7 @@ class LocalBroker:
 
     def _deliver(self, delivery: Delivery) -> BaseException | None:
         policy = self.policy(delivery.queue)
-        if policy.task is None:
+        if policy.task is None and not self.served(delivery.queue):
             self.undelivered.setdefault(delivery.queue, []).append(delivery)
             return None
         outcome = dispatch(

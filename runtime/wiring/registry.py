@@ -102,6 +102,17 @@ class Registry:
         model = self.queues.get(queue)
         return model.dead_letter_queue if model else default_dead_letter_queue(queue)
 
+    def served(self, queue: str) -> bool:
+        """Whether ``mserve`` consumes ``queue`` when it serves every publisher_consumer it
+        would by default: the queue's ``consumer:`` has a task on some queue. A message of a
+        served queue without a task is dead-lettered there; any other queue holds it."""
+        model = self.queues.get(queue)
+        if model is None or not model.consumer:
+            return False
+        consumer = model.consumer
+        return any((q := self.queues.get(t.queue)) and q.consumer == consumer
+                   for t in self.tasks.values())  # fmt: skip
+
     def continue_on_exception(self, queue: str) -> bool:
         model = self.queues.get(queue)
         return bool(model and model.consumer and self._continue.get(model.consumer, False))
@@ -115,6 +126,7 @@ class Registry:
             policy=self.queue_policy,
             dead_letter_queue=self.dead_letter_queue,
             continue_on_exception=self.continue_on_exception,
+            served=self.served,
             registry=self,
             settings=self.settings,
             middleware=self.middleware,
