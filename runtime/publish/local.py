@@ -75,6 +75,9 @@ class LocalBroker:
     #: whether a worker consumes a queue (``Registry.served``): one with no task is then
     #: dead-lettered, as ``mserve`` does, instead of held in ``undelivered``
     served: Callable[[str], bool] = lambda queue: False
+    #: the queue a retry queue hands its messages back to (``Registry.failure_queues``):
+    #: a message published to one runs on that queue at once, as retries do here
+    hands_back: Callable[[str], str | None] = lambda queue: None
     registry: TaskRegistry | None = None
     settings: Mapping[str, str] = field(default_factory=dict)
     clock: Callable[[], float] = time.time
@@ -138,6 +141,11 @@ class LocalBroker:
             return self._pending.popleft() if self._pending else None
 
     def _deliver(self, delivery: Delivery) -> BaseException | None:
+        back = self.hands_back(delivery.queue)
+        if back is not None:  # a retry queue: the broker moves it to ``back`` after its delay
+            with self._queue_lock:
+                self._pending.append(delivery._replace(queue=back))
+            return None
         policy = self.policy(delivery.queue)
         if policy.task is None and not self.served(delivery.queue):
             self.undelivered.setdefault(delivery.queue, []).append(delivery)

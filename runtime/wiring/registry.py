@@ -102,6 +102,17 @@ class Registry:
         model = self.queues.get(queue)
         return model.dead_letter_queue if model else default_dead_letter_queue(queue)
 
+    @cached_property
+    def failure_queues(self) -> dict[str, str | None]:
+        """The retry and dead-letter queues declared with the topology's queues (a publish
+        may name them through the default exchange): a retry queue -> the queue it hands its
+        messages back to after its delay; a dead-letter queue -> None."""
+        found: dict[str, str | None] = {}
+        for queue in self.queues.values():
+            found.update((name, queue.name) for _, name in queue.retry_queues)
+            found.setdefault(queue.dead_letter_queue, None)
+        return found
+
     def served(self, queue: str) -> bool:
         """Whether ``mserve`` consumes ``queue`` when it serves every publisher_consumer it
         would by default: the queue's ``consumer:`` has a task on some queue. A message of a
@@ -127,6 +138,7 @@ class Registry:
             dead_letter_queue=self.dead_letter_queue,
             continue_on_exception=self.continue_on_exception,
             served=self.served,
+            hands_back=self.failure_queues.get,
             registry=self,
             settings=self.settings,
             middleware=self.middleware,

@@ -42,7 +42,9 @@ class DeadLetter:
 class Observed:
     runs: list[dict[str, Any]]  #: what each task run received, in the order they ran
     dead_letters: list[DeadLetter]
-    kept: list[bytes]  #: bodies held in the queue no worker consumes
+    #: bodies held by queue: the one no worker consumes, and a dead-letter queue that was
+    #: published to (what no worker dead-lettered: no ``x-mqwire-failed-at`` header)
+    held: dict[str, list[bytes]]
 
 
 def dead_letter(queue: str, body: bytes, headers: dict[str, Any]) -> DeadLetter:
@@ -88,8 +90,8 @@ def local_side(registry: Registry, runs_file: Path) -> Side:
     def observe() -> Observed:
         dead = [dead_letter(d.dead_letter_queue, d.delivery.body, dict(d.delivery.headers))
                 for d in broker.dead_letters]  # fmt: skip
-        kept = [d.body for d in broker.undelivered.get(HELD, [])]
-        return Observed(read_runs(runs_file), dead, kept)
+        held = {queue: [d.body for d in held] for queue, held in broker.undelivered.items()}
+        return Observed(read_runs(runs_file), dead, held)
 
     return Side("local", registry, runs_file, inject, observe)
 
@@ -131,9 +133,14 @@ def mserve_side(
             exc.add_note(f"mserve's log:\n{worker.output()[-4000:]}")
             raise
         taken.extend(_take_all(url, [*dead_letter_queues, HELD]))
-        dead = [dead_letter(q, body, dict(p.headers or {})) for q, p, body in taken if q != HELD]
-        kept = [body for q, _, body in taken if q == HELD]
-        return Observed(read_runs(runs_file), dead, kept)
+        dead, held = [], {}
+        for queue, properties, body in taken:
+            headers = dict(properties.headers or {})
+            if FAILED_AT_HEADER in headers:
+                dead.append(dead_letter(queue, body, headers))
+            else:
+                held.setdefault(queue, []).append(body)
+        return Observed(read_runs(runs_file), dead, held)
 
     try:
         yield Side("mserve", registry, runs_file, inject, observe)

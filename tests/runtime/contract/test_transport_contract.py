@@ -49,7 +49,7 @@ publisher_consumers:
       "outside.*": outside
 queues:
   orders: {consumer: jobs, schema: order.json}
-  audit: {consumer: jobs}
+  audit: {consumer: jobs, max_body_bytes: 64}
   flaky: {consumer: jobs, retry: {delays: [0.05, 0.1]}}
   limited: {consumer: jobs, retry: {delays: [0.05]}}
   forms: {consumer: jobs, schema: form.json}
@@ -145,7 +145,7 @@ def test_a_key_no_queue_is_bound_to_is_unroutable_and_reaches_nothing(side: Side
     assert side.publish({"id": 2}, "invoices.created", mandatory=False)  # dropped, as asked
 
     observed = side.settle()
-    assert observed.runs == [] and observed.dead_letters == [] and observed.kept == []
+    assert observed.runs == [] and observed.dead_letters == [] and observed.held == {}
 
 
 def test_an_exchange_the_topology_lacks_is_refused_and_reaches_nothing(side: Side) -> None:
@@ -162,7 +162,7 @@ def test_a_queue_no_worker_consumes_holds_what_reaches_it_by_route_or_by_name(si
 
     observed = side.settle()
     assert observed.runs == [] and observed.dead_letters == []
-    assert [json.loads(body) for body in observed.kept] == [{"id": 1}, {"id": 2}]
+    assert observed.held == {"outside": [b'{"id":1}', b'{"id":2}']}
 
 
 def test_a_served_queue_without_a_task_accepts_and_dead_letters_what_reaches_it(
@@ -172,7 +172,7 @@ def test_a_served_queue_without_a_task_accepts_and_dead_letters_what_reaches_it(
     side.publish({"id": 2}, "spare", exchange="")
 
     observed = side.settle()
-    assert observed.runs == [] and observed.kept == []
+    assert observed.runs == [] and observed.held == {}
     assert [(d.queue, json.loads(d.body)) for d in observed.dead_letters] == [
         ("spare.dead", {"id": 1}),
         ("spare.dead", {"id": 2}),
@@ -184,6 +184,17 @@ def test_a_served_queue_without_a_task_accepts_and_dead_letters_what_reaches_it(
         "x-mqwire-task": "",
         "x-mqwire-queue": "spare",
     }
+
+
+def test_a_dead_letter_queue_holds_what_is_published_to_it_and_a_retry_queue_hands_it_on(
+    side: Side,
+) -> None:
+    side.publish({"id": 1}, "flaky.dead", exchange="")  # declared: the broker accepts it
+    side.publish({"id": 2}, "flaky.retry.50ms", exchange="")  # back to flaky after 50 ms
+
+    observed = side.settle()
+    assert observed.held == {"flaky.dead": [b'{"id":1}']} and observed.dead_letters == []
+    assert ran(side) == [("flaky", 2, 1)]
 
 
 def test_a_queue_is_reached_by_its_name_on_the_exchange_and_the_default_one(side: Side) -> None:
@@ -265,22 +276,25 @@ def test_undecodable_bodies_are_dead_lettered_at_once_or_refused_where_a_schema_
 
     observed = side.settle()
     assert observed.runs == []
-    reasons = sorted(
-        (d.queue, d.headers["x-mqwire-exception"], d.headers["x-mqwire-reason"][:60])
-        for d in observed.dead_letters
+    dead = observed.dead_letters
+    assert [(d.queue, d.headers["x-mqwire-exception"]) for d in dead] == [
+        ("audit.dead", "DecodeError")
+    ] * 2
+    reasons = sorted(d.headers["x-mqwire-reason"] for d in dead)
+    assert reasons[0].startswith("body is not valid JSON: Expecting property name enclosed in")
+    assert reasons[1].startswith("content type 'text/plain' is not one this queue accepts")
+
+
+def test_a_body_over_the_queues_size_limit_is_dead_lettered_undecoded(side: Side) -> None:
+    side.publish({"pad": "x" * 60}, "audit")
+
+    observed = side.settle()
+    assert observed.runs == []
+    (dead,) = observed.dead_letters
+    assert (dead.queue, dead.headers["x-mqwire-exception"]) == ("audit.dead", "")
+    assert dead.headers["x-mqwire-reason"] == (
+        "body of 70 bytes is over queue 'audit''s limit of 64 (max_body_bytes)"
     )
-    assert reasons == [
-        (
-            "audit.dead",
-            "DecodeError",
-            "body is not valid JSON: Expecting property name enclosed in ",
-        ),
-        (
-            "audit.dead",
-            "DecodeError",
-            "content type 'text/plain' is not one this queue accepts: JSO",
-        ),
-    ]
 
 
 # -- tasks publishing, form bodies ---------------------------------------------------------
