@@ -100,11 +100,10 @@ class LocalBroker:
         """Queue a delivery; from a task of this broker (a task with a ``timeout:`` runs in a
         thread of its own) without waiting for the run that is delivering it."""
         if _DELIVERING.get() is self:
-            with self._queue_lock:
-                self._pending.append(delivery)
+            self._requeue(delivery)
             return
-        with self._lock, self._queue_lock:
-            self._pending.append(delivery)
+        with self._lock:
+            self._requeue(delivery)
 
     def run(self) -> None:
         """Deliver everything pending, including what tasks publish meanwhile.
@@ -140,11 +139,14 @@ class LocalBroker:
         with self._queue_lock:
             return self._pending.popleft() if self._pending else None
 
+    def _requeue(self, delivery: Delivery) -> None:
+        with self._queue_lock:
+            self._pending.append(delivery)
+
     def _deliver(self, delivery: Delivery) -> BaseException | None:
         back = self.hands_back(delivery.queue)
         if back is not None:  # a retry queue: the broker moves it to ``back`` after its delay
-            with self._queue_lock:
-                self._pending.append(delivery._replace(queue=back))
+            self._requeue(delivery._replace(queue=back))
             return None
         policy = self.policy(delivery.queue)
         if policy.task is None and not self.served(delivery.queue):
@@ -155,11 +157,11 @@ class LocalBroker:
             middleware=self.middleware, timeout_grace=self.timeout_grace,
         )  # fmt: skip
         if outcome.action is Action.ACK:
-            self.processed.append((policy.task.name, delivery.message_id))
+            self.processed.append((outcome.task or "", delivery.message_id))
             return None
         if outcome.action is Action.RETRY:
             props = retry_properties(delivery)
-            self._pending.append(delivery._replace(properties=props, redelivered=False))
+            self._requeue(delivery._replace(properties=props, redelivered=False))
             return None
         props = dead_letter_properties(delivery, outcome, now=self.clock())
         self.dead_letters.append(
