@@ -47,3 +47,13 @@ def overrun(context: Any, request: MessageRequest) -> None:
         if RELEASE.wait(0.01):
             break
     LOG.append(("end", *step))
+
+
+async def overrun_async(context: Any, request: MessageRequest) -> None:
+    """``overrun`` as a coroutine: its thread's event loop is where the interrupt lands."""
+    LOG.append(("start", request.task_name, request.params.get("id"), request.attempt))
+    for _ in range(500):
+        if RELEASE.is_set():
+            break
+        await asyncio.sleep(0.01)
+    LOG.append(("end", request.task_name, request.params.get("id"), request.attempt))

@@ -149,6 +149,18 @@ def test_a_message_for_a_served_queue_without_task_is_dead_lettered_as_mserve_do
     assert registry.local_broker.undelivered == {} and ran() == []
 
 
+def test_retry_and_dead_letter_queues_are_reached_by_name_as_on_the_broker(
+    registry: Registry,
+) -> None:
+    publisher = registry.publisher("jobs")
+    publisher.publish(body={"id": 1}, routing_key="orders.retry.1s", exchange="")
+    publisher.publish(body={"id": 2}, routing_key="orders.dead", exchange="")
+
+    assert ran() == [("orders", 1, 1)]  # handed back to its queue, at once
+    (held,) = registry.local_broker.undelivered["orders.dead"]
+    assert json.loads(held.body) == {"id": 2}
+
+
 def test_retries_run_at_once_and_a_later_success_is_acked(registry: Registry) -> None:
     message_id = registry.publisher("jobs").publish(body={"id": 1, "fail": 2}, routing_key="orders")
 

@@ -29,10 +29,12 @@ publisher_consumers:
   jobs: {prefix: local.jobs.mq, transport: local, exchange: shop}
 queues:
   limited: {consumer: jobs, retry: {delays: [1, 5]}}
+  awaited: {consumer: jobs}
   timed: {consumer: jobs}
   audit: {consumer: jobs}
 tasks:
   limited: {task: "local_app:overrun", queue: limited, timeout: 0.05}
+  awaited: {task: "local_app:overrun_async", queue: awaited, timeout: 0.05}
   timed: {task: "local_app:work", queue: timed, timeout: 30}
   audit: {task: "local_app:work", queue: audit}
 """
@@ -74,6 +76,15 @@ def test_an_overrunning_task_is_retried_then_dead_lettered_as_a_task_timeout(
         "x-mqwire-attempts": 3,
         "x-mqwire-failed-at": int(NOW),
     }
+
+
+def test_an_overrunning_coroutine_task_times_out_alike(registry: Registry) -> None:
+    with pytest.raises(TaskTimeout, match=r"task 'awaited' ran longer than its timeout"):
+        registry.publisher("jobs").publish(body={"id": 1}, routing_key="awaited")
+
+    assert ran() == [("awaited", 1, 1)] and ran("end") == []
+    (dead,) = registry.local_broker.dead_letters
+    assert dead.delivery.headers["x-mqwire-exception"] == "TaskTimeout"
 
 
 def test_what_an_overrunning_task_published_before_its_limit_is_delivered(
