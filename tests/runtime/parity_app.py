@@ -6,6 +6,7 @@ file ``PARITY_LOG`` names (one ``write`` on an ``O_APPEND`` file): what the task
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import threading
@@ -63,3 +64,18 @@ def chain(context: Any, request: MessageRequest) -> None:
     publisher = request.registry.publisher("jobs")
     for step in range(int(request.params["steps"])):
         publisher.publish(body={"id": step}, routing_key="orders.followup")
+
+
+async def overrun_async(context: Any, request: MessageRequest) -> None:
+    """``overrun`` as a coroutine: cancelled by ``mserve``, interrupted in its thread locally."""
+    _record(request)
+    for _ in range(500):
+        await asyncio.sleep(0.01)
+
+
+async def chain_async(context: Any, request: MessageRequest) -> None:
+    """``chain`` as a coroutine, awaiting each follow-up's confirm (``apublish``)."""
+    _record(request)
+    publisher = request.registry.publisher("jobs")
+    for step in range(int(request.params["steps"])):
+        await publisher.apublish(body={"id": step}, routing_key="orders.followup")

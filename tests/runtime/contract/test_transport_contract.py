@@ -47,6 +47,13 @@ publisher_consumers:
       "orders.#": audit
       "spare.*": spare
       "outside.*": outside
+  mail:
+    prefix: parity.mail.mq
+    transport: amqp
+    connection: main
+    exchange: mqwire.parity.mail
+    routes:
+      "mail.*": mails
 queues:
   orders: {consumer: jobs, schema: order.json}
   audit: {consumer: jobs, max_body_bytes: 64}
@@ -54,6 +61,9 @@ queues:
   limited: {consumer: jobs, retry: {delays: [0.05]}}
   forms: {consumer: jobs, schema: form.json}
   chain: {consumer: jobs}
+  limited_async: {consumer: jobs}
+  chain_async: {consumer: jobs}
+  mails: {consumer: mail}
   spare: {consumer: jobs}
   outside: {}
 tasks:
@@ -63,6 +73,9 @@ tasks:
   limited: {task: "parity_app:overrun", queue: limited, timeout: 0.2}
   forms: {task: "parity_app:record", queue: forms}
   chain: {task: "parity_app:chain", queue: chain}
+  limited_async: {task: "parity_app:overrun_async", queue: limited_async, timeout: 0.2}
+  chain_async: {task: "parity_app:chain_async", queue: chain_async}
+  mails: {task: "parity_app:record", queue: mails}
 """
 SCHEMAS = {
     "order.json": {"type": "object", "required": ["id"], "properties": {"id": {"type": "integer"}}},
@@ -154,6 +167,14 @@ def test_an_exchange_the_topology_lacks_is_refused_and_reaches_nothing(side: Sid
 
     assert raised.value.exchange == "billing"
     assert side.settle().runs == []
+
+
+def test_another_publisher_consumers_exchange_routes_by_its_own_bindings(side: Side) -> None:
+    side.publish({"id": 1}, "mail.sent", exchange="mqwire.parity.mail")
+    with pytest.raises(Unroutable, match="NO_ROUTE"):
+        side.publish({"id": 2}, "orders.created", exchange="mqwire.parity.mail")
+
+    assert ran(side) == [("mails", 1, 1)]
 
 
 def test_a_queue_no_worker_consumes_holds_what_reaches_it_by_route_or_by_name(side: Side) -> None:
@@ -248,6 +269,19 @@ def test_a_task_past_its_timeout_is_retried_then_dead_lettered_as_a_task_timeout
     }
 
 
+def test_a_coroutine_task_past_its_timeout_is_dead_lettered_as_a_task_timeout(
+    side: Side,
+) -> None:
+    side.publish({"id": 4}, "limited_async")
+
+    assert ran(side) == [("limited_async", 4, 1)]
+    (dead,) = side.settle().dead_letters
+    assert (dead.queue, dead.headers["x-mqwire-exception"]) == ("limited_async.dead", "TaskTimeout")
+    assert dead.headers["x-mqwire-reason"] == (
+        "TaskTimeout: task 'limited_async' ran longer than its timeout of 0.2 s"
+    )
+
+
 def test_a_body_breaking_the_schema_is_refused_at_publish_and_dead_lettered_on_receipt(
     side: Side,
 ) -> None:
@@ -308,6 +342,15 @@ def test_publishes_from_inside_a_task_run_after_it(side: Side) -> None:
     expected = [("audit", i, 1) for i in range(3)] + [("take_order", i, 1) for i in range(3)]
     assert ran(side) == sorted([("chain", None, 1), *expected])
     assert {r["routing_key"] for r in runs[1:]} == {"orders.followup"}
+
+
+def test_awaited_publishes_from_inside_a_coroutine_task_run_after_it(side: Side) -> None:
+    side.publish({"steps": 2}, "chain_async")
+
+    runs = side.settle().runs
+    assert runs[0]["task"] == "chain_async"
+    expected = [("audit", i, 1) for i in range(2)] + [("take_order", i, 1) for i in range(2)]
+    assert ran(side) == sorted([("chain_async", None, 1), *expected])
 
 
 def test_form_bodies_reach_tasks_as_params_and_are_checked_against_the_schema_as_fields(
