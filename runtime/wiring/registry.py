@@ -113,16 +113,17 @@ class Registry:
             found.setdefault(queue.dead_letter_queue, None)
         return found
 
+    @cached_property
+    def _consumers_with_tasks(self) -> frozenset[str]:
+        queues = (self.queues.get(task.queue) for task in self.tasks.values())
+        return frozenset(q.consumer for q in queues if q is not None and q.consumer)
+
     def served(self, queue: str) -> bool:
         """Whether ``mserve`` consumes ``queue`` when it serves every publisher_consumer it
         would by default: the queue's ``consumer:`` has a task on some queue. A message of a
         served queue without a task is dead-lettered there; any other queue holds it."""
         model = self.queues.get(queue)
-        if model is None or not model.consumer:
-            return False
-        consumer = model.consumer
-        return any((q := self.queues.get(t.queue)) and q.consumer == consumer
-                   for t in self.tasks.values())  # fmt: skip
+        return model is not None and model.consumer in self._consumers_with_tasks
 
     def continue_on_exception(self, queue: str) -> bool:
         model = self.queues.get(queue)
