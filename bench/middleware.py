@@ -45,11 +45,12 @@ def _registry(middleware: list[Any]) -> Any:
         def after_task(self, request: Any, outcome: Any) -> None:
             return None
 
-    config = Configurator(
-        {"bench.mq": LOCAL, "bench.mq.queues": "sink work"},
+    config = Configurator(  # sink's consumer has no task: no worker serves it, it holds
+        {"bench.mq": LOCAL, "bench.mq.queues": "work", "held.mq": LOCAL, "held.mq.queues": "sink"},
         middleware=[Noop() for _ in middleware],
     )
     config.add_publisher_consumer("bench", "bench.mq")
+    config.add_publisher_consumer("held", "held.mq")
     config.add_task(lambda context, request: None, queue="work", name="noop")
     return config.make_registry()
 

@@ -53,6 +53,13 @@ class DecodedBody(NamedTuple):
 
     json: Any = None
     params: Mapping[str, Any] = MappingProxyType({})
+    #: a form-urlencoded body: its fields (``params``) are what a queue's schema checks
+    form: bool = False
+
+    @property
+    def checked(self) -> Any:
+        """What a queue's ``schema:`` validates: the JSON value, or a form body's fields."""
+        return dict(self.params) if self.form else self.json
 
 
 #: ``accept`` entry that lets a queue's task take any body, undecoded.
@@ -106,7 +113,7 @@ def decode_body(
             pairs = parse_qs(text, keep_blank_values=True, strict_parsing=bool(body))
         except (UnicodeDecodeError, LookupError, ValueError) as exc:
             raise DecodeError(f"body is not valid {FORM}: {exc}") from exc
-        return DecodedBody(None, {k: v[0] if len(v) == 1 else v for k, v in pairs.items()})
+        return DecodedBody(None, {k: v[0] if len(v) == 1 else v for k, v in pairs.items()}, True)
     if media in accept or ANY in accept:
         return DecodedBody()
     raise DecodeError(

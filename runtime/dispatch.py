@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from mqwire.topology.model import DEFAULT_MAX_BODY_BYTES
 
 from .codec import decode_body
-from .errors import DecodeError, MessageSchemaError, unknown_publish
+from .errors import DecodeError, MessageSchemaError, TaskTimeout, unknown_publish
 from .interfaces import TaskRegistry
 from .request import DefaultResource, MessageRequest
 
@@ -28,6 +28,10 @@ TASK_HEADER = "x-mqwire-task"
 QUEUE_HEADER = "x-mqwire-queue"
 ATTEMPTS_HEADER = "x-mqwire-attempts"
 FAILED_AT_HEADER = "x-mqwire-failed-at"
+
+#: Seconds a task past its ``timeout:`` gets to end once interrupted before it is abandoned
+#: (``mserve --timeout-grace``; the local transport waits as long).
+DEFAULT_TIMEOUT_GRACE = 5.0
 
 #: Validates a decoded body; raises MessageSchemaError.
 BodyValidator = Callable[[Any], None]
@@ -142,7 +146,7 @@ def prepare(
         content_type = delivery.properties.get("content_type")
         decoded = decode_body(delivery.body, content_type, policy.accept)
         if policy.validate is not None:
-            policy.validate(decoded.json)
+            policy.validate(decoded.checked)
     except (DecodeError, MessageSchemaError) as exc:
         return Outcome(Action.DEAD_LETTER, task.name, reason=str(exc), error=exc)
     properties, headers = delivery.properties, delivery.headers
@@ -178,6 +182,12 @@ def failure_outcome(delivery: Delivery, policy: QueuePolicy, error: BaseExceptio
         delay = policy.retry_delays[delivery.attempt - 1]
         return Outcome(Action.RETRY, name, delay=delay, reason=reason, error=error)
     return Outcome(Action.DEAD_LETTER, name, reason=reason, error=error)
+
+
+def overrun(task: str, timeout: float) -> TaskTimeout:
+    """The failure of a task that ran past its ``timeout:``; judged by ``failure_outcome`` like
+    any other, so the worker and the local transport retry and dead-letter it alike."""
+    return TaskTimeout(f"task {task!r} ran longer than its timeout of {timeout:g} s")
 
 
 def describe_failure(error: BaseException) -> str:

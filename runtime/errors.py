@@ -180,7 +180,7 @@ class TaskTimeout(MqError):
     """A task ran past its ``timeout:``; the message is retried or dead-lettered like a failure.
 
     The timeout counts from when the task starts. A coroutine task is cancelled; in a plain
-    task's thread this exception is raised (``runtime.worker.interrupt``). A task still
+    task's thread this exception is raised (``runtime.interrupt``). A task still
     running ``--timeout-grace`` seconds later is abandoned and counted as stuck.
     """
 

@@ -112,7 +112,7 @@ class BasePublisher:
             # type at all is the consumer's judgement (a dead letter), not a publish error.
             decoded = decode_body(data, props.get("content_type"), ACCEPT_ANY)
             for queue in checks:
-                self.validators[queue](decoded.json)
+                self.validators[queue](decoded.checked)
         return WireMessage(exchange, routing_key, data, str(props["message_id"]), props, mandatory)
 
     def publish(

@@ -2,7 +2,10 @@
 
 For development and tests (Dramatiq's StubBroker, Starlette's TestClient): messages go through
 the same encoding, routing matcher, schema checks and dispatch as in production, with retries
-run at once instead of after their delays, and dead letters kept for inspection.
+run at once instead of after their delays, a task's ``timeout:`` enforced as ``mserve`` does
+(``limited``: retried, then dead-lettered with ``TaskTimeout``), and dead letters kept for
+inspection. It refuses what the broker refuses (an unroutable mandatory publish, an exchange
+the topology does not declare) and keeps what reaches a queue no task consumes.
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..client_metrics import PublisherStats
 from ..dispatch import (
+    DEFAULT_TIMEOUT_GRACE,
     Action,
     BodyValidator,
     Delivery,
@@ -34,6 +39,9 @@ from .base import BasePublisher
 from .inline import dispatch
 
 _log = logging.getLogger(__name__)
+
+#: The broker whose task runs in this context (copied into a limited task's thread).
+_DELIVERING: ContextVar[LocalBroker | None] = ContextVar("mqwire_local_delivering", default=None)
 
 
 @dataclass(frozen=True)
@@ -55,13 +63,21 @@ class LocalBroker:
     """One in-process "broker" shared by a registry's local publishers, in FIFO order.
 
     Publishes made while a task runs are queued and run after it, as on a broker, never
-    recursively. ``dead_letters`` and ``undelivered`` (messages for queues with no task) stay
-    for tests to inspect.
+    recursively. ``dead_letters`` and ``undelivered`` stay for tests to inspect: a message for
+    a queue no worker consumes (no ``consumer:``, or one with no task at all) is held in
+    ``undelivered``, as the broker holds it; one for a queue a worker consumes but no task
+    handles is dead-lettered, as ``mserve`` does.
     """
 
     policy: Callable[[str], QueuePolicy]
     dead_letter_queue: Callable[[str], str]
     continue_on_exception: Callable[[str], bool]
+    #: whether a worker consumes a queue (``Registry.served``): one with no task is then
+    #: dead-lettered, as ``mserve`` does, instead of held in ``undelivered``
+    served: Callable[[str], bool] = lambda queue: False
+    #: the queue a retry queue hands its messages back to (``Registry.failure_queues``):
+    #: a message published to one runs on that queue at once, as retries do here
+    hands_back: Callable[[str], str | None] = lambda queue: None
     registry: TaskRegistry | None = None
     settings: Mapping[str, str] = field(default_factory=dict)
     clock: Callable[[], float] = time.time
@@ -71,14 +87,23 @@ class LocalBroker:
     undelivered: dict[str, list[Delivery]] = field(default_factory=dict)
     processed: list[tuple[str, str]] = field(default_factory=list)
 
+    #: seconds a task past its ``timeout:`` gets to end once interrupted (as ``mserve``'s)
+    timeout_grace: float = DEFAULT_TIMEOUT_GRACE
+
     def __post_init__(self) -> None:
         self._pending: collections.deque[Delivery] = collections.deque()
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # held by the thread delivering, for the whole run
+        self._queue_lock = threading.Lock()  # guards ``_pending`` alone
         self._draining = False
 
     def enqueue(self, delivery: Delivery) -> None:
+        """Queue a delivery; from a task of this broker (a task with a ``timeout:`` runs in a
+        thread of its own) without waiting for the run that is delivering it."""
+        if _DELIVERING.get() is self:
+            self._requeue(delivery)
+            return
         with self._lock:
-            self._pending.append(delivery)
+            self._requeue(delivery)
 
     def run(self) -> None:
         """Deliver everything pending, including what tasks publish meanwhile.
@@ -88,17 +113,21 @@ class LocalBroker:
                 publisher_consumer has ``continue_on_exception``; later ones are attached
                 as notes. Everything pending is delivered before it is raised.
         """
+        if _DELIVERING.get() is self:
+            return  # called from inside a task: the outer run delivers it next
         with self._lock:
             if self._draining:
                 return  # called from inside a task: the outer run delivers it next
             self._draining = True
             errors: list[BaseException] = []
+            token = _DELIVERING.set(self)
             try:
-                while self._pending:
-                    error = self._deliver(self._pending.popleft())
+                while (delivery := self._next()) is not None:
+                    error = self._deliver(delivery)
                     if error is not None:
                         errors.append(error)
             finally:
+                _DELIVERING.reset(token)
                 self._draining = False
         if errors:
             first = errors[0]
@@ -106,21 +135,33 @@ class LocalBroker:
                 first.add_note(f"also failed: {type(other).__name__}: {other}")
             raise first
 
+    def _next(self) -> Delivery | None:
+        with self._queue_lock:
+            return self._pending.popleft() if self._pending else None
+
+    def _requeue(self, delivery: Delivery) -> None:
+        with self._queue_lock:
+            self._pending.append(delivery)
+
     def _deliver(self, delivery: Delivery) -> BaseException | None:
+        back = self.hands_back(delivery.queue)
+        if back is not None:  # a retry queue: the broker moves it to ``back`` after its delay
+            self._requeue(delivery._replace(queue=back))
+            return None
         policy = self.policy(delivery.queue)
-        if policy.task is None:
+        if policy.task is None and not self.served(delivery.queue):
             self.undelivered.setdefault(delivery.queue, []).append(delivery)
             return None
         outcome = dispatch(
             delivery, policy, registry=self.registry, settings=self.settings,
-            middleware=self.middleware,
+            middleware=self.middleware, timeout_grace=self.timeout_grace,
         )  # fmt: skip
         if outcome.action is Action.ACK:
-            self.processed.append((policy.task.name, delivery.message_id))
+            self.processed.append((outcome.task or "", delivery.message_id))
             return None
         if outcome.action is Action.RETRY:
             props = retry_properties(delivery)
-            self._pending.append(delivery._replace(properties=props, redelivered=False))
+            self._requeue(delivery._replace(properties=props, redelivered=False))
             return None
         props = dead_letter_properties(delivery, outcome, now=self.clock())
         self.dead_letters.append(

@@ -66,7 +66,7 @@ def locally_dispatching_publisher_consumer_factory(
     return LocalPublisherConsumer(
         settings,
         config.body_validators(),
-        known_queues=config.queue_names(),
+        known_queues=[*config.queue_names(), *registry.failure_queues],
         broker=registry.local_broker,
         exchanges=config.exchange_routes(),
         middleware=registry.middleware,

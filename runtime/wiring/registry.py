@@ -102,6 +102,29 @@ class Registry:
         model = self.queues.get(queue)
         return model.dead_letter_queue if model else default_dead_letter_queue(queue)
 
+    @cached_property
+    def failure_queues(self) -> dict[str, str | None]:
+        """The retry and dead-letter queues declared with the topology's queues (a publish
+        may name them through the default exchange): a retry queue -> the queue it hands its
+        messages back to after its delay; a dead-letter queue -> None."""
+        found: dict[str, str | None] = {}
+        for queue in self.queues.values():
+            found.update((name, queue.name) for _, name in queue.retry_queues)
+            found.setdefault(queue.dead_letter_queue, None)
+        return found
+
+    @cached_property
+    def _consumers_with_tasks(self) -> frozenset[str]:
+        queues = (self.queues.get(task.queue) for task in self.tasks.values())
+        return frozenset(q.consumer for q in queues if q is not None and q.consumer)
+
+    def served(self, queue: str) -> bool:
+        """Whether ``mserve`` consumes ``queue`` when it serves every publisher_consumer it
+        would by default: the queue's ``consumer:`` has a task on some queue. A message of a
+        served queue without a task is dead-lettered there; any other queue holds it."""
+        model = self.queues.get(queue)
+        return model is not None and model.consumer in self._consumers_with_tasks
+
     def continue_on_exception(self, queue: str) -> bool:
         model = self.queues.get(queue)
         return bool(model and model.consumer and self._continue.get(model.consumer, False))
@@ -115,6 +138,8 @@ class Registry:
             policy=self.queue_policy,
             dead_letter_queue=self.dead_letter_queue,
             continue_on_exception=self.continue_on_exception,
+            served=self.served,
+            hands_back=self.failure_queues.get,
             registry=self,
             settings=self.settings,
             middleware=self.middleware,

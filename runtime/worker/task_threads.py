@@ -35,7 +35,7 @@ from functools import partial
 from typing import Any
 
 from ..errors import TaskTimeout
-from .interrupt import ThreadInterrupt
+from ..interrupt import ThreadInterrupt
 from .stuck import StuckTasks
 from .time_limits import DEFAULT_TIMEOUT_GRACE, Deadline, TimeLimit
 

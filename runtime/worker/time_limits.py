@@ -14,11 +14,11 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, NamedTuple
 
+from ..dispatch import DEFAULT_TIMEOUT_GRACE, overrun
 from ..errors import TaskTimeout
 from .stuck import StuckTask, StuckTasks
 
-#: Seconds an interrupted task gets to end before it is abandoned (``mserve --timeout-grace``).
-DEFAULT_TIMEOUT_GRACE = 5.0
+__all__ = ["DEFAULT_TIMEOUT_GRACE", "Deadline", "TimeLimit", "start_limited"]
 
 
 class TimeLimit(NamedTuple):
@@ -29,7 +29,7 @@ class TimeLimit(NamedTuple):
     message_id: str
 
     def error(self) -> TaskTimeout:
-        return TaskTimeout(f"task {self.task!r} ran longer than its timeout of {self.timeout:g} s")
+        return overrun(self.task, self.timeout)
 
     def stuck(self, since: float) -> StuckTask:
         return StuckTask(self.task, self.message_id, self.timeout, since)

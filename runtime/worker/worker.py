@@ -25,12 +25,12 @@ from mqwire.topology.model import Queue
 
 from ..dispatch import Delivery, Outcome
 from ..errors import ExitCode, Lost, WorkerError
+from ..interrupt import thread_interrupt
 from ..wiring.registry import Registry
 from .acks import AckBatcher
 from .consumers import Consumers
 from .copying import redeclare
 from .execution import Started, start
-from .interrupt import thread_interrupt
 from .jobs import Jobs, culprit
 from .metrics import Metrics
 from .policy import WorkerOptions, backoff

@@ -210,7 +210,7 @@ def test_form_content_type_parameters_and_case_are_ignored() -> None:
 
 
 def test_an_empty_form_body_has_no_params() -> None:
-    assert decode_body(b"", FORM) == DecodedBody(None, {})
+    assert decode_body(b"", FORM) == DecodedBody(None, {}, form=True)
 
 
 @pytest.mark.parametrize(

@@ -182,6 +182,16 @@ def test_the_schema_sees_the_decoded_json_not_only_objects() -> None:
     assert seen == [[1, 2]]
 
 
+def test_the_schema_checks_a_form_body_as_its_fields_and_null_json_as_null() -> None:
+    seen: list[Any] = []
+    form = {"content_type": "application/x-www-form-urlencoded"}
+
+    dispatch(delivery(b"id=3&tag=a&tag=b", **form), policy(Recorder(), validate=seen.append))
+    dispatch(delivery(b"null"), policy(Recorder(), validate=seen.append))
+
+    assert seen == [{"id": "3", "tag": ["a", "b"]}, None]
+
+
 def test_a_body_too_deep_for_a_recursive_schema_is_dead_lettered_not_raised() -> None:
     # The validator used to let RecursionError escape, so dispatch raised instead of judging.
     validate = body_validator({"type": "array", "items": {"$ref": "#"}}, "jobs")

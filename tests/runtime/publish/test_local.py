@@ -43,6 +43,7 @@ queues:
   orders: {consumer: jobs, retry: {delays: [1, 5]}}
   audit: {consumer: jobs}
   spare: {consumer: jobs}
+  outside: {}
   awaited: {consumer: jobs, retry: {delays: [1]}}
   checked: {consumer: jobs, schema: checked.json}
   lenient: {consumer: quiet, retry: {delays: [10]}}
@@ -130,11 +131,34 @@ def test_a_publisher_reaches_another_publisher_consumers_exchange_by_its_routes(
     assert sorted(ran()) == [("audit", 1, 1), ("orders", 1, 1)]
 
 
-def test_a_message_for_a_queue_without_task_is_kept_undelivered(registry: Registry) -> None:
-    registry.publisher("jobs").publish(body={"id": 1}, routing_key="spare")
+def test_a_message_for_a_queue_no_worker_consumes_is_held_undelivered(registry: Registry) -> None:
+    registry.publisher("jobs").publish(body={"id": 1}, routing_key="outside", exchange="")
 
-    (delivery,) = registry.local_broker.undelivered["spare"]
+    (delivery,) = registry.local_broker.undelivered["outside"]
     assert json.loads(delivery.body) == {"id": 1} and ran() == []
+    assert registry.local_broker.dead_letters == []
+
+
+def test_a_message_for_a_served_queue_without_task_is_dead_lettered_as_mserve_does(
+    registry: Registry,
+) -> None:
+    registry.publisher("jobs").publish(body={"id": 1}, routing_key="spare")  # not raised
+
+    (dead,) = registry.local_broker.dead_letters
+    assert (dead.queue, dead.reason) == ("spare", "no task consumes queue 'spare'")
+    assert registry.local_broker.undelivered == {} and ran() == []
+
+
+def test_retry_and_dead_letter_queues_are_reached_by_name_as_on_the_broker(
+    registry: Registry,
+) -> None:
+    publisher = registry.publisher("jobs")
+    publisher.publish(body={"id": 1}, routing_key="orders.retry.1s", exchange="")
+    publisher.publish(body={"id": 2}, routing_key="orders.dead", exchange="")
+
+    assert ran() == [("orders", 1, 1)]  # handed back to its queue, at once
+    (held,) = registry.local_broker.undelivered["orders.dead"]
+    assert json.loads(held.body) == {"id": 2}
 
 
 def test_retries_run_at_once_and_a_later_success_is_acked(registry: Registry) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from mqwire.runtime.errors import TaskTimeout
-from mqwire.runtime.worker.interrupt import ThreadInterrupt
+from mqwire.runtime.interrupt import ThreadInterrupt
 from mqwire.runtime.worker.stuck import StuckTasks
 from mqwire.runtime.worker.task_threads import TaskThreads
 from mqwire.runtime.worker.time_limits import TimeLimit

@@ -2,8 +2,9 @@
 
 The only way to stop a plain task's Python code from outside its thread, the one Dramatiq's
 ``TimeLimit`` middleware uses. It is CPython's C API, called through ``ctypes``; every use of
-it is in this module, and ``mserve --no-interrupt`` (or another interpreter) turns it off, so
-an overrunning thread is then only abandoned.
+it is in this module, used by the worker's thread pool and the local transport (both stop a
+task past its ``timeout:`` with it). ``mserve --no-interrupt`` (or another interpreter) turns
+it off, so an overrunning thread is then only abandoned.
 
 The exception is raised when the thread next runs Python bytecode: a pure-Python loop stops
 within a few instructions, a call blocked in C (a lock, ``select``, ``recv``, ``time.sleep``)
