@@ -9,6 +9,7 @@ wrong setting fails at start-up, not at the first publish.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +39,9 @@ def includeme(config: Any) -> None:
     config.add_directive("add_publisher_consumer", add_publisher_consumer, action_wrap=True)
     config.add_directive("add_mq_task", add_mq_task, action_wrap=True)
     config.add_request_method(get_publisher, "mq_publisher")
+    # Tasks see this registry as request.registry; those written for a compiled INI call
+    # request.registry.publisher(name), as on mqwire's own Registry (TaskRegistry).
+    config.registry.publisher = functools.partial(get_publisher, config.registry)
     compiled = (config.registry.settings or {}).get(COMPILED_SETTING)
     if compiled:
         _add_compiled(config, wiring, compiled)
