@@ -85,10 +85,13 @@ class PyramidWiring:
             middleware=compiled.middleware if compiled else (),
             task_registry=cast(TaskRegistry, self.pyramid_registry),
         )
+        compiled_tasks = {}
         if compiled is not None:
             compiled.configure(config)
+            compiled_tasks = {entry.name: entry.function for entry, _ in compiled.tasks}
         for entry, origin in self.tasks:
-            config.add_task_entry(entry, origin)
+            if compiled_tasks.get(entry.name) is not entry.function:  # scanned and compiled
+                config.add_task_entry(entry, origin)
         for name, prefix in self.publisher_consumers.items():
             if compiled is None or name not in compiled.publisher_consumers:
                 config.add_publisher_consumer(name, prefix)
