@@ -93,7 +93,7 @@ def test_a_directive_of_a_compiled_name_conflicts(compiled: Path) -> None:
     config.include("mqwire.pyramid")
     config.include(add_jobs_again)
 
-    with pytest.raises(ConfigurationConflictError, match="mqwire.publisher_consumer', 'jobs'"):
+    with pytest.raises(ConfigurationConflictError, match=r"mqwire\.publisher_consumer', 'jobs'"):
         config.commit()
 
 
