@@ -77,7 +77,7 @@ def _venusian() -> ModuleType | None:
         import venusian
     except ImportError:
         return None
-    return venusian
+    return venusian  # type: ignore[no-any-return]  # untyped
 
 
 def found_by_pyramid_scan(scanner: Any, function: Any, codeinfo: Any) -> None:

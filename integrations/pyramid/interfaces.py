@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zope.interface import Interface  # type: ignore[import-untyped]
+from zope.interface import Interface
 
 
 class IPublisher(Interface):  # type: ignore[misc]  # zope.interface ships no type hints

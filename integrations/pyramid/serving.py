@@ -25,7 +25,7 @@ def bootstrap_registry(config_uri: str) -> tuple[Registry, Callable[[], None]]:
         ConfigurationError: the application fails to start (the cause named), or it does not
             include ``mqwire.pyramid``.
     """
-    from pyramid.paster import bootstrap  # type: ignore[import-untyped]
+    from pyramid.paster import bootstrap
 
     try:
         env: dict[str, Any] = bootstrap(config_uri)

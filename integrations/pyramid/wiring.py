@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, cast
 
-from zope.interface import implementer  # type: ignore[import-untyped]
+from zope.interface import implementer
 
 from mqwire.runtime.dispatch import TaskEntry
 from mqwire.runtime.interfaces import PublishBatch, TaskRegistry
@@ -30,7 +30,7 @@ from mqwire.runtime.wiring.registry import Registry
 from .interfaces import IPublisher, IWiring
 
 
-@implementer(IWiring)  # type: ignore[misc]
+@implementer(IWiring)
 class PyramidWiring:
     """The mqwire side of one Pyramid application (a utility of its registry, ``IWiring``).
 
@@ -117,7 +117,7 @@ def _close_at_exit(ref: Callable[[], PyramidWiring | None]) -> None:
         wiring.close()
 
 
-@implementer(IPublisher)  # type: ignore[misc]
+@implementer(IPublisher)
 class ProcessPublisher:
     """The ``IPublisher`` utility of publisher_consumer ``name``: this process's publisher.
 
