@@ -51,7 +51,9 @@ examples (from examples/ticketing, with PYTHONPATH=. so the tasks import):
 def build_parser(prog: str = "mserve") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
-        description="Consume the queues of a compiled topology and run their tasks.",
+        description="Consume the queues of a compiled topology and run their tasks. CONFIG may "
+        "also be a Pyramid application's PasteDeploy file (development.ini[#main]) that includes "
+        "mqwire.pyramid: mserve bootstraps the application and serves what it configured.",
         epilog=EXAMPLES.format(prog=prog) + "\n" + exit_status_help("mserve"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
