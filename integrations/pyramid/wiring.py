@@ -28,6 +28,7 @@ from mqwire.runtime.wiring.load import CompiledWiring
 from mqwire.runtime.wiring.registry import Registry
 
 from .interfaces import IPublisher, IWiring
+from .threadlocals import with_registry
 
 
 @implementer(IWiring)
@@ -85,16 +86,16 @@ class PyramidWiring:
             middleware=compiled.middleware if compiled else (),
             task_registry=cast(TaskRegistry, self.pyramid_registry),
         )
-        compiled_tasks = {}
-        if compiled is not None:
-            compiled.configure(config)
-            compiled_tasks = {entry.name: entry.function for entry, _ in compiled.tasks}
-        for entry, origin in self.tasks:
-            if compiled_tasks.get(entry.name) is not entry.function:  # scanned and compiled
-                config.add_task_entry(entry, origin)
-        for name, prefix in self.publisher_consumers.items():
-            if compiled is None or name not in compiled.publisher_consumers:
-                config.add_publisher_consumer(name, prefix)
+        compiled_tasks = list(compiled.tasks) if compiled else []
+        functions = {entry.name: entry.function for entry, _ in compiled_tasks}
+        # a task both compiled and scanned (the app scans the topology's package) runs once
+        scanned = [(e, o) for e, o in self.tasks if functions.get(e.name) is not e.function]
+        for entry, origin in [*compiled_tasks, *scanned]:
+            config.add_task_entry(with_registry(entry, self.pyramid_registry), origin)
+        # a directive overriding a compiled name (Pyramid's override of an include) wins
+        pcs = {**(compiled.publisher_consumers if compiled else {}), **self.publisher_consumers}
+        for name, prefix in pcs.items():
+            config.add_publisher_consumer(name, prefix)
         return config.make_registry()
 
     def close(self) -> None:

@@ -58,11 +58,18 @@ TASKS = """
     @task_config(queue="after")
     def after(context, request):
         RAN.append(("after", request.params, request.registry))
+
+
+    @task_config(queue="current")
+    def current(context, request):
+        from pyramid.threadlocal import get_current_registry
+
+        RAN.append(("current", get_current_registry()))
 """
 
 
 def configurator(**settings: str) -> Configurator:
-    base = {"app.mq": LOCAL, "app.mq.routes": "jobs:jobs after:after"}
+    base = {"app.mq": LOCAL, "app.mq.routes": "jobs:jobs after:after current:current"}
     config = Configurator(settings={**base, **settings})
     config.include("mqwire.pyramid")
     return config
@@ -85,6 +92,20 @@ def test_a_scanned_task_runs_with_the_pyramid_registry(
     ran = sys.modules[f"{package}.tasks"].RAN
     assert ran == [("Context", {"n": 1}, app.registry), ("after", {"from": "job"}, app.registry)]
     assert get_registry(request).local_broker.dead_letters == []
+
+
+def test_a_plain_task_sees_the_registry_as_pyramids_current_one(
+    make_package: Callable[[str, dict[str, str]], str],
+) -> None:
+    package = make_package("current_app", {"tasks": TASKS})
+    config = configurator()
+    config.add_publisher_consumer("main", "app.mq")
+    config.scan(package)
+    registry = config.make_wsgi_app().registry
+
+    get_publisher(registry, "main").publish({}, "current")  # outside any web request
+
+    assert [("current", registry)] == sys.modules[f"{package}.tasks"].RAN
 
 
 def test_two_publisher_consumers_of_one_name_conflict_naming_both_places() -> None:
