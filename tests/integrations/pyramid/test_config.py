@@ -177,3 +177,23 @@ def test_the_directive_needs_the_include() -> None:
 
     with pytest.raises(AttributeError, match="add_publisher_consumer"):
         config.add_publisher_consumer("main", "app.mq")
+
+
+def test_bootstrapping_an_app_without_mqwire_pyramid_says_so(
+    tmp_path: Path, make_package: Callable[[str, dict[str, str]], str]
+) -> None:
+    """What mserve reports (exit 2) for such a development.ini."""
+    from mqwire.pyramid.serving import bootstrap_registry
+
+    plain = """
+        from pyramid.config import Configurator
+
+        def main(global_config, **settings):
+            return Configurator(settings=settings).make_wsgi_app()
+    """
+    package = make_package("plain_app", {"app": plain})
+    ini = tmp_path / "plain.ini"
+    ini.write_text(f"[app:main]\nuse = call:{package}.app:main\n")
+
+    with pytest.raises(ConfigurationError, match=r"plain\.ini: the application does not include"):
+        bootstrap_registry(str(ini))
