@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import webtest
@@ -19,11 +20,6 @@ ORIGINAL = Path(__file__).with_name("original_addon.ini")
 DEPRECATED = r"shop\.cart\.mq: altair\.mq\.\S+ is deprecated; write mqwire\.runtime\.\S+$"
 
 
-def orders(folder: Path) -> list[str]:
-    log = folder / "orders.log"
-    return log.read_text().splitlines() if log.exists() else []
-
-
 def test_each_alias_names_an_existing_mqwire_factory() -> None:
     from mqwire.runtime.wiring.configurator import resolve_dotted
 
@@ -34,7 +30,10 @@ def test_each_alias_names_an_existing_mqwire_factory() -> None:
 
 
 def test_the_original_local_factory_runs_the_task_in_process(
-    example_on_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    example_on_path: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    orders: Callable[[], list[str]],
 ) -> None:
     local = "altair.mq.publisher.locally_dispatching_publisher_consumer_factory"
     ini = tmp_path / "development.ini"
@@ -51,33 +50,24 @@ def test_the_original_local_factory_runs_the_task_in_process(
 
     assert {str(w.message).count("\n") for w in caught} == {0}  # one line each
     app.post("/orders", {"order_id": "O-1"})
-    assert orders(tmp_path) == ["O-1 OrderResource original shop"]
+    assert orders() == ["O-1 OrderResource original shop"]
     assert get_registry(app.app.registry).publisher("cart").settings.transport == "local"
 
 
 @pytest.mark.broker
 def test_the_original_ini_runs_under_mserve(
-    example_on_path: Path,
     tmp_path: Path,
-    fresh_vhost_url: str,
-    mqwire_worker: Callable[..., WorkerProcess],
-    monkeypatch: pytest.MonkeyPatch,
+    serve_shop: Callable[..., tuple[WorkerProcess, Any]],
+    orders: Callable[[], list[str]],
 ) -> None:
     ini = tmp_path / "development.ini"
     shutil.copy(ORIGINAL, ini)
-    environ = {
-        "AMQP_URL": fresh_vhost_url,
-        "PYTHONPATH": str(example_on_path),
-        "PYTHONWARNINGS": "default::DeprecationWarning",  # shown in the worker's log
-    }
-    worker = mqwire_worker(ini, environ)
-    monkeypatch.setenv("AMQP_URL", fresh_vhost_url)
-    with pytest.warns(DeprecationWarning, match=DEPRECATED):
-        web = webtest.TestApp(get_app(f"{ini}#main"))
+    with pytest.warns(DeprecationWarning, match=DEPRECATED):  # the web side's, here
+        worker, web = serve_shop(ini, PYTHONWARNINGS="default::DeprecationWarning")
 
     web.post("/orders", {"order_id": "O-2"})
 
-    wait_until(lambda: orders(tmp_path) != [], timeout=30, what="the order recorded")
-    assert orders(tmp_path) == ["O-2 OrderResource original shop"]
+    wait_until(lambda: orders() != [], timeout=30, what="the order recorded")
+    assert orders() == ["O-2 OrderResource original shop"]
     assert "altair.mq.consumer.pika_client_factory is deprecated" in worker.output()
     assert worker.stop() == 0
