@@ -136,12 +136,15 @@ def _wiring(config: Any) -> PyramidWiring:
 def get_publisher(request: Any, name: str) -> Publisher:
     """The publisher of publisher_consumer ``name`` for this process (the ``IPublisher``
     utility); ``request`` is a Pyramid request, a task's request or a Pyramid registry.
-    Also ``request.mq_publisher(name)``.
+    Also ``request.mq_publisher(name)``. A task run from a compiled INI without Pyramid
+    (``request.registry`` an mqwire ``Registry``) gets ``registry.publisher(name)``.
 
     Raises:
         ConfigurationError: no such publisher_consumer, listing the known names.
     """
     registry = getattr(request, "registry", request)
+    if isinstance(registry, Registry):
+        return registry.publisher(name)
     publisher = registry.queryUtility(IPublisher, name=name)
     if publisher is None:
         known = ", ".join(sorted(repr(n) for n, _ in registry.getUtilitiesFor(IPublisher)))

@@ -172,6 +172,19 @@ def test_an_unknown_publisher_lists_the_known_ones() -> None:
         get_publisher(app.registry, "cart")
 
 
+def test_get_publisher_also_takes_a_task_request_of_a_compiled_ini() -> None:
+    """A task shared with a worker that load()s a compiled INI, without Pyramid."""
+    from mqwire.runtime import Configurator as MqConfigurator
+
+    config = MqConfigurator({"app.mq": LOCAL})
+    config.add_publisher_consumer("main", "app.mq")
+    registry = config.make_registry()
+
+    assert get_publisher(registry, "main") is registry.publisher("main")
+    with pytest.raises(ConfigurationError, match="unknown publisher 'cart'"):
+        get_publisher(registry, "cart")
+
+
 def test_the_directive_needs_the_include() -> None:
     config = Configurator(settings={"app.mq": LOCAL})
 
