@@ -6,7 +6,7 @@ from mqwire.runtime import task_config
 from .resources import OrderResource
 
 
-@task_config(root_factory=OrderResource, queue="orders")
+@task_config(root_factory=OrderResource, queue="orders", timeout=60)
 def record_order(context, request):
     """Append the order to the file the application's settings name."""
     settings = request.registry.settings  # the Pyramid application's registry
