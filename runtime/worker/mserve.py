@@ -1,9 +1,9 @@
 """``mserve CONFIG [NAME ...]``: the worker process, a thin shell around ``Worker``.
 
-It loads the compiled wiring (or bootstraps the Pyramid application of a PasteDeploy file,
-``sources.py``), picks what to serve, installs signal handlers and the optional
-status endpoint, runs one ``Worker`` per publisher_consumer on one tornado loop, and turns the
-outcome into a named exit code (``ExitCode``).
+It loads the compiled wiring (or a Pyramid application's, ``sources.py``), picks what to
+serve, installs signal handlers and the optional status endpoint, runs one ``Worker`` per
+publisher_consumer on one tornado loop, and turns the outcome into a named exit code
+(``ExitCode``).
 """
 
 from __future__ import annotations
@@ -51,18 +51,13 @@ examples (from examples/ticketing, with PYTHONPATH=. so the tasks import):
 def build_parser(prog: str = "mserve") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
-        description="Consume the queues of a compiled topology and run their tasks. CONFIG may "
-        "also be a Pyramid application's PasteDeploy file (development.ini[#main]) that includes "
-        "mqwire.pyramid: mserve bootstraps the application and serves what it configured.",
+        description="Consume the queues of a compiled topology and run their tasks; or bootstrap "
+        "a Pyramid app (its PasteDeploy file, including mqwire.pyramid) and serve its tasks.",
         epilog=EXAMPLES.format(prog=prog) + "\n" + exit_status_help("mserve"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_version(parser)
-    parser.add_argument(
-        "config",
-        help="the compiled INI written by mq-compile, or a Pyramid application's PasteDeploy "
-        "file (development.ini[#main]) that includes mqwire.pyramid",
-    )
+    parser.add_argument("config", help="a compiled INI, or a Pyramid app's development.ini[#main]")
     parser.add_argument("names", nargs="*", metavar="NAME", help="publisher_consumers to serve")
     parser.add_argument("--queue", action="append", default=[], help="serve only this queue")
     parser.add_argument("--concurrency", type=_positive_int, default=1, help="plain tasks at once")
@@ -270,22 +265,17 @@ def main(argv: Sequence[str] | None = None, prog: str = "mserve") -> int:
     try:
         setup_logging(parser, args, MSERVE)  # --log-config, or INFO in text with pika at WARNING
         switch.for_process()  # a bad MQWIRE_FASTPATH fails here; logs what is on, once
-        registry, close = load_served(args.config)
-    except MqError as exc:
-        print(f"mserve: error: {exc}", file=sys.stderr)
-        return ExitCode.CONFIG
-    try:
+        registry, close = load_served(args.config)  # a compiled INI or a PasteDeploy file
         specs = select_consumers(registry, args.names, args.queue, allow_none=args.schedules)
         if args.schedules:
             from ..scheduler.running import lock_broker
 
             lock_broker(registry)  # a topology without schedules, or a lock nowhere: exit 2
     except MqError as exc:
-        close()
         print(f"mserve: error: {exc}", file=sys.stderr)
         return ExitCode.CONFIG
     if args.processes > 1 and not args.group_child:
-        registry.close()  # the config is good: each child loads its own
+        close()  # the config is good: each child loads its own
         from .supervisor import run_group
 
         return run_group(args, sys.argv[1:] if argv is None else argv)
