@@ -4,7 +4,7 @@ locally, failing in CI. The example app (examples/pyramid_app) is imported from 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -51,12 +51,14 @@ def serve_shop(
     mqwire_worker: Callable[..., WorkerProcess],
     monkeypatch: pytest.MonkeyPatch,
 ) -> Callable[..., tuple[WorkerProcess, webtest.TestApp]]:
-    """``serve_shop(ini, **environ)``: ``mserve INI`` running the shop's tasks, and the web
-    side in this process (WebTest), both on a throw-away vhost (``${AMQP_URL}``)."""
+    """``serve_shop(ini, args=(), **environ)``: ``mserve INI ARGS`` running the shop's tasks,
+    and the web side in this process (WebTest), both on a throw-away vhost (``${AMQP_URL}``)."""
 
-    def serve(ini: Path, **environ: str) -> tuple[WorkerProcess, webtest.TestApp]:
+    def serve(
+        ini: Path, args: Sequence[str] = (), **environ: str
+    ) -> tuple[WorkerProcess, webtest.TestApp]:
         paths = {"AMQP_URL": fresh_vhost_url, "PYTHONPATH": str(example_on_path)}
-        worker = mqwire_worker(ini, {**paths, **environ})
+        worker = mqwire_worker(ini, {**paths, **environ}, args=args)
         monkeypatch.setenv("AMQP_URL", fresh_vhost_url)
         return worker, webtest.TestApp(get_app(f"{ini}#main"))
 

@@ -15,7 +15,9 @@ from mqwire.testing import WorkerProcess, wait_until
 pytestmark = pytest.mark.broker
 
 
+@pytest.mark.parametrize("args", [(), ("--processes", "2")], ids=["one", "group"])
 def test_mserve_serves_the_tasks_of_a_pyramid_app(
+    args: tuple[str, ...],
     example_on_path: Path,
     tmp_path: Path,
     serve_shop: Callable[..., tuple[WorkerProcess, Any]],
@@ -23,7 +25,7 @@ def test_mserve_serves_the_tasks_of_a_pyramid_app(
 ) -> None:
     ini = tmp_path / "development.ini"
     shutil.copy(example_on_path / "development.ini", ini)
-    worker, web = serve_shop(ini)
+    worker, web = serve_shop(ini, args)  # a group: each child bootstraps the app
 
     for order in ("A-1", "A-2"):
         web.post("/orders", {"order_id": order})
