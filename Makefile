@@ -33,11 +33,12 @@ typecheck: $(STAMP)
 	mkdir -p build/typecheck/mqwire
 	for p in topology compiler runtime schemas; do ln -sfn ../../../$$p build/typecheck/mqwire/$$p; done
 	ln -sfn ../../../integrations/otel build/typecheck/mqwire/otel
+	ln -sfn ../../../integrations/pyramid build/typecheck/mqwire/pyramid
 	ln -sfn ../../../entry/__main__.py build/typecheck/mqwire/__main__.py
 	ln -sfn ../../../integrations/testing build/typecheck/mqwire/testing
 	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml \
 		-p mqwire.topology -p mqwire.compiler -p mqwire.runtime -m mqwire.__main__ \
-		-p mqwire.testing -p mqwire.otel
+		-p mqwire.testing -p mqwire.otel -p mqwire.pyramid
 
 # After an intended change of compiled output: rewrite the golden files, then review the diff.
 golden: $(STAMP)

@@ -1,8 +1,16 @@
-"""``@task_config``: marks a function as a task; registration happens only by an explicit scan."""
+"""``@task_config``: marks a function as a task; registration happens only by an explicit scan.
+
+Two scans find the mark: ``mq-compile``'s (``scan:``, through the attribute ``TASK_MARK``) and
+Pyramid's ``config.scan()``, through a venusian callback attached only where venusian is
+installed (it comes with Pyramid; mqwire does not depend on it). The callback hands the
+function to the ``add_mq_task`` directive of ``config.include("mqwire.pyramid")``.
+"""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any, TypeVar
 
 from mqwire.topology.task_mark import TASK_MARK, TaskMark
@@ -44,6 +52,40 @@ def task_config(
                 timeout=timeout,
             ),
         )
+        venusian = _venusian()
+        if venusian is not None:
+
+            def found(scanner: Any, name: str, ob: Any) -> None:
+                found_by_pyramid_scan(scanner, ob, info.codeinfo)
+
+            # depth 1: the frame defining the function, whose module venusian's scan checks
+            info = venusian.attach(function, found, category=VENUSIAN_CATEGORY, depth=1)
         return function
 
     return mark
+
+
+#: The venusian category of the callback: Pyramid's, the only one ``config.scan()`` runs unless
+#: told otherwise (since Pyramid 2.0).
+VENUSIAN_CATEGORY = "pyramid"
+
+
+@functools.cache
+def _venusian() -> ModuleType | None:
+    """venusian if installed (imported at the first decoration), else None."""
+    try:
+        import venusian
+    except ImportError:
+        return None
+    return venusian  # type: ignore[no-any-return]  # untyped
+
+
+def found_by_pyramid_scan(scanner: Any, function: Any, codeinfo: Any) -> None:
+    """Pyramid's ``config.scan()`` found ``function``: add it through the ``add_mq_task``
+    directive, with the decorator's place (``codeinfo``) for Pyramid's conflict messages. A
+    scan without a Pyramid ``config`` (another venusian user), or of an application that did
+    not include ``mqwire.pyramid``, adds nothing."""
+    config = getattr(scanner, "config", None)
+    add = getattr(config, "add_mq_task", None) if config is not None else None
+    if add is not None:
+        add(function, _info=codeinfo)

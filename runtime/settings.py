@@ -7,6 +7,7 @@ holds; applications without a topology file can still write them by hand.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,15 @@ KNOWN_KEYS = (
     "continue_on_exception",
     *(f"tls.{key}" for key in TLS_KEYS),
 )
+
+
+#: The factory names of the original Pyramid add-on, read as their mqwire replacements (with a
+#: DeprecationWarning), so its settings load unchanged; no module ``altair`` exists.
+FACTORY_ALIASES: Mapping[str, str] = {
+    "altair.mq.consumer.pika_client_factory": FACTORIES["amqp"][0],
+    "altair.mq.publisher.pika_publisher_factory": FACTORIES["amqp"][1],
+    "altair.mq.publisher.locally_dispatching_publisher_consumer_factory": FACTORIES["local"][0],
+}
 
 
 @dataclass(frozen=True)
@@ -93,7 +103,7 @@ def read_settings(
         return value.strip() if value is not None and value.strip() else None
 
     url = _resolved(prefix, "url", get("url"), environ)
-    factories = tuple(settings[prefix].split())
+    factories = tuple(_factory(prefix, name) for name in settings[prefix].split())
     if not factories:  # it would build nothing, and publishing would fail far from here
         raise ConfigurationError(
             f"{prefix} is empty; list its factories, e.g. "
@@ -112,6 +122,17 @@ def read_settings(
         continue_on_exception=_bool(prefix, "continue_on_exception", get("continue_on_exception")),
         tls=_tls(prefix, get, environ, base_dir or Path.cwd()),
     )
+
+
+def _factory(prefix: str, name: str) -> str:
+    """``name``, or the replacement of an alias (warning once per place it is read)."""
+    replacement = FACTORY_ALIASES.get(name)
+    if replacement is None:
+        return name
+    warnings.warn(
+        f"{prefix}: {name} is deprecated; write {replacement}", DeprecationWarning, stacklevel=4
+    )
+    return replacement
 
 
 def _resolved(prefix: str, key: str, value: str | None, environ: Mapping[str, str]) -> str | None:

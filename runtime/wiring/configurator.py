@@ -20,6 +20,7 @@ from mqwire.topology.routing import RouteTable
 from ..body_schema import load_body_validator
 from ..dispatch import BodyValidator, TaskEntry
 from ..errors import ConfigurationError
+from ..interfaces import TaskRegistry
 from ..middleware import Chain
 from ..settings import PublisherConsumerSettings, read_settings
 from .registry import Registry
@@ -57,6 +58,8 @@ class Configurator:
         base_dir: the folder ``schema:`` and relative ``tls.*`` paths are relative to.
         middleware: run around every task and publish, in this order (``add_middleware``
             adds more after them); see ``mqwire.runtime.middleware``.
+        task_registry: what tasks see as ``request.registry``; the built ``Registry`` when
+            omitted (``mqwire.pyramid`` passes the Pyramid application's registry).
     """
 
     def __init__(
@@ -67,8 +70,10 @@ class Configurator:
         topology: Topology | None = None,
         base_dir: Path | None = None,
         middleware: Sequence[object] = (),
+        task_registry: TaskRegistry | None = None,
     ) -> None:
         self.settings = dict(settings or {})
+        self.task_registry = task_registry
         self.environ = dict(os.environ if environ is None else environ)
         self.topology = topology
         self.base_dir = base_dir or Path.cwd()
@@ -222,6 +227,7 @@ class Configurator:
             continue_on_exception={n: pc.continue_on_exception for n, pc in self._pcs.items()},
             schedules=self.topology.schedules if self.topology is not None else None,
             middleware=self._middleware,
+            task_registry=self.task_registry,
         )
         for pc in self._pcs.values():
             for factory_path in pc.factories:

@@ -6,11 +6,13 @@ import importlib.util
 import os
 import zlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from mqwire.topology.ini import read_compiled_ini
+from mqwire.topology.model import Topology
 
 from ..dispatch import TaskEntry
 from ..errors import ConfigurationError
@@ -35,6 +37,48 @@ def load(
         ConfigurationError: a variable is missing, the registry module does not import, a
             middleware factory or a publisher_consumer factory fails; the message says which.
     """
+    compiled = read_compiled(path)
+    config = Configurator(
+        compiled.settings,
+        environ=environ,
+        topology=compiled.topology,
+        base_dir=compiled.base_dir,
+        middleware=[*compiled.middleware, *middleware],
+    )
+    compiled.configure(config)
+    return config.make_registry()
+
+
+@dataclass(frozen=True)
+class CompiledWiring:
+    """What a compiled INI and its registry module give a ``Configurator``."""
+
+    settings: Mapping[str, str]
+    topology: Topology
+    #: the folder ``schema:`` paths are relative to (the topology file's)
+    base_dir: Path
+    #: the topology's ``middleware:``, made (each factory called once)
+    middleware: tuple[object, ...]
+    #: (entry, where it comes from) per task of the registry module
+    tasks: tuple[tuple[TaskEntry, str], ...]
+    #: name -> settings prefix
+    publisher_consumers: Mapping[str, str]
+
+    def configure(self, config: Configurator) -> None:
+        """Add the tasks, then the publisher_consumers, to ``config``."""
+        for entry, origin in self.tasks:
+            config.add_task_entry(entry, origin)
+        for name, prefix in self.publisher_consumers.items():
+            config.add_publisher_consumer(name, prefix)
+
+
+def read_compiled(path: str | os.PathLike[str]) -> CompiledWiring:
+    """Read a compiled INI, import its task registry module and make its middleware.
+
+    Raises:
+        TopologyErrors: the INI is malformed.
+        ConfigurationError: as ``load()``.
+    """
     ini = Path(path)
     try:
         text = ini.read_text(encoding="utf-8")
@@ -42,18 +86,19 @@ def load(
         raise ConfigurationError(f"cannot read {ini}: {exc.strerror or exc}") from exc
     compiled = read_compiled_ini(text, source_name=str(ini))
     module = import_registry_module(ini.parent / compiled.registry)
-    # schema: paths are relative to the topology file, which the INI names relative to itself.
-    topology_dir = (ini.parent / compiled.source).parent
-    config = Configurator(
-        compiled.settings, environ=environ, topology=compiled.topology, base_dir=topology_dir
+    topology = compiled.topology
+    return CompiledWiring(
+        settings=compiled.settings,
+        topology=topology,
+        # schema: paths are relative to the topology file, which the INI names relative to itself.
+        base_dir=(ini.parent / compiled.source).parent,
+        middleware=tuple(_middleware(module, topology.middleware)),
+        tasks=tuple(
+            (_entry(name, entry), f"{compiled.registry}:{name}")
+            for name, entry in getattr(module, "TASKS", {}).items()
+        ),
+        publisher_consumers={pc.name: pc.prefix for pc in topology.publisher_consumers.values()},
     )
-    for made in [*_middleware(module, compiled.topology.middleware), *middleware]:
-        config.add_middleware(made)
-    for name, entry in getattr(module, "TASKS", {}).items():
-        config.add_task_entry(_entry(name, entry), f"{compiled.registry}:{name}")
-    for pc in compiled.topology.publisher_consumers.values():
-        config.add_publisher_consumer(pc.name, pc.prefix)
-    return config.make_registry()
 
 
 def import_registry_module(path: Path) -> ModuleType:

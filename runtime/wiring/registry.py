@@ -11,6 +11,7 @@ from mqwire.topology.model import Queue, Schedule, default_dead_letter_queue
 from ..client_metrics import ClientMetrics
 from ..dispatch import BodyValidator, QueuePolicy, TaskEntry
 from ..errors import ConfigurationError
+from ..interfaces import TaskRegistry
 from ..middleware import Chain
 from ..publish.base import Publisher
 
@@ -27,7 +28,9 @@ class Registry:
     """What an application holds after ``load()`` or ``Configurator.make_registry()``.
 
     ``middleware`` runs around every task and publish of its publishers and workers;
-    ``metrics`` holds its publishers' outcomes and its connections' states.
+    ``metrics`` holds its publishers' outcomes and its connections' states. ``task_registry``
+    is what tasks see as ``request.registry``: this registry unless given (``mqwire.pyramid``
+    gives the application's own).
     """
 
     def __init__(
@@ -40,8 +43,10 @@ class Registry:
         continue_on_exception: Mapping[str, bool],
         schedules: Mapping[str, Schedule] | None = None,
         middleware: Sequence[object] = (),
+        task_registry: TaskRegistry | None = None,
     ) -> None:
         self.settings = dict(settings)
+        self.task_registry: TaskRegistry = self if task_registry is None else task_registry
         self.queues = dict(queues)
         self.tasks = dict(tasks)
         self.validators = dict(validators)
@@ -140,7 +145,7 @@ class Registry:
             continue_on_exception=self.continue_on_exception,
             served=self.served,
             hands_back=self.failure_queues.get,
-            registry=self,
+            registry=self.task_registry,
             settings=self.settings,
             middleware=self.middleware,
         )

@@ -1,8 +1,9 @@
 """``mserve CONFIG [NAME ...]``: the worker process, a thin shell around ``Worker``.
 
-It loads the compiled wiring, picks what to serve, installs signal handlers and the optional
-status endpoint, runs one ``Worker`` per publisher_consumer on one tornado loop, and turns the
-outcome into a named exit code (``ExitCode``).
+It loads the compiled wiring (or a Pyramid application's, ``sources.py``), picks what to
+serve, installs signal handlers and the optional status endpoint, runs one ``Worker`` per
+publisher_consumer on one tornado loop, and turns the outcome into a named exit code
+(``ExitCode``).
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ from .._fastpath import switch
 from ..errors import ConfigurationError, ExitCode
 from ..logs.options import MSERVE, add_options, setup_logging
 from ..wiring.factories import ConsumerSpec
-from ..wiring.load import load
 from ..wiring.registry import Registry
 from .group_options import add_group_options, group_sink, watch_supervisor
 from .metrics import Metrics
 from .policy import WorkerOptions
+from .sources import load_served
 from .stuck import DEFAULT_MAX_STUCK, StuckTasks
 from .time_limits import DEFAULT_TIMEOUT_GRACE
 
@@ -50,12 +51,13 @@ examples (from examples/ticketing, with PYTHONPATH=. so the tasks import):
 def build_parser(prog: str = "mserve") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
-        description="Consume the queues of a compiled topology and run their tasks.",
+        description="Consume the queues of a compiled topology and run their tasks; or bootstrap "
+        "a Pyramid app (its PasteDeploy file, including mqwire.pyramid) and serve its tasks.",
         epilog=EXAMPLES.format(prog=prog) + "\n" + exit_status_help("mserve"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_version(parser)
-    parser.add_argument("config", help="the compiled INI written by mq-compile")
+    parser.add_argument("config", help="a compiled INI, or a Pyramid app's development.ini[#main]")
     parser.add_argument("names", nargs="*", metavar="NAME", help="publisher_consumers to serve")
     parser.add_argument("--queue", action="append", default=[], help="serve only this queue")
     parser.add_argument("--concurrency", type=_positive_int, default=1, help="plain tasks at once")
@@ -263,7 +265,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "mserve") -> int:
     try:
         setup_logging(parser, args, MSERVE)  # --log-config, or INFO in text with pika at WARNING
         switch.for_process()  # a bad MQWIRE_FASTPATH fails here; logs what is on, once
-        registry = load(args.config)
+        registry, close = load_served(args.config)  # a compiled INI or a PasteDeploy file
         specs = select_consumers(registry, args.names, args.queue, allow_none=args.schedules)
         if args.schedules:
             from ..scheduler.running import lock_broker
@@ -273,7 +275,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "mserve") -> int:
         print(f"mserve: error: {exc}", file=sys.stderr)
         return ExitCode.CONFIG
     if args.processes > 1 and not args.group_child:
-        registry.close()  # the config is good: each child loads its own
+        close()  # the config is good: each child loads its own
         from .supervisor import run_group
 
         return run_group(args, sys.argv[1:] if argv is None else argv)
@@ -282,7 +284,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "mserve") -> int:
     try:
         code = asyncio.run(serve(registry, specs, args))
     finally:
-        registry.close()
+        close()
     log.info("exiting with %d (%s)", code, ExitCode(code).name)
     if code in (ExitCode.FORCED_STOP, ExitCode.STUCK):  # a task thread may still run
         logging.shutdown()

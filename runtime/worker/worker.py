@@ -228,7 +228,7 @@ class Worker:
         try:
             return start(
                 delivery, self._policies[delivery.queue], self._threads,
-                registry=self._registry, settings=self._registry.settings,
+                registry=self._registry.task_registry, settings=self._registry.settings,
                 middleware=self._middleware,
             )  # fmt: skip
         except Exception as exc:  # a bug of ours: requeued, never raised into the session

@@ -267,3 +267,17 @@ def test_bad_tls_settings_are_errors_naming_the_key(extra: dict[str, str], messa
         read(extra)
 
     assert message in str(raised.value)
+
+
+def test_the_original_add_ons_factory_names_are_read_as_mqwires() -> None:
+    original = "altair.mq.publisher.locally_dispatching_publisher_consumer_factory"
+
+    with pytest.warns(DeprecationWarning) as caught:
+        settings = read({"shop.mq": f"altair.mq.consumer.pika_client_factory\n{original}"})
+
+    assert settings.factories == (CLIENT, LOCAL)
+    assert settings.transport == "local"
+    assert [str(w.message) for w in caught] == [
+        f"shop.mq: altair.mq.consumer.pika_client_factory is deprecated; write {CLIENT}",
+        f"shop.mq: {original} is deprecated; write {LOCAL}",
+    ]

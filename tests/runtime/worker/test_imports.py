@@ -11,7 +11,7 @@ EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "ticketing"
 #: Never needed to serve: the compiler, its templates, the YAML loader, the schema checker.
 NOT_FOR_WORKERS = ("mqwire.compiler", "jinja2", "yaml", "jsonschema")
 #: Optional integrations, imported only by an application (or its topology's middleware:).
-OPTIONAL = ("mqwire.otel", "opentelemetry", "prometheus_client")
+OPTIONAL = ("mqwire.otel", "opentelemetry", "prometheus_client", "mqwire.pyramid", "pyramid")
 
 
 def imported_after(code: str) -> set[str]:
