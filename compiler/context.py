@@ -10,6 +10,7 @@ from typing import Any
 from mqwire.topology.ini import FACTORIES
 from mqwire.topology.model import (
     TLS_KEYS,
+    Connection,
     PublisherConsumer,
     Queue,
     Schedule,
@@ -91,7 +92,7 @@ def ini_sections(topology: Topology, *, source: str, registry: str) -> list[Sect
     sections = [meta, settings]
     for connection in topology.connections.values():
         section = Section(f"connection:{connection.name}")
-        section.add("url", connection.url)
+        section.add("url", _urls(connection))
         section.add("heartbeat", connection.heartbeat)
         section.add("consumer_timeout", connection.consumer_timeout)
         _tls_entries(section, "tls", connection.tls)
@@ -104,12 +105,17 @@ def ini_sections(topology: Topology, *, source: str, registry: str) -> list[Sect
     return sections
 
 
+def _urls(connection: Connection) -> str | list[str]:
+    """One URL as a value; a cluster's, one per line (``split_urls`` reads both)."""
+    return connection.url if len(connection.urls) == 1 else list(connection.urls)
+
+
 def _settings_block(section: Section, topology: Topology, pc: PublisherConsumer) -> None:
     p = pc.prefix
     connection = topology.connections.get(pc.connection) if pc.connection else None
     section.add(p, list(FACTORIES[pc.transport]))
     section.add(f"{p}.connection", pc.connection)
-    section.add(f"{p}.url", connection.url if connection else None)
+    section.add(f"{p}.url", _urls(connection) if connection else None)
     section.add(f"{p}.heartbeat", connection.heartbeat if connection else None)
     section.add(f"{p}.consumer_timeout", connection.consumer_timeout if connection else None)
     _tls_entries(section, f"{p}.tls", connection.tls if connection else None)

@@ -313,7 +313,12 @@ def _connection_changes(old: Topology, new: Topology) -> Iterable[Change]:
 def _connection_fields(c: Connection) -> dict[str, Any]:
     """What a connection says, by the INI's key names (``tls.ca_file``...; none without tls:)."""
     tls = {} if c.tls is None else {f"tls.{key}": getattr(c.tls, key) for key in TLS_KEYS}
-    return {"url": c.url, "heartbeat": c.heartbeat, "consumer_timeout": c.consumer_timeout, **tls}
+    return {
+        "url": " ".join(c.urls),
+        "heartbeat": c.heartbeat,
+        "consumer_timeout": c.consumer_timeout,
+        **tls,
+    }
 
 
 def _routing_changes(old: Topology, new: Topology) -> Iterable[Change]:

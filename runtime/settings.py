@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from mqwire.topology.amqp_url import describe, split_urls, url_problems
 from mqwire.topology.credentials import mask_resolved_url
 from mqwire.topology.ini import FACTORIES
 from mqwire.topology.model import TLS_KEYS, Route, Transport
@@ -66,6 +67,11 @@ class PublisherConsumerSettings:
         return "local" if FACTORIES["local"][0] in self.factories else "amqp"
 
     @property
+    def urls(self) -> tuple[str, ...]:
+        """Each node's URL: one, or a cluster's (``url`` holds them one per line)."""
+        return tuple(split_urls(self.url)) if self.url else ()
+
+    @property
     def masked_url(self) -> str:
         return mask_resolved_url(self.url) if self.url else "(no url)"
 
@@ -102,7 +108,7 @@ def read_settings(
         value = settings.get(f"{prefix}.{key}")
         return value.strip() if value is not None and value.strip() else None
 
-    url = _resolved(prefix, "url", get("url"), environ)
+    url = _urls(prefix, _resolved(prefix, "url", get("url"), environ))
     factories = tuple(_factory(prefix, name) for name in settings[prefix].split())
     if not factories:  # it would build nothing, and publishing would fail far from here
         raise ConfigurationError(
@@ -142,6 +148,19 @@ def _resolved(prefix: str, key: str, value: str | None, environ: Mapping[str, st
         return resolve(value, environ)
     except PlaceholderError as exc:
         raise ConfigurationError(f"{prefix}.{key}: {exc}") from exc
+
+
+def _urls(prefix: str, value: str | None) -> str | None:
+    """The resolved URL(s), one per line, each read as ``mq-compile`` read it."""
+    if value is None:
+        return None
+    urls = split_urls(value)
+    for url in urls:
+        problems = url_problems(url)
+        if problems:
+            why = "; ".join(describe(p) for p in problems)
+            raise ConfigurationError(f"{prefix}.url: {mask_resolved_url(url)}: {why}")
+    return "\n".join(urls) or None
 
 
 def _tls(

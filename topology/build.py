@@ -38,7 +38,7 @@ def build_topology(data: Mapping[str, Any], scan: ScanResult) -> Topology:
             {
                 n: Connection(
                     n,
-                    c["url"],
+                    tuple(c["url"]) if isinstance(c["url"], list) else (c["url"],),
                     c.get("heartbeat"),
                     _number(c.get("consumer_timeout")),
                     Tls(**c["tls"]) if "tls" in c else None,

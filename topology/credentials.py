@@ -223,8 +223,12 @@ def mask_resolved_url(url: str) -> str:
     are ``***``.
 
     ``mask_url`` reads placeholder syntax, so a resolved password containing ``${...}`` would
-    stay partly visible there; this one never looks for placeholders.
+    stay partly visible there; this one never looks for placeholders. A cluster's URLs (one
+    per line, as settings hold them) are masked one by one, joined by ", ".
     """
+    several = url.split()
+    if len(several) > 1:
+        return ", ".join(mask_resolved_url(one) for one in several)
     try:
         parts = urlsplit(url)
     except ValueError:

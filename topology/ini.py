@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from .amqp_url import split_urls
 from .errors import Location, TopologyError, TopologyErrors
 from .model import (
     TLS_KEYS,
@@ -148,7 +149,7 @@ class _Reader:
                 {
                     n: Connection(
                         n,
-                        self.get(f"connection:{n}", "url", str),
+                        tuple(split_urls(self.get(f"connection:{n}", "url", str))),
                         self.get(f"connection:{n}", "heartbeat", int, None),
                         self.get(f"connection:{n}", "consumer_timeout", float, None),
                         self.tls(f"connection:{n}"),

@@ -60,14 +60,20 @@ class Tls:
 
 @dataclass(frozen=True)
 class Connection:
-    """How to reach a broker. ``url`` keeps ``${VAR}`` placeholders; the runtime resolves them."""
+    """How to reach a broker: one URL, or one per node of a cluster. The URLs keep ``${VAR}``
+    placeholders; the runtime resolves them."""
 
     name: str
-    url: str
+    urls: tuple[str, ...]
     heartbeat: int | None = None
     #: the broker's delivery acknowledgement timeout (seconds), as the topology states it
     consumer_timeout: float | None = None
     tls: Tls | None = None
+
+    @property
+    def url(self) -> str:
+        """The first node's URL (the only one, unless the connection lists a cluster's)."""
+        return self.urls[0]
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from ._yaml import locate
+from .amqp_url import topology_url_problems
 from .arguments import check_arguments, check_queue_flags
 from .check_state import CheckState
 from .credentials import literal_password_problem
@@ -53,17 +54,24 @@ class SemanticChecker(CheckState):
         for name, connection in self.connections.items():
             check_tls(self, name, connection)
             url, path = connection.get("url"), ("connections", name, "url")
-            if not isinstance(url, str):
-                continue
-            for problem in placeholder_problems(url):
-                self.error(path, problem)
-            if not url.startswith(("amqp://", "amqps://", "${")):
-                self.error(path, "the URL must start with amqp:// or amqps://")
-            password = literal_password_problem(url)
-            if password and not self.allow_literal_password:
-                self.error(
-                    path, password, hint="or pass --allow-literal-password if this is intended"
-                )
+            if isinstance(url, str):
+                self.check_url(path, url)
+            elif isinstance(url, list):
+                for index, one in enumerate(url):
+                    if isinstance(one, str):
+                        self.check_url((*path, index), one)
+
+    def check_url(self, path: tuple[PathPart, ...], url: str) -> None:
+        """One node's URL: placeholders, structure (as the runtime will read it), password."""
+        placeholders = placeholder_problems(url)
+        for problem in placeholders:
+            self.error(path, problem)
+        if not placeholders:
+            for problem, hint in topology_url_problems(url):
+                self.error(path, problem, hint=hint)
+        password = literal_password_problem(url)
+        if password and not self.allow_literal_password:
+            self.error(path, password, hint="or pass --allow-literal-password if this is intended")
 
     def check_publisher_consumers(self) -> None:
         prefixes: dict[str, str] = {}

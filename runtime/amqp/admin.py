@@ -16,7 +16,6 @@ from typing import Any
 import pika  # type: ignore[import-untyped]
 from pika.exceptions import AMQPError, ChannelClosedByBroker  # type: ignore[import-untyped]
 
-from mqwire.topology.credentials import mask_resolved_url
 from mqwire.topology.declarations import (
     BindingDeclaration,
     ExchangeDeclaration,
@@ -31,7 +30,8 @@ from ..errors import (
 )
 from ..tls import TlsSettings
 from ..wire import properties_dict
-from .params import connection_parameters, tls_refusal
+from .nodes import Nodes
+from .params import scrubber, tls_refusal
 
 #: (properties, body) of a message read from a queue.
 Message = tuple[dict[str, Any], bytes]
@@ -47,19 +47,25 @@ class Probe:
 
 
 class Admin:
-    """A blocking connection to one broker (``with Admin(url) as admin: ...``)."""
+    """A blocking connection to one broker (``with Admin(url) as admin: ...``); for a
+    cluster's URLs, to the first node that answers, in order."""
 
     def __init__(self, url: str, tls: TlsSettings | None = None) -> None:
-        self._masked = mask_resolved_url(url)
-        params = connection_parameters(url, name="mqctl", tls=tls)  # ConfigurationError: exit 2
-        try:
-            self._connection = pika.BlockingConnection(params)
-        except Exception as exc:
-            tls_failure = tls_refusal(exc, params)
-            if tls_failure is not None:  # retrying would not help: a configuration error
-                raise ConfigurationError(f"{self._masked}: {tls_failure}") from None
-            detail = describe_error(exc).replace(url, self._masked)
-            raise BrokerUnreachable(f"cannot connect to {self._masked}: {detail}") from None
+        nodes = Nodes(url, name="mqctl", tls=tls, first=0)  # ConfigurationError: exit 2
+        scrub = scrubber(url)
+        failures = []
+        for _ in range(len(nodes)):
+            try:
+                self._connection = pika.BlockingConnection(nodes.current)
+                self.node = nodes.where
+                return
+            except Exception as exc:
+                tls_failure = tls_refusal(exc, nodes.current)
+                if tls_failure is not None:  # retrying would not help: a configuration error
+                    raise ConfigurationError(f"{nodes.where}: {tls_failure}") from None
+                failures.append(f"cannot connect to {nodes.where}: {scrub(describe_error(exc))}")
+                nodes.move_on()
+        raise BrokerUnreachable("; ".join(failures))
 
     def __enter__(self) -> Admin:
         return self
@@ -73,7 +79,7 @@ class Admin:
         try:
             channel = self._connection.channel()
         except AMQPError as exc:
-            raise BrokerError(f"{self._masked}: {describe_error(exc)}") from None
+            raise BrokerError(f"{self.node}: {describe_error(exc)}") from None
         try:
             yield channel
         except ChannelClosedByBroker as exc:

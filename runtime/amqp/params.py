@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pika  # type: ignore[import-untyped]
 
+from mqwire.topology.amqp_url import split_urls
 from mqwire.topology.credentials import mask_resolved_url
 
 from ..errors import ConfigurationError, describe_error, innermost, tls_problem
@@ -25,9 +26,14 @@ from ..tls_failures import ended_silently
 
 
 def scrubber(url: str) -> Callable[[str], str]:
-    """Removes the URL's password (as written and decoded) from text pika or the broker wrote."""
-    password = urlsplit(url).password or ""
-    secrets = sorted({password, unquote(password)} - {""}, key=len, reverse=True)
+    """Removes the URL's password (as written and decoded) from text pika or the broker wrote;
+    each node's, for a cluster's URLs."""
+    passwords = {urlsplit(one).password or "" for one in split_urls(url)}
+    secrets = sorted(
+        {p for password in passwords for p in (password, unquote(password))} - {""},
+        key=len,
+        reverse=True,
+    )
 
     def scrub(text: str) -> str:
         for secret in secrets:

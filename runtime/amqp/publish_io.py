@@ -41,6 +41,7 @@ from .entries import (
     returned_entry,
     settle,
 )
+from .nodes import Nodes
 from .params import tls_refusal
 
 log = logging.getLogger("mqwire.publisher")
@@ -73,9 +74,8 @@ class PublishIo:
 
     _name: str
     state: ConnectionState
-    _masked_url: str
     _scrub: Callable[[str], str]
-    _params: Any
+    _nodes: Nodes
     _fastpath: Fastpath
     _loop: Any
     _inbox: collections.deque[list[Entry]]
@@ -97,6 +97,7 @@ class PublishIo:
         self._io_opening = False  # a connection or channel is being opened
         self._io_closing = False
         self._io_connected_before = False
+        self._io_failed_nodes = 0  # nodes that refused a connection in a row
         self._io_next_tag = 0
         self._io_blocked: str | None = None  # the broker's reason while it blocks publishing
         self._io_hold_due = math.inf  # when the armed hold timer fires (inf: none armed)
@@ -144,7 +145,7 @@ class PublishIo:
             if not self._io_connected_before:
                 self.state.set("connecting")
             self._io_connection = select_connection(self._fastpath)(
-                self._params,
+                self._nodes.current,
                 on_open_callback=self._io_on_connection_open,
                 on_open_error_callback=self._io_on_connection_open_error,
                 on_close_callback=self._io_on_connection_closed,
@@ -180,9 +181,10 @@ class PublishIo:
     @_on_loop
     def _io_on_connection_open(self, connection: Any) -> None:
         verb = "reconnected" if self._io_connected_before else "connected"
-        log.info("%s: %s to %s", self._name, verb, self._masked_url)
+        log.info("%s: %s to %s", self._name, verb, self._nodes.where)
         self.state.set("connected")
         self._io_connected_before = True
+        self._io_failed_nodes = 0
         self._io_opening = False
         self._io_pump()
         self._io_continue_close()
@@ -196,10 +198,16 @@ class PublishIo:
         self.state.set("reconnecting")  # on the next send
         # No retry fixes it: a configuration error, said plainly. (A probe may block this
         # thread a few seconds, only after a TLS connection ended silently.)
-        tls = tls_refusal(exc, self._params)
+        tls = tls_refusal(exc, self._nodes.current)
         why = tls or describe_error(exc)
-        cause = f"could not connect to {self._masked_url}: {self._scrub(why)}"
+        cause = f"could not connect to {self._nodes.where}: {self._scrub(why)}"
         log.warning("%s: %s", self._name, cause)
+        self._nodes.move_on()  # a cluster's next node, for the next attempt
+        self._io_failed_nodes += 1
+        if tls is None and self._io_failed_nodes < len(self._nodes):
+            self._io_pump()  # nothing was written: try the cluster's next node now
+            return
+        self._io_failed_nodes = 0  # every node refused: the next send starts a new round
         while tls is not None and self._io_outbox:  # the connection never opened: unsent
             entry = self._io_outbox.popleft()
             self._io_settle(entry, error_for(PublishTlsError, cause, entry))
@@ -217,8 +225,9 @@ class PublishIo:
             self._loop.stop()
             return
         self.state.set("reconnecting")  # on the next send
-        cause = f"connection to {self._masked_url} lost: {self._scrub(describe_error(exc))}"
+        cause = f"connection to {self._nodes.where} lost: {self._scrub(describe_error(exc))}"
         log.warning("%s: %s", self._name, cause)
+        self._nodes.move_on()
         self._io_fail_all(cause)
 
     @_on_loop

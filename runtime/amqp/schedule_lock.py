@@ -18,11 +18,10 @@ from typing import Any
 import pika  # type: ignore[import-untyped]
 from pika.exceptions import AMQPError, ChannelClosedByBroker  # type: ignore[import-untyped]
 
-from mqwire.topology.credentials import mask_resolved_url
-
 from ..errors import BrokerError, ConfigurationError, describe_error
 from ..tls import TlsSettings
-from .params import connection_parameters, tls_refusal
+from .nodes import Nodes
+from .params import tls_refusal
 
 log = logging.getLogger("mqwire.scheduler")
 
@@ -39,9 +38,7 @@ class BrokerLock:
         self, url: str, name: str, *, heartbeat: int | None = 30, tls: TlsSettings | None = None
     ) -> None:
         self.name, self.state_queue = name, f"{name}.state"
-        self._masked = mask_resolved_url(url)
-        self._params = connection_parameters(url, name=f"mserve:scheduler:{name}", tls=tls,
-                                             heartbeat=heartbeat)  # fmt: skip
+        self._nodes = Nodes(url, name=f"mserve:scheduler:{name}", tls=tls, heartbeat=heartbeat)
         self._connection: Any = None
         self._channel: Any = None
 
@@ -53,7 +50,7 @@ class BrokerLock:
         """
         try:
             if self._connection is None or not self._connection.is_open:
-                self._connection = pika.BlockingConnection(self._params)
+                self._connection = pika.BlockingConnection(self._nodes.current)
             channel = self._connection.channel()
             channel.queue_declare(self.name, exclusive=True)
             channel.queue_declare(self.state_queue, durable=True, arguments=STATE_ARGUMENTS)
@@ -62,14 +59,16 @@ class BrokerLock:
             if exc.reply_code == RESOURCE_LOCKED:
                 return False
             raise ConfigurationError(
-                f"scheduler lock {self.name!r} on {self._masked}: {exc.reply_code} {exc.reply_text}"
+                f"scheduler lock {self.name!r} on {self._nodes.where}: "
+                f"{exc.reply_code} {exc.reply_text}"
             ) from None
         except (AMQPError, OSError) as exc:  # pika raises a failed TLS handshake as it is
-            refused = tls_refusal(exc, self._params)  # its own thread: a probe may block
+            refused = tls_refusal(exc, self._nodes.current)  # its own thread: a probe may block
             if refused is not None:
-                raise ConfigurationError(f"{self._masked}: {refused}") from None
-            log.warning("scheduler: cannot reach %s: %s", self._masked, describe_error(exc))
+                raise ConfigurationError(f"{self._nodes.where}: {refused}") from None
+            log.warning("scheduler: cannot reach %s: %s", self._nodes.where, describe_error(exc))
             self._drop()
+            self._nodes.move_on()  # a cluster's next node, next time
             return False
         self._channel = channel
         return True
@@ -81,8 +80,10 @@ class BrokerLock:
         try:
             self._connection.process_data_events(time_limit=seconds)
         except AMQPError as exc:
-            log.warning("scheduler: connection to %s lost: %s", self._masked, describe_error(exc))
+            where = self._nodes.where
+            log.warning("scheduler: connection to %s lost: %s", where, describe_error(exc))
             self._drop()
+            self._nodes.move_on()
             return False
         return bool(self._connection.is_open)
 

@@ -16,7 +16,6 @@ from typing import Any
 import pika  # type: ignore[import-untyped]
 from tornado.ioloop import IOLoop
 
-from mqwire.topology.credentials import mask_resolved_url
 from mqwire.topology.declarations import Declarations, QueueDeclaration
 
 from .._fastpath.switch import Fastpath, for_process
@@ -27,7 +26,8 @@ from ..wire import properties_dict
 from .connections import tornado_connection
 from .consumer_channel import PIKA_ERRORS as _PIKA_ERRORS
 from .consumer_channel import PikaConsumerChannel, consumer_timeout
-from .params import connection_parameters, tls_refusal
+from .nodes import Nodes
+from .params import tls_refusal
 
 #: The worker's callback for a delivery, with the channel to settle it on.
 OnMessage = Callable[["PikaConsumerChannel", Delivery], None]
@@ -37,17 +37,22 @@ def session_factory(
     url: str, *, name: str, heartbeat: int | None = None, tls: TlsSettings | None = None
 ) -> Callable[[Callable[[str], None]], AmqpSession]:
     """Sessions of consumer ``name`` on ``url``; the URL and TLS files are checked now, not
-    at connect.
+    at connect. For a cluster's URLs, the first session goes to a random node and each later
+    one (a reconnect: the last one failed or was lost) to the next.
 
     Raises:
         ConfigurationError: the URL is not an AMQP URL pika accepts, its TLS options would
             not verify the broker, or a ``tls`` file cannot be used.
     """
-    masked_url = mask_resolved_url(url)
-    params = connection_parameters(url, name=f"mserve:{name}", tls=tls, heartbeat=heartbeat)
+    nodes = Nodes(url, name=f"mserve:{name}", tls=tls, heartbeat=heartbeat)
+    sessions = 0
 
     def new_session(on_lost: Callable[[str], None]) -> AmqpSession:
-        return AmqpSession(params, masked_url, on_lost)
+        nonlocal sessions
+        if sessions:
+            nodes.move_on()
+        sessions += 1
+        return AmqpSession(nodes.current, nodes.where, on_lost)
 
     return new_session
 

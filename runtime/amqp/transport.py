@@ -58,7 +58,8 @@ from .entries import (
     give_up,
     wait_for,
 )
-from .params import connection_parameters, scrubber
+from .nodes import Nodes
+from .params import scrubber
 from .publish_io import CLOSE_GRACE, PublishIo
 
 log = logging.getLogger("mqwire.publisher")
@@ -84,6 +85,7 @@ class AmqpTransport(PublishIo):
         blocked_timeout: float = 0.0,
         state: ConnectionState | None = None,
         tls: TlsSettings | None = None,
+        first_node: int | None = None,
     ) -> None:
         """Parse settings only (:class:`ConfigurationError` on a bad URL, ``tls`` file or
         ``MQWIRE_FASTPATH``); the connection opens on the first :meth:`send`.
@@ -94,6 +96,8 @@ class AmqpTransport(PublishIo):
         the connection (``math.inf``: until it unblocks); it adds to the ``send``'s bound.
         ``fastpath`` defaults to the process's choice (``MQWIRE_FASTPATH``). ``state`` follows
         the connection (connecting, connected, blocked, reconnecting, closed) for metrics.
+        ``url``: one URL, or a cluster's separated by blanks; a failed or lost connection moves
+        to the next node, starting at ``first_node`` (default: a random one).
         """
         if not blocked_timeout >= 0:
             raise ValueError(f"blocked_timeout must be 0 or more seconds, not {blocked_timeout}")
@@ -101,11 +105,12 @@ class AmqpTransport(PublishIo):
         self._fastpath = fastpath if fastpath is not None else for_process()
         self._name = name
         self.state = state or ConnectionState(name)
-        self._masked_url = mask_resolved_url(url)
+        self._masked_url = mask_resolved_url(url)  # every node's, for a cluster
         self._scrub = scrubber(url)
-        self._params = connection_parameters(
-            url, name=name, tls=tls, heartbeat=heartbeat, connect_timeout=connect_timeout
-        )
+        self._nodes = Nodes(
+            url, name=name, tls=tls, heartbeat=heartbeat, connect_timeout=connect_timeout,
+            first=first_node,
+        )  # fmt: skip
         self._confirm_timeout = confirm_timeout
         self._lock = threading.Lock()  # guards _closed, _thread, _loop
         self._closed = False

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+from mqwire.topology.amqp_url import split_urls
 from mqwire.topology.credentials import mask_resolved_url
 
 from ..errors import ManagementUnavailable
@@ -64,9 +65,12 @@ def endpoint(
     vhost always from the AMQP URL. Over https, its certificate is checked as the AMQP
     connection's ``tls`` says, against ``tls.server_hostname`` when it is on the AMQP host.
 
+    For a cluster's URLs, the first node's API (every node's shows the whole cluster).
+
     Raises:
         ManagementUnavailable: no ``management_url``, and the AMQP port is not the default.
     """
+    amqp_url = (split_urls(amqp_url) or [""])[0]
     amqp = urlsplit(amqp_url)
     vhost = unquote(amqp.path[1:]) if len(amqp.path) > 1 else "/"
     user, password = unquote(amqp.username or "guest"), unquote(amqp.password or "guest")

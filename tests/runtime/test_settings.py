@@ -202,10 +202,18 @@ def test_masked_url_hides_the_password_but_keeps_user_host_and_vhost() -> None:
 
 
 def test_masked_url_hides_password_query_values_and_says_when_there_is_no_url() -> None:
-    settings = read({"shop.mq.url": "amqp://h/%2F?password=s3&heartbeat=5"})
+    # pika refuses a password= parameter (and so does the settings reader): even so, an
+    # error naming such a URL must not show it.
+    settings = PublisherConsumerSettings(
+        "shop", "shop.mq", (AMQP,), url="amqp://h/%2F?password=s3&heartbeat=5"
+    )
 
     assert settings.masked_url == "amqp://h/%2F?password=***&heartbeat=5"
     assert read().masked_url == "(no url)"
+    with pytest.raises(ConfigurationError) as raised:
+        read({"shop.mq.url": "amqp://h/%2F?password=s3&heartbeat=5"})
+    assert "unknown URL parameter 'password'" in str(raised.value)
+    assert "s3" not in str(raised.value)
 
 
 def test_a_broken_placeholder_in_a_url_does_not_show_the_password() -> None:
@@ -281,3 +289,31 @@ def test_the_original_add_ons_factory_names_are_read_as_mqwires() -> None:
         f"shop.mq: altair.mq.consumer.pika_client_factory is deprecated; write {CLIENT}",
         f"shop.mq: {original} is deprecated; write {LOCAL}",
     ]
+
+
+def test_a_clusters_urls_are_read_one_per_line_and_masked_one_by_one() -> None:
+    settings = read(
+        {"shop.mq.url": "\namqp://app:${PW}@rabbit1/prod\namqp://app:${PW}@rabbit2/prod"},
+        {"PW": "s3cret"},
+    )
+    assert settings.urls == ("amqp://app:s3cret@rabbit1/prod", "amqp://app:s3cret@rabbit2/prod")
+    assert settings.masked_url == "amqp://app:***@rabbit1/prod, amqp://app:***@rabbit2/prod"
+    # A variable may hold the list too, separated by blanks.
+    spread = read({"shop.mq.url": "${AMQP_URLS}"}, {"AMQP_URLS": "amqp://r1/v amqp://r2/v"})
+    assert spread.urls == ("amqp://r1/v", "amqp://r2/v")
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("amqp://app:${PW}@rabbit1,rabbit2/prod", "one URL names one node; list a cluster's"),
+        ("amqp://app:${PW}@rabbit1/prod/eu", "the path is the vhost, one segment"),
+        ("amqp://rabbit1/prod?hearbeat=5", "unknown URL parameter 'hearbeat'"),
+    ],
+)
+def test_the_runtime_refuses_what_mq_compile_refuses_without_showing_the_password(
+    url: str, problem: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=r"^shop\.mq\.url: ") as raised:
+        read({"shop.mq.url": url}, {"PW": "s3cret"})
+    assert problem in str(raised.value) and "s3cret" not in str(raised.value)

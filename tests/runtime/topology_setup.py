@@ -7,8 +7,10 @@ test sees what a task would see after a real round trip through RabbitMQ.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pika  # type: ignore[import-untyped]
 
@@ -111,3 +113,13 @@ def connection_pids(rabbitmqctl: Callable[..., str], name: str) -> list[str]:
     out = rabbitmqctl("list_connections", "--no-table-headers", "pid", "client_properties")
     tag = f'{{"connection_name","{name}"}}'
     return [line.split("\t", 1)[0] for line in out.splitlines() if tag in line]
+
+
+def dead_node(url: str) -> str:
+    """``url`` with its port replaced by one where nothing listens: a dead node, as a client
+    sees one."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit(":", 1)[0] + f":{port}"))
