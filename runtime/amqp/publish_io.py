@@ -94,7 +94,8 @@ class PublishIo:
         self._io_connection: Any = None
         self._io_channel: Any = None
         self._io_ready = False  # channel open and in confirm mode
-        self._io_opening = False  # a connection or channel is being opened
+        self._io_opening = False  # a connection or channel is being opened (or replaced)
+        self._io_retiring = False  # the channel nacked: it takes no more, closes once drained
         self._io_closing = False
         self._io_connected_before = False
         self._io_failed_nodes = 0  # nodes that refused a connection in a row
@@ -218,7 +219,7 @@ class PublishIo:
         if connection is not self._io_connection:
             return
         self._io_connection = self._io_channel = None
-        self._io_ready = self._io_opening = False
+        self._io_ready = self._io_opening = self._io_retiring = False
         self._io_blocked = None  # a new connection starts unblocked
         if self._io_closing:
             self._io_fail_all("publisher is closed")
@@ -268,7 +269,7 @@ class PublishIo:
 
     @_on_loop
     def _io_on_channel_open(self, channel: Any) -> None:
-        self._io_channel, self._io_next_tag = channel, 0
+        self._io_channel, self._io_next_tag, self._io_retiring = channel, 0, False
         channel.add_on_close_callback(self._io_on_channel_closed)
         channel.add_on_return_callback(self._io_on_return)
         channel.confirm_delivery(
@@ -287,6 +288,10 @@ class PublishIo:
         self._io_channel, self._io_ready, self._io_opening = None, False, False
         if self._io_connection is None or not self._io_connection.is_open:
             return  # the connection is closing: its callback reports everything
+        if self._io_retiring and not self._io_pending:  # closed by us, every confirm in
+            self._io_retiring = False
+            self._io_pump()  # what waits goes out on a fresh channel
+            return
         cause = f"channel closed: {self._scrub(describe_error(exc))}"
         log.warning("%s: %s", self._name, cause)
         self._io_fail_missing_exchange(missing_exchange(exc))
@@ -320,6 +325,15 @@ class PublishIo:
         acked = isinstance(frame.method, spec.Basic.Ack)
         for entry in confirmed(self._io_pending, frame.method.delivery_tag, frame.method.multiple):
             self._io_settle(entry, confirm_outcome(entry, acked))
+        if not acked and not self._io_retiring and self._io_channel is not None:
+            # On 3.10 a channel opened while a quorum queue's new leader is being elected can
+            # have every publish nacked for a minute; a new channel is not. So a channel that
+            # nacked takes nothing more, and is replaced once its last confirm is in.
+            log.info("%s: the broker nacked a publish; continuing on a new channel", self._name)
+            self._io_retiring, self._io_ready, self._io_opening = True, False, True
+        channel = self._io_channel
+        if self._io_retiring and not self._io_pending and channel is not None and channel.is_open:
+            channel.close()
         self._io_continue_close()
 
     @_on_loop

@@ -315,6 +315,27 @@ def test_full_queue_with_reject_publish_nacks(
 
 
 @pytest.mark.broker
+def test_a_channel_that_nacked_is_replaced_and_publishing_goes_on_on_a_new_one(
+    amqp_url: str, broker: Broker, make_transport: Callable[..., AmqpTransport], unique_name: str
+) -> None:
+    # On 3.10 a channel opened during a quorum queue's leader election may nack everything
+    # for a minute, where a new one would not: a channel that nacked is not kept.
+    full = broker.queue(unique_name, **{"x-max-length": 1, "x-overflow": "reject-publish"})
+    other = broker.queue(unique_name + ".other")
+    transport = make_transport(amqp_url)
+    assert transport.send(messages(full, 1)) == [None]
+    first_channel = transport._io_channel
+
+    (nacked,) = transport.send(messages(full, 1))
+    assert isinstance(nacked, PublishNacked)
+    later = messages(other, 3)
+    assert transport.send(later) == [None, None, None]
+
+    assert transport._io_channel is not first_channel  # (pika may reuse its number)
+    assert broker.ids(other) == [m.message_id for m in later]
+
+
+@pytest.mark.broker
 def test_missing_exchange_fails_everything_pending_then_channel_reopens(
     amqp_url: str, broker: Broker, make_transport: Callable[..., AmqpTransport], unique_name: str
 ) -> None:
