@@ -19,7 +19,7 @@ import pytest
 from mqwire.testing import TestBroker, skip_unless_ci, throwaway_vhost
 
 #: Private RabbitMQ nodes for destructive tests (the ``private_node`` fixtures), and pytester.
-pytest_plugins = ["private_broker", "pytester"]
+pytest_plugins = ["private_broker", "private_cluster", "pytester"]
 
 
 @pytest.fixture(scope="session")
