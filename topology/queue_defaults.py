@@ -40,9 +40,11 @@ def default_arguments(data: Any) -> dict[str, Any]:
 
 
 def effective_arguments(queue: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
-    """The defaults, overridden key by key by the queue's own ``arguments:``."""
+    """The defaults, overridden key by key by the queue's own ``arguments:``, where ``null``
+    removes a default (a ``null`` that removes nothing stays, for the checks to refuse)."""
     own = queue.get("arguments")
-    return {**defaults, **(own if isinstance(own, Mapping) else {})}
+    merged = {**defaults, **(own if isinstance(own, Mapping) else {})}
+    return {k: v for k, v in merged.items() if not (v is None and k in defaults)}
 
 
 def check_default_arguments(state: CheckState) -> dict[str, Any]:
@@ -106,7 +108,7 @@ def _report(
             for p in (
                 hint,
                 f"{from_default}: {value} comes from defaults.queues.arguments; "
-                f"set {from_default} in this queue's arguments to override it",
+                f"override it in this queue's arguments ({from_default}: null removes it)",
             )
             if p
         )
