@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pika  # type: ignore[import-untyped]
@@ -15,6 +16,9 @@ import topology_setup as wiring
 from mserve_harness import Mserve, get_all, publish_ids, records, vhost_of, wait_until
 
 from mqwire.runtime import load
+from mqwire.runtime.errors import ExitCode
+from mqwire.runtime.ops.mqctl import main as mqctl_main
+from mqwire.topology.declarations import QUORUM_RETRY_ARGUMENTS, Declarations
 
 pytestmark = pytest.mark.broker
 
@@ -98,3 +102,44 @@ def test_a_quorum_topology_keeps_its_poison_messages(
         assert set(records(tmp_path / "records.txt")) == good
     finally:
         registry.close()
+
+
+def test_failure_queues_left_classic_by_an_earlier_mqwire_are_found_and_replaced(
+    tmp_path: Path,
+    fresh_vhost_url: str,
+    mserve: Callable[..., Mserve],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Before this release a quorum queue's retry and dead-letter queues were classic: the broker
+    refuses them as quorum queues (406), ``mqctl verify`` names them, and deleting them (the
+    documented upgrade step) lets the worker declare them anew."""
+    ini = wiring.compile_into(tmp_path, TOPOLOGY)
+    registry = load(ini, environ={"AMQP_URL": fresh_vhost_url})
+    plan = wiring.plan(registry)
+    registry.close()
+    classic = set(QUORUM_RETRY_ARGUMENTS)  # what the failure queues were declared without
+    earlier = Declarations(
+        queues=tuple(
+            replace(q, arguments={k: v for k, v in q.arguments.items() if k not in classic})
+            if q.name != "flaky"
+            else q
+            for q in plan.queues
+        )
+    )
+    wiring.apply(fresh_vhost_url, earlier)
+    monkeypatch.setenv("AMQP_URL", fresh_vhost_url)
+    capsys.readouterr()
+    code = mqctl_main([str(ini), "verify", "--json", "--no-management"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    differs = {f["name"] for f in report["findings"] if f["state"] == "differs"}
+    assert differs == {"flaky.dead", "flaky.retry.50ms", "flaky.retry.100ms"}
+
+    refused = mserve(ini, fresh_vhost_url, wait=False)
+    assert refused.wait() == ExitCode.TOPOLOGY_MISMATCH
+    with pika.BlockingConnection(pika.URLParameters(fresh_vhost_url)) as connection:
+        channel = connection.channel()
+        for name in sorted(differs):  # empty here; in production: drain, replay, then delete
+            channel.queue_delete(name)
+    mserve(ini, fresh_vhost_url)
