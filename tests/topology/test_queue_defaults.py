@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mqwire.topology import TopologyErrors, load_topology
@@ -150,3 +152,17 @@ def test_null_removes_a_default_and_is_refused_elsewhere() -> None:
     assert dict(topology.queues["q"].arguments) == {"x-queue-type": "quorum"}
     (error,) = errors_of("queues:\n  q: {consumer: jobs, arguments: {x-max-length: null}}\n")
     assert "'x-max-length' must be an integer >= 0, not None" in error
+
+
+def test_the_documented_example_means_what_docs_say() -> None:
+    """docs/topology.md's `defaults` example, as written there."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "topology.md").read_text()
+    section = page.split("## `defaults`", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    topology = load_topology(
+        "version: 1\npublisher_consumers: {shop: {prefix: shop.mq, transport: local}}\n" + example,
+        scanner=None,
+    )
+    types = {name: queue.queue_type for name, queue in topology.queues.items()}
+    assert types == {"orders": "quorum", "sessions": "classic", "cache": "classic"}
+    assert "x-queue-type" not in topology.queues["cache"].arguments
