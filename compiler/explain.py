@@ -121,8 +121,26 @@ def lint(topology: Topology, consumer_timeout: float | None = None) -> list[Find
         *_redundant_patterns(topology),
         *_queues_without_tasks(topology),
         *_long_timeouts(topology, consumer_timeout),
+        *_at_most_once_dead_letters(topology),
     ]
     return sorted(set(findings))
+
+
+def _at_most_once_dead_letters(topology: Topology) -> list[Finding]:
+    """Quorum queues the broker dead-letters from at most once (the strategy's default)."""
+    return [
+        Finding(
+            ("queues", name, "arguments"),
+            "at-most-once-dead-letters",
+            f"quorum queue {name} dead-letters at most once: a message RabbitMQ dead-letters "
+            "(delivery limit, TTL, length) is lost when the target is unavailable; add "
+            "x-dead-letter-strategy: at-least-once and x-overflow: reject-publish",
+        )
+        for name, queue in topology.queues.items()
+        if queue.queue_type == "quorum"
+        and "x-dead-letter-exchange" in queue.arguments
+        and queue.arguments.get("x-dead-letter-strategy") != "at-least-once"
+    ]
 
 
 def _unreachable_queues(topology: Topology) -> list[Finding]:

@@ -16,8 +16,9 @@ Pure: two :class:`~mqwire.topology.model.Topology` values in, a sorted list of
 - ``other``: harmless changes (prefetch, timeouts, task paths, connections...).
 
 Retry and dead-letter settings never change a declared queue's arguments: delay queues are
-named after their delay (``<queue>.retry.5s``) and the dead-letter queue is a plain queue, so
-changing them declares new queues instead (reported as ``other``).
+named after their delay (``<queue>.retry.5s``), so changing them declares new queues instead
+(reported as ``other``). A queue's type does: the retry and dead-letter queues of a quorum queue
+are quorum queues too, so a type change names them in the queue's incompatible change.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from mqwire.topology.declarations import failure_queue_declarations
 from mqwire.topology.model import TLS_KEYS, Connection, Queue, Route, Topology, format_seconds
 
 from .semantic_diff_routing import routing_differences
@@ -143,7 +145,7 @@ def _queue_changes(old: Topology, new: Topology) -> Iterable[Change]:
         elif after is None:
             yield Change("destructive", "queue", name, "removed", _removed_queue(old, before))
         else:
-            yield from _changed_queue(before, after)
+            yield from _changed_queue(before, after, _failure_queue_changes(old, new, name))
 
 
 def _removed_queue(old: Topology, queue: Queue) -> tuple[str, ...]:
@@ -158,7 +160,24 @@ def _removed_queue(old: Topology, queue: Queue) -> tuple[str, ...]:
     )
 
 
-def _changed_queue(before: Queue, after: Queue) -> Iterable[Change]:
+def _failure_queue_changes(old: Topology, new: Topology, name: str) -> tuple[str, ...]:
+    """The details of the retry and dead-letter queues ``name``'s change redeclares otherwise
+    (a queue type change carries them along), for its incompatible change."""
+    was = {d.name: d for d in failure_queue_declarations(old.queues[name], old.queues)}
+    now = {d.name: d for d in failure_queue_declarations(new.queues[name], new.queues)}
+    changed = sorted(n for n in set(was) & set(now) if was[n] != now[n] and n not in new.queues)
+    if not changed:
+        return ()
+    return (
+        f"Its failure queues change with it ({_list(changed)}) and are refused the same way: "
+        "delete the retry queues once empty, and the dead-letter queue once its messages are "
+        "replayed or saved (`mqctl ... dead-letters`), before the deploy declares them again.",
+    )
+
+
+def _changed_queue(
+    before: Queue, after: Queue, failure_details: tuple[str, ...] = ()
+) -> Iterable[Change]:
     declared = _diffs(before, after, ("durable", "exclusive", "auto_delete"))
     if before.queue_type != after.queue_type:
         declared.insert(0, f"queue type `{before.queue_type}` -> `{after.queue_type}`")
@@ -168,7 +187,9 @@ def _changed_queue(before: Queue, after: Queue) -> Iterable[Change]:
             declared.append(f"argument `{arg}` {_show(was)} -> {_show(now)}")
     if declared:
         migrate = MIGRATION.format(name=before.name)
-        yield Change("incompatible", "queue", before.name, "; ".join(declared), (migrate,))
+        yield Change(
+            "incompatible", "queue", before.name, "; ".join(declared), (migrate, *failure_details)
+        )
     if before.consumer is not None and after.consumer is None:
         yield Change(
             "destructive",

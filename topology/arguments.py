@@ -225,6 +225,13 @@ def check_arguments(arguments: Mapping[str, object]) -> list[ArgumentProblem]:
     return problems
 
 
+def check_argument_values(arguments: Mapping[str, object]) -> list[ArgumentProblem]:
+    """Unknown names and bad values only, whatever the queue type (for topology defaults,
+    which each queue then judges against its own type)."""
+    problems = (_check_one(key, value, None) for key, value in arguments.items())
+    return [p for p in problems if p is not None]
+
+
 def _check_one(key: str, value: object, queue_type: QueueType | None) -> ArgumentProblem | None:
     spec = KNOWN_ARGUMENTS.get(key)
     if spec is None:
@@ -325,6 +332,16 @@ def check_queue_flags(
                 "'x-dead-letter-routing-key' needs 'x-dead-letter-exchange'",
                 "RabbitMQ refuses the queue without it; set x-dead-letter-exchange "
                 "('' is the default exchange)",
+            )
+        )
+    if _applies("x-delivery-limit", arguments, queue_type) and not has_dlx:
+        problems.append(
+            ArgumentProblem(
+                "x-delivery-limit",
+                "'x-delivery-limit' without 'x-dead-letter-exchange' drops every message "
+                "past the limit",
+                "RabbitMQ discards them silently; add x-dead-letter-exchange: '' and "
+                "x-dead-letter-routing-key naming the queue's dead-letter queue",
             )
         )
     if _applies("x-dead-letter-strategy", arguments, queue_type):

@@ -18,6 +18,7 @@ from .model import (
     Topology,
     frozen_mapping,
 )
+from .queue_defaults import default_arguments, effective_arguments
 from .scan import ScanResult
 from .schedules import canonical_body, every_seconds, task_target
 
@@ -29,6 +30,7 @@ def build_topology(data: Mapping[str, Any], scan: ScanResult) -> Topology:
         tasks[found.name] = Task(
             found.name, found.task, found.queue, found.root_factory, _number(found.timeout)
         )
+    defaults = default_arguments(data)
     consumed: dict[str, set[str]] = {}
     for name, queue in entries(data, "queues").items():
         consumed.setdefault(queue.get("consumer", ""), set()).add(name)
@@ -52,7 +54,9 @@ def build_topology(data: Mapping[str, Any], scan: ScanResult) -> Topology:
                 for n, p in entries(data, "publisher_consumers").items()
             }
         ),
-        queues=frozen_mapping({n: _queue(n, q) for n, q in entries(data, "queues").items()}),
+        queues=frozen_mapping(
+            {n: _queue(n, q, defaults) for n, q in entries(data, "queues").items()}
+        ),
         tasks=frozen_mapping(tasks),
         scan=tuple(data.get("scan", ())),
         schedules=frozen_mapping(
@@ -104,7 +108,7 @@ def _publisher_consumer(name: str, pc: Mapping[str, Any], consumed: set[str]) ->
     )
 
 
-def _queue(name: str, queue: Mapping[str, Any]) -> Queue:
+def _queue(name: str, queue: Mapping[str, Any], defaults: Mapping[str, Any]) -> Queue:
     retry = queue.get("retry")
     return Queue(
         name=name,
@@ -113,7 +117,7 @@ def _queue(name: str, queue: Mapping[str, Any]) -> Queue:
         durable=queue.get("durable", True),
         exclusive=queue.get("exclusive", False),
         auto_delete=queue.get("auto_delete", False),
-        arguments=frozen_mapping(queue.get("arguments")),
+        arguments=frozen_mapping(effective_arguments(queue, defaults)),
         retry=Retry(tuple(_number(d) for d in retry["delays"])) if retry else None,
         dead_letter_queue=queue.get("dead_letter_queue", ""),
         schema=queue.get("schema"),

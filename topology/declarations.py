@@ -8,6 +8,12 @@ Retries go through one delay queue per distinct delay: a message is published to
 ``<queue>.retry.<delay>`` (default exchange), waits there for the delay (``x-message-ttl``),
 and is dead-lettered back to ``<queue>`` through the default exchange. Failed messages are
 published to ``<queue>.dead`` with headers saying why.
+
+The retry and dead-letter queues of a quorum queue are quorum queues too: a classic queue lives
+on one node, and once that node is down a cluster refuses to declare it again (404). Their
+retries go back at least once (``x-dead-letter-strategy: at-least-once`` with the
+``x-overflow: reject-publish`` it needs), so a message waiting for its retry survives a node's
+death. A dead-letter queue the topology declares itself is declared as written there.
 """
 
 from __future__ import annotations
@@ -102,12 +108,22 @@ def queue_declaration(queue: Queue) -> QueueDeclaration:
     )
 
 
+#: What the retry queues of a quorum queue add: replicated, and back to it at least once.
+QUORUM_RETRY_ARGUMENTS: Mapping[str, str] = {
+    "x-queue-type": "quorum",
+    "x-dead-letter-strategy": "at-least-once",
+    "x-overflow": "reject-publish",
+}
+
+
 def retry_queue_declarations(queue: Queue) -> list[QueueDeclaration]:
     """One delay queue per distinct delay, dead-lettering back to ``queue``."""
+    replicated = QUORUM_RETRY_ARGUMENTS if queue.queue_type == "quorum" else {}
     return [
         QueueDeclaration(
             name,
             arguments={
+                **replicated,
                 "x-message-ttl": round(delay * 1000),
                 "x-dead-letter-exchange": "",
                 "x-dead-letter-routing-key": queue.name,
@@ -117,9 +133,19 @@ def retry_queue_declarations(queue: Queue) -> list[QueueDeclaration]:
     ]
 
 
-def failure_queue_declarations(queue: Queue) -> list[QueueDeclaration]:
-    """The retry queues and the dead-letter queue of ``queue``."""
-    return [*retry_queue_declarations(queue), QueueDeclaration(queue.dead_letter_queue)]
+def failure_queue_declarations(
+    queue: Queue, queues: Mapping[str, Queue] | None = None
+) -> list[QueueDeclaration]:
+    """The retry queues and the dead-letter queue of ``queue``; a dead-letter queue among
+    ``queues`` (the topology's) is declared as the topology says, else like ``queue``'s type."""
+    declared = (queues or {}).get(queue.dead_letter_queue)
+    if declared is not None:
+        dead = queue_declaration(declared)
+    elif queue.queue_type == "quorum":
+        dead = QueueDeclaration(queue.dead_letter_queue, arguments={"x-queue-type": "quorum"})
+    else:
+        dead = QueueDeclaration(queue.dead_letter_queue)
+    return [*retry_queue_declarations(queue), dead]
 
 
 def declarations(settings: Iterable[Router], queues: Mapping[str, Queue]) -> Declarations:
@@ -151,7 +177,7 @@ def declarations(settings: Iterable[Router], queues: Mapping[str, Queue]) -> Dec
     declared: dict[str, QueueDeclaration] = {}
     for name in sorted(wanted):
         queue = wanted[name]
-        for declaration in [queue_declaration(queue), *failure_queue_declarations(queue)]:
+        for declaration in [queue_declaration(queue), *failure_queue_declarations(queue, queues)]:
             declared.setdefault(declaration.name, declaration)
     return Declarations(
         tuple(exchanges[name] for name in sorted(exchanges)),

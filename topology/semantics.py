@@ -14,13 +14,13 @@ from typing import Any
 
 from ._yaml import locate
 from .amqp_url import topology_url_problems
-from .arguments import check_arguments, check_queue_flags
 from .check_state import CheckState
 from .credentials import literal_password_problem
 from .errors import PathPart, TopologyError
 from .message_schema import message_schema_problem
 from .model import default_dead_letter_queue, retry_queue_name
 from .placeholders import placeholder_problems
+from .queue_defaults import check_default_arguments, check_queue_arguments
 from .routing import pattern_problem
 from .schedules import check_schedules
 from .task_checks import check_tasks
@@ -145,6 +145,7 @@ class SemanticChecker(CheckState):
 
     def check_queues(self) -> None:
         derived: dict[str, tuple[PathPart, ...]] = {}
+        defaults = check_default_arguments(self)
         for name, queue in self.queues.items():
             base: tuple[PathPart, ...] = ("queues", name)
             if name.startswith(RESERVED_PREFIX):
@@ -160,7 +161,7 @@ class SemanticChecker(CheckState):
                     queue["consumer"],
                     self.publisher_consumers,
                 )
-            self.check_arguments(name, queue)
+            check_queue_arguments(self, name, queue, defaults)
             self.check_schema_path(name, queue)
             self.check_accept(name, queue)
             for derived_name, path in self.derived_names(name, queue):
@@ -176,29 +177,6 @@ class SemanticChecker(CheckState):
                     ("queues", name, "accept", index),
                     f"{media!r} is not a media type such as 'text/plain', or '*/*'",
                 )
-
-    def check_arguments(self, name: str, queue: Mapping[str, Any]) -> None:
-        base: tuple[PathPart, ...] = ("queues", name)
-        arguments = queue.get("arguments", {})
-        if not isinstance(arguments, Mapping):
-            return
-        where = (*base, "arguments")
-        for problem in check_arguments(arguments):
-            named = problem.key is not None
-            path = (*where, problem.key) if problem.key is not None else where
-            self.error(path, problem.message, key=named, hint=problem.hint)
-        flags = {f: queue.get(f, f == "durable") for f in ("durable", "exclusive", "auto_delete")}
-        if all(isinstance(v, bool) for v in flags.values()):
-            for problem in check_queue_flags(arguments=arguments, **flags):
-                path = (*where, problem.key) if problem.key is not None else base
-                self.error(path, problem.message, key=True, hint=problem.hint)
-        if arguments.get("x-queue-type") == "stream" and "consumer" in queue:
-            self.error(
-                (*base, "consumer"),
-                "a stream queue cannot be consumed as a work queue "
-                "(no per-message requeue or dead-lettering)",
-                hint="use a classic or quorum queue",
-            )
 
     def check_schema_path(self, name: str, queue: Mapping[str, Any]) -> None:
         schema = queue.get("schema")

@@ -98,6 +98,26 @@ def test_lint_finds_every_kind_of_problem() -> None:
     assert "shadowed by lots.#" in shadowed.message
 
 
+def test_lint_finds_quorum_queues_that_dead_letter_at_most_once() -> None:
+    base = (
+        "version: 1\npublisher_consumers: {w: {prefix: w.mq, transport: local}}\n"
+        "defaults: {queues: {arguments: {x-queue-type: quorum, x-dead-letter-exchange: ''}}}\n"
+        "queues:\n  q: {consumer: w, arguments: ARGS}\n"
+        "tasks:\n  t: {task: 'app:t', queue: q}\n"
+    )
+    at_most = base.replace("ARGS", "{x-dead-letter-strategy: at-most-once}")
+    (finding,) = lint(load_topology(at_most, scanner=None))
+    assert (finding.path, finding.code) == (
+        ("queues", "q", "arguments"),
+        "at-most-once-dead-letters",
+    )
+    assert "x-overflow: reject-publish" in finding.message
+    safe = "{x-dead-letter-strategy: at-least-once, x-overflow: reject-publish}"
+    assert lint(load_topology(base.replace("ARGS", safe), scanner=None)) == []
+    classic = "{x-queue-type: classic}"
+    assert lint(load_topology(base.replace("ARGS", classic), scanner=None)) == []
+
+
 def test_lint_timeout_follows_the_consumer_timeout_and_the_example_is_clean() -> None:
     topology = load_topology(LINTY, scanner=None)
     timeouts = {f.path[1] for f in lint(topology, 60) if f.code == "task-timeout"}

@@ -35,6 +35,22 @@ def test_export_is_sorted_and_targets_the_vhost() -> None:
     assert "cart" in names and all(b["destination"] != "cart" for b in doc["bindings"])
 
 
+def test_quorum_defaults_reach_the_export_with_the_failure_queues() -> None:
+    case = Path(__file__).parent / "cases" / "quorum_defaults" / "topology.yaml"
+    doc = definitions(load_topology(case.read_text(), scanner=None))
+    types = {q["name"]: q["arguments"].get("x-queue-type", "classic") for q in doc["queues"]}
+    assert types == {
+        "orders.audit": "quorum",
+        "orders.audit.dead": "quorum",
+        "orders.cache": "classic",
+        "orders.cache.dead": "classic",
+        "orders.placed": "quorum",
+        "orders.placed.dead": "quorum",
+        "orders.placed.retry.1s": "quorum",
+        "orders.placed.retry.30s": "quorum",
+    }
+
+
 def test_local_and_exclusive_queues_are_left_out() -> None:
     topology = load_topology(
         """\

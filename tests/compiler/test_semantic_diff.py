@@ -15,7 +15,7 @@ import pytest
 from mqwire.compiler.semantic_diff import Change, counts, diff_topologies
 from mqwire.compiler.semantic_diff_render import render_markdown, render_text
 from mqwire.compiler.semantic_diff_routing import example_keys, routing_differences
-from mqwire.topology import Topology, load_topology_file
+from mqwire.topology import Topology, load_topology, load_topology_file
 
 CASES = Path(__file__).parent / "diff_cases"
 UPDATE = os.environ.get("MQWIRE_UPDATE_GOLDEN") == "1"
@@ -95,6 +95,20 @@ def test_incompatible_changes_say_how_to_migrate() -> None:
     assert "406 PRECONDITION_FAILED" in change.details[0]
     assert "`lots.mail.v2`" in change.details[0]
     assert "rabbitmqctl delete_queue lots.mail" in change.details[0]
+
+
+def test_quorum_defaults_show_as_a_type_change_of_each_queue_and_its_failure_queues() -> None:
+    """Adding ``defaults: {queues: {arguments: {x-queue-type: quorum}}}`` to a deployed topology
+    changes every queue that does not say its type, and the retry and dead-letter queues with it."""
+    text = "version: 1\npublisher_consumers: {w: {prefix: w.mq, transport: local}}\nqueues:\n"
+    queues = "  a: {consumer: w, retry: {delays: [5]}}\n  b: {arguments: {x-queue-type: classic}}\n"
+    defaults = "defaults: {queues: {arguments: {x-queue-type: quorum}}}\n"
+    old = load_topology(text + queues, scanner=None)
+    new = load_topology(defaults + text + queues, scanner=None)
+    (change,) = diff_topologies(old, new)
+    assert (change.cls, change.name) == ("incompatible", "a")
+    assert change.summary == "queue type `classic` -> `quorum`"
+    assert "(`a.dead`, `a.retry.5s`)" in change.details[1]
 
 
 def test_routing_change_lists_concrete_keys_before_and_after() -> None:

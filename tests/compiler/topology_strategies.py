@@ -324,6 +324,11 @@ def topology_dicts(draw: st.DrawFn) -> dict[str, Any]:
     }
     if tasks or draw(st.booleans()):
         data["tasks"] = tasks
+    if draw(st.booleans()):  # arguments every generated queue (classic or quorum) accepts
+        defaults: dict[str, Any] = {}
+        _maybe(draw, defaults, "x-message-ttl", st.integers(0, 315_360_000_000))
+        _maybe(draw, defaults, "x-max-length", st.integers(0, 10**9))
+        data["defaults"] = {"queues": {"arguments": defaults}}
     scan = draw(st.lists(modules, max_size=2, unique=True))
     if scan:
         data["scan"] = scan

@@ -82,6 +82,7 @@ APPLICABILITY: dict[str, tuple[object, frozenset[str]]] = {
 COMPANIONS: dict[str, dict[str, object]] = {
     "x-dead-letter-routing-key": {"x-dead-letter-exchange": ""},
     "x-dead-letter-strategy": {"x-dead-letter-exchange": ""},
+    "x-delivery-limit": {"x-dead-letter-exchange": ""},
 }
 
 
@@ -543,6 +544,17 @@ def test_at_least_once_needs_reject_publish() -> None:
     assert all_problems(DURABLE, {**base, "x-overflow": "reject-publish"}) == []
 
 
+def test_delivery_limit_needs_a_dead_letter_target() -> None:
+    """Past the limit RabbitMQ dead-letters the message, or drops it when there is no target."""
+    arguments = {"x-queue-type": "quorum", "x-delivery-limit": 3}
+    (problem,) = all_problems(DURABLE, arguments)
+    assert problem.key == "x-delivery-limit"
+    assert "drops every message past the limit" in problem.message
+    assert problem.hint is not None
+    assert "x-dead-letter-exchange: ''" in problem.hint
+    assert all_problems(DURABLE, {**arguments, "x-dead-letter-exchange": ""}) == []
+
+
 @pytest.mark.parametrize("strategy", ["at-most-once", "at-least-once"])
 def test_dead_letter_strategy_needs_exchange(strategy: str) -> None:
     arguments = {
@@ -849,6 +861,12 @@ STRICTER_THAN_BROKER = [
         {"x-queue-type": "quorum", "x-dead-letter-strategy": "at-most-once"},
         "x-dead-letter-strategy",
         id="strategy-without-exchange-disables-dead-lettering",
+    ),
+    pytest.param(
+        DURABLE,
+        {"x-queue-type": "quorum", "x-delivery-limit": 3},
+        "x-delivery-limit",
+        id="delivery-limit-without-target-drops",
     ),
     *[
         pytest.param(
