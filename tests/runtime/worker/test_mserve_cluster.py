@@ -33,10 +33,12 @@ connections:
   cluster:
     url: ["${NODE1_URL}", "${NODE2_URL}", "${NODE3_URL}"]
     heartbeat: 5
+defaults:
+  queues: {arguments: {x-queue-type: quorum}}  # its dead-letter queue is quorum too
 publisher_consumers:
   work: {prefix: work.mq, transport: amqp, connection: cluster}
 queues:
-  fast: {consumer: work, arguments: {x-queue-type: quorum}}
+  fast: {consumer: work}
 tasks:
   record: {task: "mserve_app:record", queue: fast}
 """
