@@ -288,10 +288,6 @@ class PublishIo:
         self._io_channel, self._io_ready, self._io_opening = None, False, False
         if self._io_connection is None or not self._io_connection.is_open:
             return  # the connection is closing: its callback reports everything
-        if self._io_retiring and not self._io_pending:  # closed by us, every confirm in
-            self._io_retiring = False
-            self._io_pump()  # what waits goes out on a fresh channel
-            return
         cause = f"channel closed: {self._scrub(describe_error(exc))}"
         log.warning("%s: %s", self._name, cause)
         self._io_fail_missing_exchange(missing_exchange(exc))
@@ -332,8 +328,14 @@ class PublishIo:
             log.info("%s: the broker nacked a publish; continuing on a new channel", self._name)
             self._io_retiring, self._io_ready, self._io_opening = True, False, True
         channel = self._io_channel
-        if self._io_retiring and not self._io_pending and channel is not None and channel.is_open:
-            channel.close()
+        if self._io_retiring and not self._io_pending and channel is not None:
+            # Every confirm is in: let it go without waiting for its close-ok (a close
+            # crossing the broker's own is never answered), and go on with a new one.
+            self._io_channel, self._io_ready, self._io_opening = None, False, False
+            self._io_retiring = False
+            if channel.is_open:
+                channel.close()  # its close callback finds it is no longer current
+            self._io_pump()
         self._io_continue_close()
 
     @_on_loop
