@@ -16,6 +16,8 @@ import_or_skip("pyramid", "webtest", "plaster_pastedeploy", install="pip install
 import webtest  # noqa: E402  (only once it is known there)
 from pyramid.paster import get_app  # noqa: E402
 
+from mqwire.pyramid import IWiring  # noqa: E402
+
 #: The example application's folder (its package ``shop`` and development.ini).
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "pyramid_app"
 
@@ -50,9 +52,11 @@ def serve_shop(
     fresh_vhost_url: str,
     mqwire_worker: Callable[..., WorkerProcess],
     monkeypatch: pytest.MonkeyPatch,
-) -> Callable[..., tuple[WorkerProcess, webtest.TestApp]]:
+) -> Iterator[Callable[..., tuple[WorkerProcess, webtest.TestApp]]]:
     """``serve_shop(ini, args=(), **environ)``: ``mserve INI ARGS`` running the shop's tasks,
-    and the web side in this process (WebTest), both on a throw-away vhost (``${AMQP_URL}``)."""
+    and the web side in this process (WebTest), both on a throw-away vhost (``${AMQP_URL}``).
+    The web side's publishers are closed after the test (a process would at its exit)."""
+    apps: list[webtest.TestApp] = []
 
     def serve(
         ini: Path, args: Sequence[str] = (), **environ: str
@@ -60,6 +64,9 @@ def serve_shop(
         paths = {"AMQP_URL": fresh_vhost_url, "PYTHONPATH": str(example_on_path)}
         worker = mqwire_worker(ini, {**paths, **environ}, args=args)
         monkeypatch.setenv("AMQP_URL", fresh_vhost_url)
-        return worker, webtest.TestApp(get_app(f"{ini}#main"))
+        apps.append(webtest.TestApp(get_app(f"{ini}#main")))
+        return worker, apps[-1]
 
-    return serve
+    yield serve
+    for app in apps:
+        app.app.registry.getUtility(IWiring).close()
