@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from private_broker import PrivateNode
@@ -20,6 +21,8 @@ from private_broker import PrivateNode
 from mqwire.testing import wait_until
 
 SIZE = 3
+#: Figures the cluster tests report, shown at the end of every run (passed tests included).
+FIGURES = pytest.StashKey[list[str]]()
 
 
 class PrivateCluster:
@@ -111,3 +114,19 @@ def private_cluster(
     request.addfinalizer(cluster.stop)  # first: a start that fails halfway is cleaned up too
     cluster.start()
     yield cluster
+
+
+@pytest.fixture
+def report_figures(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """``report_figures(line)``: a line shown in the run's summary, even when the test passes
+    (CI's log shows what a node failure cost)."""
+    lines = request.config.stash.setdefault(FIGURES, [])
+    return lambda line: lines.append(f"{request.node.name}: {line}")
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    lines = config.stash.get(FIGURES, [])
+    if lines:
+        terminalreporter.section("cluster figures")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -6,7 +6,7 @@ three nodes' URLs. Meanwhile the node most worker connections are on is killed (
 and started again, then the other two are restarted one at a time (a rolling restart). Every
 message the broker confirmed must be processed at least once; duplicates are reported, not
 refused (at-least-once); a message never confirmed is never counted as sent. The figures are
-printed (``-s`` shows them).
+in the run's summary ("cluster figures").
 """
 
 from __future__ import annotations
@@ -90,7 +90,10 @@ def worker_nodes(cluster: PrivateCluster) -> dict[str, int]:
 
 
 def test_nothing_confirmed_is_lost_when_nodes_die_and_restart_under_load(
-    private_cluster: PrivateCluster, tmp_path: Path, mqwire_worker: Callable[..., Mserve]
+    private_cluster: PrivateCluster,
+    tmp_path: Path,
+    mqwire_worker: Callable[..., Mserve],
+    report_figures: Callable[[str], None],
 ) -> None:
     cluster = private_cluster
     vhost = f"cluster-{uuid.uuid4().hex[:8]}"
@@ -156,6 +159,6 @@ def test_nothing_confirmed_is_lost_when_nodes_die_and_restart_under_load(
         "duplicates": len(done) - len(set(done)),
         "publish retries": load_.retries,
     }
-    print("\ncluster figures: " + ", ".join(f"{k}: {v:g}" for k, v in figures.items()))
+    report_figures(", ".join(f"{k}: {v:g}" for k, v in figures.items()))
     assert set(done) <= confirmed | {str(len(load_.confirmed))}  # at most the one in flight
     assert len(confirmed) == len(load_.confirmed)  # each id confirmed once
