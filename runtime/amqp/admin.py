@@ -50,7 +50,13 @@ class Admin:
     """A blocking connection to one broker (``with Admin(url) as admin: ...``); for a
     cluster's URLs, to the first node that answers, in order."""
 
-    def __init__(self, url: str, tls: TlsSettings | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        tls: TlsSettings | None = None,
+        on_node: Callable[[str], None] | None = None,
+    ) -> None:
+        """``on_node(node)``: told which node it connected to, when ``url`` lists several."""
         nodes = Nodes(url, name="mqctl", tls=tls, first=0)  # ConfigurationError: exit 2
         scrub = scrubber(url)
         failures = []
@@ -58,6 +64,8 @@ class Admin:
             try:
                 self._connection = pika.BlockingConnection(nodes.current)
                 self.node = nodes.where
+                if on_node is not None and len(nodes) > 1:
+                    on_node(self.node)
                 return
             except Exception as exc:
                 tls_failure = tls_refusal(exc, nodes.current)

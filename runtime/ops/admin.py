@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -263,3 +264,8 @@ def verify_report(findings: Sequence[Finding], bindings: int, *, api: bool = Fal
         else f"not checked: {bindings} binding(s); {UNVERIFIABLE}"
     )
     return "\n".join([format_table(["state", "kind", "name", "detail"], rows), summary, notes])
+
+
+def say_node(node: str) -> None:
+    """Tell which node of a cluster a command is on (stderr: the output stays parseable)."""
+    print(f"mqctl: on node {node}", file=sys.stderr)

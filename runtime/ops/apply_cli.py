@@ -20,7 +20,7 @@ from mqwire.topology.credentials import mask_resolved_url
 
 from ..amqp.admin import Admin
 from ..errors import BrokerError, ConfigurationError, ManagementUnavailable
-from .admin import AdminExit, Target
+from .admin import AdminExit, Target, say_node
 from .apply_plan import Seen, Step, done_line, plan_steps, render_plan
 from .management_api import LiveBinding, ManagementApi, endpoint
 
@@ -138,7 +138,7 @@ def cmd_apply(found: Sequence[Target], args: argparse.Namespace, stdin: TextIO =
     planned: list[Planned] = []
     for target in found:  # an unreachable broker or management API: nothing changed yet
         # first: an unreachable broker is the one error
-        with Admin(target.url, target.tls) as broker:
+        with Admin(target.url, target.tls, say_node) as broker:
             live = _live_bindings(target, args)
             steps = _look(broker, target, live, args.prune)
         planned.append(Planned(target, mask_resolved_url(target.url), steps, live is not None))
@@ -161,7 +161,7 @@ def cmd_apply(found: Sequence[Target], args: argparse.Namespace, stdin: TextIO =
         print("mqctl: not confirmed; nothing was changed", file=sys.stderr)
         return AdminExit.ERROR
     for item in planned:
-        with Admin(item.target.url, item.target.tls) as broker:
+        with Admin(item.target.url, item.target.tls, say_node) as broker:
             _execute(broker, item)
         print(f"applied to {item.masked}: {done_line(item.steps)}")
     return AdminExit.OK

@@ -30,7 +30,7 @@ from ..logs.options import MQCTL, add_options, setup_logging
 from ..wiring.load import load
 from ..wiring.registry import Registry
 from . import admin, apply_cli, publish_cli
-from .admin import AdminExit, Target
+from .admin import AdminExit, Target, say_node
 from .management_api import ManagementApi, endpoint
 from .verify import UNCHECKED_WITH_API, UNVERIFIABLE, Finding, compare_bindings
 
@@ -130,7 +130,7 @@ def cmd_queues(registry: Registry, found: Sequence[Target], args: argparse.Names
     complete = True
     for target in found:
         # first: an unreachable broker is the one error
-        with Admin(target.url, target.tls) as broker:
+        with Admin(target.url, target.tls, say_node) as broker:
             stats = management.read(target, lambda api: api.queues())
             complete = complete and stats is not None
             for queue in target.plan.queues:
@@ -161,7 +161,7 @@ def cmd_remove(registry: Registry, found: Sequence[Target], args: argparse.Names
         if sys.stdin.readline().strip() != args.queue:
             print(f"mqctl: not confirmed; queue {args.queue!r} left as it was", file=sys.stderr)
             return AdminExit.ERROR
-    with Admin(target.url, target.tls) as broker:
+    with Admin(target.url, target.tls, say_node) as broker:
         count = broker.purge(args.queue) if verb == "purge" else broker.delete(args.queue)
     done = "purged" if verb == "purge" else "deleted"
     print(f"{done} {args.queue!r}: {count} message(s) removed")
@@ -171,7 +171,7 @@ def cmd_remove(registry: Registry, found: Sequence[Target], args: argparse.Names
 def cmd_dead_letters(registry: Registry, found: Sequence[Target], args: argparse.Namespace) -> int:
     _, dlq = admin.dead_letter_queue_of(registry, args.queue)
     target = admin.find_queue(found, dlq, allow_any=False)
-    with Admin(target.url, target.tls) as broker:
+    with Admin(target.url, target.tls, say_node) as broker:
         letters = [admin.read_dead_letter(p, b) for p, b in broker.peek(dlq, args.limit)]
     if args.json:
         print(json.dumps([d.as_json() for d in letters], indent=2))
@@ -190,7 +190,7 @@ def cmd_replay(registry: Registry, found: Sequence[Target], args: argparse.Names
     def choose(properties: Any) -> bool:
         return admin.selected(properties, queue, args.ids, args.all)
 
-    with Admin(target.url, target.tls) as broker:
+    with Admin(target.url, target.tls, say_node) as broker:
         moved = broker.replay(dlq, queue, choose, admin.replay_properties)
     print(f"replayed {len(moved)} message(s) from {dlq!r} to {queue!r}")
     missing = sorted(set(args.ids) - set(moved))
@@ -205,7 +205,7 @@ def cmd_verify(registry: Registry, found: Sequence[Target], args: argparse.Names
     management = Management(args, "bindings not checked")
     unchecked = 0  # bindings not compared, for want of the management API
     for target in found:
-        with Admin(target.url, target.tls) as broker:
+        with Admin(target.url, target.tls, say_node) as broker:
             live = management.read(target, lambda api: api.bindings())
             if live is None:
                 unchecked += len(target.plan.bindings)

@@ -14,6 +14,7 @@ import pika  # type: ignore[import-untyped]
 import pytest
 from topology_setup import dead_node
 
+from mqwire.runtime.amqp.admin import Admin
 from mqwire.runtime.amqp.nodes import Nodes
 from mqwire.runtime.amqp.transport import AmqpTransport
 from mqwire.runtime.errors import PublishConnectionError
@@ -84,3 +85,11 @@ def test_when_no_node_answers_the_message_fails_unsent(vhost_url: str, queue: st
         transport.close()
     assert isinstance(outcome, PublishConnectionError)
     assert "the message was not sent" in str(outcome) and not outcome.outcome_unknown
+
+
+def test_mqctl_takes_the_first_node_that_answers_and_says_which(vhost_url: str, queue: str) -> None:
+    told: list[str] = []
+    with Admin(f"{dead_node(vhost_url)} {vhost_url}", on_node=told.append) as broker:
+        assert broker.probe_queue(queue).exists
+    port = urlsplit(vhost_url).port
+    assert len(told) == 1 and f"guest:***@127.0.0.1:{port}/" in told[0]
