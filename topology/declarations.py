@@ -14,6 +14,10 @@ on one node, and once that node is down a cluster refuses to declare it again (4
 retries go back at least once (``x-dead-letter-strategy: at-least-once`` with the
 ``x-overflow: reject-publish`` it needs), so a message waiting for its retry survives a node's
 death. A dead-letter queue the topology declares itself is declared as written there.
+
+Delayed publishes go through the ladder of ``delays.py``, declared with every plan that has a
+publisher_consumer: its level exchanges and queues, and on its delivery exchange one binding
+per binding of the plan (and per queue, for the default exchange).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from . import delays
 from .model import Queue, Route, Topology
 
 
@@ -88,9 +93,18 @@ class QueueDeclaration:
 
 @dataclass(frozen=True)
 class BindingDeclaration:
+    """``exchange`` routes ``routing_key`` to ``queue``, the destination: a queue, or an
+    exchange when ``destination_type`` says so (the delay ladder's only)."""
+
     queue: str
     exchange: str
     routing_key: str
+    destination_type: str = "queue"
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        """(exchange, destination type, destination, routing key), as the broker lists it."""
+        return (self.exchange, self.destination_type, self.queue, self.routing_key)
 
 
 @dataclass(frozen=True)
@@ -179,8 +193,37 @@ def declarations(settings: Iterable[Router], queues: Mapping[str, Queue]) -> Dec
         queue = wanted[name]
         for declaration in [queue_declaration(queue), *failure_queue_declarations(queue, queues)]:
             declared.setdefault(declaration.name, declaration)
+    if exchanges or wanted:
+        ladder = delay_declarations(list(bindings.values()), sorted(wanted))
+        exchanges.update((x.name, x) for x in ladder.exchanges)
+        declared.update((q.name, q) for q in ladder.queues)
+        bindings.update(((b.exchange, b.routing_key, b.queue), b) for b in ladder.bindings)
     return Declarations(
         tuple(exchanges[name] for name in sorted(exchanges)),
         tuple(declared[name] for name in sorted(declared)),
         tuple(bindings[key] for key in sorted(bindings)),
     )
+
+
+def delay_declarations(routed: Iterable[BindingDeclaration], queues: Iterable[str]) -> Declarations:
+    """The delay ladder: each level's exchange, queue and two bindings, and the delivery
+    exchange with a binding per binding in ``routed`` and per queue in ``queues`` (the
+    default exchange's routing by queue name)."""
+    exchanges = [ExchangeDeclaration(delays.level_exchange(k)) for k in delays.ladder_levels()]
+    exchanges.append(ExchangeDeclaration(delays.DELIVERY_EXCHANGE))
+    ladder = [
+        QueueDeclaration(delays.level_queue(k), arguments=delays.queue_arguments(k))
+        for k in delays.ladder_levels()
+    ]
+    bindings = [
+        BindingDeclaration(destination, delays.level_exchange(k), pattern, kind)
+        for k in delays.ladder_levels()
+        for kind, destination, pattern in delays.level_bindings(k)
+    ]
+    targets = [(b.exchange, b.routing_key, b.queue) for b in routed]
+    targets.extend(("", queue, queue) for queue in queues)
+    bindings.extend(
+        BindingDeclaration(queue, delays.DELIVERY_EXCHANGE, delays.delivery_pattern(x, key))
+        for x, key, queue in targets
+    )
+    return Declarations(tuple(exchanges), tuple(ladder), tuple(bindings))

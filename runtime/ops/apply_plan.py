@@ -69,12 +69,12 @@ def plan_steps(plan: Declarations, seen: Seen, *, prune: bool) -> list[Step]:
         else:
             steps.append(_existing("queue", queue.name, seen.queues, "new queue"))
     live = None if seen.bindings is None else _on_exchanges(plan, seen.bindings)
-    wanted = {(b.exchange, "queue", b.queue, b.routing_key) for b in plan.bindings}
-    for binding in plan.bindings:
-        name = binding_name(binding.exchange, binding.queue, binding.routing_key)
+    wanted = {b.key for b in plan.bindings}
+    for b in plan.bindings:
+        name = binding_name(b.exchange, b.queue, b.routing_key, b.destination_type)
         if live is None:
             steps.append(Step("other", "binding", name, UNKNOWN))
-        elif (binding.exchange, "queue", binding.queue, binding.routing_key) in live:
+        elif b.key in live:
             steps.append(Step("unchanged", "binding", name, "already there"))
         else:
             steps.append(Step("additive", "binding", name, "new binding"))

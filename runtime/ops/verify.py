@@ -54,7 +54,7 @@ def compare_bindings(plan: Declarations, live: Iterable[LiveBinding]) -> list[Fi
     """One finding per binding: ``ok``, ``missing`` (declared, not on the broker) or ``extra``
     (on an exchange of the topology, not declared by it); sorted by name."""
     exchanges = {e.name for e in plan.exchanges}
-    wanted: set[Key] = {(b.exchange, "queue", b.queue, b.routing_key) for b in plan.bindings}
+    wanted: set[Key] = {b.key for b in plan.bindings}
     present: set[Key] = {
         (b.exchange, b.destination_type, b.destination, b.routing_key)
         for b in live

@@ -5,12 +5,15 @@ the same encoding, routing matcher, schema checks and dispatch as in production,
 run at once instead of after their delays, a task's ``timeout:`` enforced as ``mserve`` does
 (``limited``: retried, then dead-lettered with ``TaskTimeout``), and dead letters kept for
 inspection. It refuses what the broker refuses (an unroutable mandatory publish, an exchange
-the topology does not declare) and keeps what reaches a queue no task consumes.
+the topology does not declare) and keeps what reaches a queue no task consumes. Delayed
+publishes wait for a clock that only ``LocalBroker.advance()`` moves: tests never sleep.
 """
 
 from __future__ import annotations
 
 import collections
+import heapq
+import itertools
 import logging
 import threading
 import time
@@ -36,6 +39,7 @@ from ..middleware import Chain
 from ..settings import PublisherConsumerSettings
 from ..wire import WireMessage
 from .base import BasePublisher
+from .delay import undelayed
 from .inline import dispatch
 
 _log = logging.getLogger(__name__)
@@ -66,7 +70,9 @@ class LocalBroker:
     recursively. ``dead_letters`` and ``undelivered`` stay for tests to inspect: a message for
     a queue no worker consumes (no ``consumer:``, or one with no task at all) is held in
     ``undelivered``, as the broker holds it; one for a queue a worker consumes but no task
-    handles is dead-lettered, as ``mserve`` does.
+    handles is dead-lettered, as ``mserve`` does. Delayed messages wait in ``delayed`` until
+    ``advance()`` moves ``now`` (seconds since the broker was made, on a clock of its own)
+    past their time.
     """
 
     policy: Callable[[str], QueuePolicy]
@@ -86,6 +92,8 @@ class LocalBroker:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     undelivered: dict[str, list[Delivery]] = field(default_factory=dict)
     processed: list[tuple[str, str]] = field(default_factory=list)
+    #: the delay clock: seconds advanced so far
+    now: float = 0.0
 
     #: seconds a task past its ``timeout:`` gets to end once interrupted (as ``mserve``'s)
     timeout_grace: float = DEFAULT_TIMEOUT_GRACE
@@ -95,6 +103,47 @@ class LocalBroker:
         self._lock = threading.RLock()  # held by the thread delivering, for the whole run
         self._queue_lock = threading.Lock()  # guards ``_pending`` alone
         self._draining = False
+        self._delayed: list[tuple[float, int, WireMessage, Callable[[], object]]] = []
+        self._order = itertools.count()
+
+    def hold(self, seconds: float, message: WireMessage, route: Callable[[], object]) -> None:
+        """Keep ``message`` until the clock reaches ``now + seconds``; then call ``route``."""
+        with self._lock:
+            due = self.now + seconds
+            heapq.heappush(self._delayed, (due, next(self._order), message, route))
+
+    @property
+    def delayed(self) -> list[tuple[float, WireMessage]]:
+        """(due time, message as published) of each message still waiting, soonest first."""
+        with self._lock:
+            return [(due, message) for due, _, message, _ in sorted(self._delayed)]
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock on by ``seconds`` and deliver, in due order, what became due, and
+        what their tasks publish with a delay that ends within it too. Never sleeps.
+
+        Raises:
+            ValueError: a negative ``seconds``.
+            Exception: as ``run()``, once every due message was delivered.
+        """
+        if seconds < 0:
+            raise ValueError(f"advance() takes 0 or more seconds, not {seconds!r}")
+        errors: list[BaseException] = []
+        with self._lock:
+            end = self.now + seconds
+            while self._delayed and self._delayed[0][0] <= end:
+                due, _, _, route = heapq.heappop(self._delayed)
+                self.now = due
+                route()
+                try:
+                    self.run()
+                except Exception as exc:
+                    errors.append(exc)
+            self.now = end
+        if errors:
+            for other in errors[1:]:
+                errors[0].add_note(f"also failed: {type(other).__name__}: {other}")
+            raise errors[0]
 
     def enqueue(self, delivery: Delivery) -> None:
         """Queue a delivery; from a task of this broker (a task with a ``timeout:`` runs in a
@@ -250,6 +299,7 @@ class LocalPublisherConsumer(BasePublisher):
                 raise BatchPublishError(failures, published=len(messages) - len(failures))
 
     def _route(self, message: WireMessage) -> PublishError | None:
+        seconds, message = undelayed(message)
         where: dict[str, Any] = {
             "message_id": message.message_id,
             "exchange": message.exchange,
@@ -268,6 +318,13 @@ class LocalPublisherConsumer(BasePublisher):
                     **where,
                 )
             return None
+        if seconds:
+            self.broker.hold(seconds, message, lambda: self._enqueue(message, queues))
+        else:
+            self._enqueue(message, queues)
+        return None
+
+    def _enqueue(self, message: WireMessage, queues: Sequence[str]) -> None:
         for queue in queues:
             self.broker.enqueue(
                 Delivery(
@@ -278,7 +335,6 @@ class LocalPublisherConsumer(BasePublisher):
                     exchange=message.exchange,
                 )
             )
-        return None
 
     @property
     def dead_letters(self) -> list[DeadLetter]:
