@@ -53,7 +53,10 @@ def apply(url: str, wanted: Declarations) -> Declarations:
         for queue in wanted.queues:
             channel.queue_declare(**queue.declare_kwargs())
         for binding in wanted.bindings:
-            channel.queue_bind(binding.queue, binding.exchange, binding.routing_key)
+            if binding.destination_type == "exchange":  # the delay ladder's
+                channel.exchange_bind(binding.queue, binding.exchange, binding.routing_key)
+            else:
+                channel.queue_bind(binding.queue, binding.exchange, binding.routing_key)
     return wanted
 
 
