@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from mqwire.topology.delays import DELIVERY_EXCHANGE, parse_routing_key
+from mqwire.topology.delays import PREFIX as DELAY_PREFIX
+from mqwire.topology.delays import parse_routing_key
 from mqwire.topology.model import DEFAULT_MAX_BODY_BYTES
 
 from .codec import decode_body
@@ -152,8 +153,8 @@ def prepare(
         return Outcome(Action.DEAD_LETTER, task.name, reason=str(exc), error=exc)
     properties, headers = delivery.properties, delivery.headers
     exchange, routing_key = delivery.exchange, delivery.routing_key
-    if exchange == DELIVERY_EXCHANGE:  # a delayed message: the task sees where it was sent
-        exchange, routing_key = delayed_destination(routing_key)
+    if exchange.startswith(DELAY_PREFIX):  # a delayed message: the task sees where it went
+        exchange, routing_key = delayed_destination(exchange, routing_key)
     request = MessageRequest(  # positional, in field order: built once per message
         delivery.body, decoded.params, decoded.json, properties.get("content_type"), headers,
         properties, routing_key, exchange, delivery.queue, task.name,
@@ -163,10 +164,10 @@ def prepare(
     return task, request
 
 
-def delayed_destination(routing_key: str) -> tuple[str, str]:
+def delayed_destination(exchange: str, routing_key: str) -> tuple[str, str]:
     """(exchange, routing key) a delayed message was published to, read from its ladder key."""
     parsed = parse_routing_key(routing_key)
-    return (DELIVERY_EXCHANGE, routing_key) if parsed is None else parsed[1:]
+    return (exchange, routing_key) if parsed is None else parsed[1:]
 
 
 def call_task(task: TaskEntry, request: MessageRequest) -> Any:

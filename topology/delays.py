@@ -26,8 +26,11 @@ from datetime import timedelta
 LEVELS = 21
 #: The longest delay, in seconds: every level once (about 24 days 6 hours).
 MAX_DELAY = 2**LEVELS - 1
-#: What every name of the ladder starts with.
+#: What every name of the ladder starts with; a delivered delayed message names one of its
+#: exchanges as its own (seen: the delivery exchange, or the level it was published to).
 PREFIX = "mqwire.delay"
+#: What the name of every level's exchange starts with.
+LEVEL_PREFIX = f"{PREFIX}.level"
 #: Below level 0: routes each delayed message to its real queues.
 DELIVERY_EXCHANGE = f"{PREFIX}.deliver"
 #: The exchange word of the default exchange (no topology name contains ``~``).
@@ -35,7 +38,7 @@ DEFAULT_EXCHANGE_WORD = "~"
 
 
 def level_exchange(level: int) -> str:
-    return f"{PREFIX}.level{level:02d}"
+    return f"{LEVEL_PREFIX}{level:02d}"
 
 
 def level_queue(level: int) -> str:
@@ -89,7 +92,7 @@ def entry_exchange(seconds: int) -> str:
 
 
 def is_level_exchange(exchange: str) -> bool:
-    return exchange.startswith(f"{PREFIX}.level")
+    return exchange.startswith(LEVEL_PREFIX)
 
 
 def parse_routing_key(delayed: str) -> tuple[int, str, str] | None:

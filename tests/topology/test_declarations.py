@@ -9,8 +9,7 @@ from urllib.parse import unquote
 import topology_setup as wiring
 
 from mqwire.runtime.settings import read_settings
-from mqwire.topology import load_topology, read_compiled_ini
-from mqwire.topology import delays
+from mqwire.topology import delays, load_topology, read_compiled_ini
 from mqwire.topology.declarations import (
     BindingDeclaration,
     Declarations,
