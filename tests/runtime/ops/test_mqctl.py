@@ -258,6 +258,26 @@ def test_publish_errors_are_one_line(ini: Path, capsys: pytest.CaptureFixture[st
     assert code == 2 and "not JSON" in err
     code, _, err = mqctl(capsys, str(ini), "publish", "nobody", "jobs.a", "{}")
     assert code == 2 and "unknown publisher 'nobody'" in err
+    code, _, err = mqctl(capsys, str(ini), "publish", "work", "jobs.a", "{}", "--delay", "-5")
+    assert code == 2 and "0 or more seconds" in err and err.count("\n") == 1
+
+
+@pytest.mark.broker
+def test_publish_with_a_delay_waits_on_the_ladder(
+    ini: Path, fresh_vhost_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = mqctl(capsys, str(ini), "publish", "work", "jobs.x", "{}", "--delay", "2h")
+    assert code == 0 and len(out.strip()) == 32
+    code, _, _ = mqctl(capsys, str(ini), "publish", "work", "jobs.x", "{}", "--delay", "90")
+    assert code == 0
+    levels = [delays.level_queue(12), delays.level_queue(6)]  # 7200 = 2**12 + ..., 90 = 64 + ..
+    assert wiring.counts(fresh_vhost_url, [*levels, "jobs"]) == {
+        **dict.fromkeys(levels, 1),
+        "jobs": 0,
+    }
+    with pytest.raises(SystemExit):
+        mqctl(capsys, str(ini), "publish", "work", "jobs.x", "{}", "--delay", "soon")
+    assert "not a delay: 'soon'" in capsys.readouterr().err
 
 
 @pytest.mark.broker
