@@ -45,14 +45,14 @@ def delayed(message: WireMessage, delay: Delay, targets: Sequence[str]) -> WireM
     seconds = seconds_of(delay)
     if seconds == 0:
         return message
-    where = {"message_id": message.message_id, "exchange": message.exchange}
     if message.mandatory and not targets:
         raise Unroutable(
             f"NO_ROUTE - a delayed message reaches only the queues the topology binds, and "
             f"none is bound for routing key {message.routing_key!r} on exchange "
             f"{message.exchange!r}",
+            message_id=message.message_id,
+            exchange=message.exchange,
             routing_key=message.routing_key,
-            **where,
         )
     key = delays.routing_key(seconds, message.exchange, message.routing_key)
     if len(key.encode("utf-8")) > 255:
