@@ -13,7 +13,7 @@ import pika  # type: ignore[import-untyped]
 import pytest
 import topology_setup as wiring
 
-from mqwire.runtime import EncodeError, Registry, Unroutable, load
+from mqwire.runtime import EncodeError, Registry, Unroutable
 from mqwire.runtime.dispatch import delayed_destination
 from mqwire.testing import wait_until
 from mqwire.topology import delays
@@ -43,11 +43,8 @@ def ini(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def registry(ini: Path, vhost_url: str) -> Iterator[Registry]:
-    registry = load(ini, environ={"AMQP_URL": vhost_url})
-    wiring.declare(vhost_url, registry)
-    wiring.purge(vhost_url, registry)
-    yield registry
-    registry.close()
+    with wiring.declared(ini, vhost_url) as registry:
+        yield registry
 
 
 def test_delays_land_in_order_never_early_and_a_long_one_waits_on_its_level(
