@@ -116,6 +116,26 @@ class Declarations:
     bindings: tuple[BindingDeclaration, ...] = ()
 
 
+def owns_binding(plan: Declarations, exchange: str, destination: str, routing_key: str) -> bool:
+    """Whether a binding on one of ``plan``'s exchanges is the plan's business, so that one it
+    does not declare is extra (reported, pruned).
+
+    The delay ladder's exchanges are shared by every topology in the vhost: a binding on a
+    level belongs to none, and one on the delivery exchange to the plan only when it is for
+    one of the plan's own exchanges (or, for the default exchange, one of its queues).
+    """
+    if delays.is_level_exchange(exchange):
+        return False
+    if exchange != delays.DELIVERY_EXCHANGE:
+        return True
+    target = delays.delivered_exchange(routing_key)
+    if target is None:
+        return False
+    if target == "":
+        return any(q.name == destination for q in plan.queues)
+    return any(x.name == target for x in plan.exchanges)
+
+
 def queue_declaration(queue: Queue) -> QueueDeclaration:
     return QueueDeclaration(
         queue.name, queue.durable, queue.exclusive, queue.auto_delete, dict(queue.arguments)

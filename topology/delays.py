@@ -105,6 +105,15 @@ def parse_routing_key(delayed: str) -> tuple[int, str, str] | None:
     return int("".join(words[:LEVELS]), 2), exchange, words[LEVELS + 1]
 
 
+def delivered_exchange(pattern: str) -> str | None:
+    """The exchange a delivery exchange's binding pattern is for, or None (not such a one)."""
+    words = pattern.split(".", LEVELS + 1)
+    if len(words) != LEVELS + 2 or any(w != "*" for w in words[:LEVELS]):
+        return None
+    word = words[LEVELS]
+    return "" if word == DEFAULT_EXCHANGE_WORD else word.replace("~", ".")
+
+
 def _pattern(stars: int, *rest: str) -> str:
     return ".".join(["*"] * stars + list(rest))
 

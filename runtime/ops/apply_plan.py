@@ -15,7 +15,7 @@ from typing import Literal
 from mqwire.topology.declarations import Declarations
 
 from .management_api import LiveBinding
-from .verify import binding_name
+from .verify import binding_name, compared
 
 StepClass = Literal["incompatible", "destructive", "additive", "other", "unchanged"]
 
@@ -109,13 +109,9 @@ def _existing(kind: str, name: str, found: Mapping[str, str], new: str) -> Step:
 def _on_exchanges(
     plan: Declarations, live: Sequence[LiveBinding]
 ) -> dict[tuple[str, ...], LiveBinding]:
-    """The broker's bindings whose source is one of the plan's exchanges (never the default)."""
-    exchanges = {e.name for e in plan.exchanges}
-    return {
-        (b.exchange, b.destination_type, b.destination, b.routing_key): b
-        for b in live
-        if b.exchange in exchanges
-    }
+    """The broker's bindings whose source is one of the plan's exchanges (never the default),
+    less other topologies' on the shared delay ladder (``verify.compared``)."""
+    return dict(compared(plan, live))
 
 
 _KINDS = ("exchange", "queue", "binding")

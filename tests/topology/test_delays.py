@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mqwire.topology import delays
-from mqwire.topology.declarations import Declarations, Routing, declarations
+from mqwire.topology.declarations import Declarations, Routing, declarations, owns_binding
 from mqwire.topology.model import Queue, Route
 from mqwire.topology.routing import topic_matches
 
@@ -123,3 +123,18 @@ def test_a_plan_declares_the_ladder_once_with_exchange_bindings_between_levels()
     assert len(between) == delays.LEVELS
     assert {x.name for x in PLAN.exchanges} >= {delays.DELIVERY_EXCHANGE, "shop.events"}
     assert declarations([], {}) == Declarations()  # nothing to publish: no ladder either
+
+
+def test_a_plan_answers_only_for_its_own_bindings_on_the_shared_ladder() -> None:
+    def owns(exchange: str, destination: str, key: str) -> bool:
+        return owns_binding(PLAN, exchange, destination, key)
+
+    deliver = delays.DELIVERY_EXCHANGE
+    assert owns("shop.events", "anything", "x.#")  # its own exchange: every binding
+    assert owns(deliver, "orders", delays.delivery_pattern("shop.events", "gone.#"))
+    assert owns(deliver, "orders", delays.delivery_pattern("", "orders"))
+    # another topology's, in the same vhost: neither reported nor pruned
+    assert not owns(deliver, "invoices", delays.delivery_pattern("billing", "invoice.#"))
+    assert not owns(deliver, "invoices", delays.delivery_pattern("", "invoices"))
+    assert not owns(delays.level_exchange(3), "elsewhere", "#")
+    assert not owns(deliver, "orders", "not.a.ladder.pattern")

@@ -50,6 +50,7 @@ tasks:
 V2 = V1.replace('      "mail.#": mail\n', "")
 STALE = ("shop.events", "mail", "mail.#")
 #: The delay ladder's binding for it, as stale as it is.
+FOREIGN_DELAYED = (delays.DELIVERY_EXCHANGE, "external", delays.delivery_pattern("billing", "#"))
 STALE_DELAYED = (delays.DELIVERY_EXCHANGE, "mail", delays.delivery_pattern("shop.events", "mail.#"))
 
 
@@ -114,6 +115,9 @@ def test_apply_then_prune_removes_the_dropped_route_and_nothing_else(
     # and the delay ladder: 22 exchanges, 21 queues, 2 bindings per level, and 4 + 3 on
     # its delivery exchange (one per binding, one per queue)
     assert "created 23 exchanges, 27 queues, 53 bindings; 0 already there" in out
+    with pika.BlockingConnection(pika.URLParameters(fresh_vhost_url)) as connection:
+        # another topology's delayed route, on the delay ladder every topology shares
+        connection.channel().queue_bind("external", *FOREIGN_DELAYED[::2])
     before = bindings(fresh_vhost_url)
     assert STALE in before and mandatory_publish(fresh_vhost_url, "mail.weekly")
 
@@ -126,7 +130,7 @@ def test_apply_then_prune_removes_the_dropped_route_and_nothing_else(
 
     code, out, _ = mqctl(capsys, str(v2), "apply", "--prune", "--yes")
     assert code == 0 and "removed 2 binding" in out
-    assert bindings(fresh_vhost_url) == before - {STALE, STALE_DELAYED}
+    assert bindings(fresh_vhost_url) == before - {STALE, STALE_DELAYED}  # FOREIGN_DELAYED kept
     assert not mandatory_publish(fresh_vhost_url, "mail.weekly")  # returned: unroutable
     assert mandatory_publish(fresh_vhost_url, "orders.new")
     assert mandatory_publish(fresh_vhost_url, "mail")  # the queue's own-name binding stays
