@@ -15,7 +15,7 @@ from typing import Literal
 from mqwire.topology.declarations import Declarations
 
 from .management_api import LiveBinding
-from .verify import binding_name, compared
+from .verify import Key, binding_name, compared
 
 StepClass = Literal["incompatible", "destructive", "additive", "other", "unchanged"]
 
@@ -106,12 +106,10 @@ def _existing(kind: str, name: str, found: Mapping[str, str], new: str) -> Step:
     return Step("unchanged", kind, name, "already there")
 
 
-def _on_exchanges(
-    plan: Declarations, live: Sequence[LiveBinding]
-) -> dict[tuple[str, ...], LiveBinding]:
+def _on_exchanges(plan: Declarations, live: Sequence[LiveBinding]) -> dict[Key, LiveBinding]:
     """The broker's bindings whose source is one of the plan's exchanges (never the default),
     less other topologies' on the shared delay ladder (``verify.compared``)."""
-    return dict(compared(plan, live))
+    return compared(plan, live)
 
 
 _KINDS = ("exchange", "queue", "binding")
