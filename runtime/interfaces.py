@@ -51,6 +51,7 @@ class Publisher(Protocol):
         mandatory: bool = True,
         *,
         blocked_timeout: float | None = None,
+        delay: float | timedelta | None = None,
     ) -> str: ...
 
     def abatch(self) -> contextlib.AbstractAsyncContextManager[PublishBatch]: ...

@@ -242,12 +242,13 @@ class BasePublisher:
         mandatory: bool = True,
         *,
         blocked_timeout: float | None = None,
+        delay: Delay | None = None,
     ) -> str:
         """``publish()`` for coroutines: the same arguments, checks, errors and return value;
         the confirm is awaited, not waited for. Inside ``async with publisher.abatch():`` the
         message is queued and sent when the block ends."""
         started = time.monotonic()
-        message = self.outgoing(body, routing_key, properties, exchange, mandatory)
+        message = self.outgoing(body, routing_key, properties, exchange, mandatory, delay)
         batch = self.current_batch()
         if batch is not None:
             batch.messages.append(message)

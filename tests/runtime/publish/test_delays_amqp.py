@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Iterator
@@ -126,3 +127,16 @@ def test_bad_delays_and_unroutable_delayed_messages_are_refused_before_sending(
         publisher.publish({}, "order.created", exchange="elsewhere", delay=5)
     levels = [delays.level_queue(k) for k in range(delays.LEVELS)]
     assert set(wiring.counts(vhost_url, levels).values()) == {0}
+
+
+def test_apublish_and_abatch_take_a_delay_too(registry: Registry, vhost_url: str) -> None:
+    publisher = registry.publisher("shop")
+
+    async def publish() -> None:
+        await publisher.apublish({"n": 1}, "order.created", delay=timedelta(minutes=5))
+        async with publisher.abatch():
+            await publisher.apublish({"n": 2}, "order.created", delay=4)
+
+    asyncio.run(publish())
+    levels = [delays.level_queue(8), delays.level_queue(2)]  # 300 = 2**8 + ..; 4 = 2**2
+    assert wiring.counts(vhost_url, levels) == dict.fromkeys(levels, 1)

@@ -438,3 +438,11 @@ def test_a_delayed_message_that_fails_is_retried_and_raised_from_advance(
     assert ran() == [("orders", "x", 1), ("orders", "x", 2), ("orders", "x", 3)]
     (dead,) = registry.local_broker.dead_letters
     assert dead.delivery.routing_key == "orders.eu.de" and dead.delivery.exchange == "shop"
+
+
+def test_apublish_waits_for_advance_like_publish(registry: Registry) -> None:
+    publisher = registry.publisher("jobs")
+    asyncio.run(publisher.apublish(body={"id": "a1"}, routing_key="audit", delay=2))
+    assert ran() == []
+    registry.local_broker.advance(2)
+    assert ran() == [("audit", "a1", 1)]
