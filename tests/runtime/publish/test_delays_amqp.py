@@ -83,6 +83,8 @@ def test_delays_land_in_order_never_early_and_a_long_one_waits_on_its_level(
         connection.process_data_events(time_limit=0.2)  # anything early would show now
 
     assert [label for label, *_ in arrived] == ["now", "0.5s", "3s", "1min"]
+    waits = {label: at - sent[label] for label, at, *_ in arrived}
+    print("waited: " + ", ".join(f"{label} {seconds:.3f} s" for label, seconds in waits.items()))
     for label, at, method, _ in arrived:
         waited = at - sent[label]
         assert waited >= wanted[label], f"{label} arrived early, after {waited:.3f} s"
