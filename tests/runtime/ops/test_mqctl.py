@@ -205,6 +205,7 @@ def test_queues_lists_every_queue_with_counts(
         ["other", "queue", "0", "n/a", "0"],
         ["other.dead", "dead", "0", "n/a", "0"],
     ]
+    assert [row[1] for row in rows[-delays.LEVELS :]] == ["delay"] * delays.LEVELS  # listed last
     ladder = {row[0]: row[2] for row in rows if row[1] == "delay"}  # 3600 s = 2**11 + ...
     assert len(ladder) == delays.LEVELS and ladder.pop(delays.level_queue(11)) == "1"
     assert set(ladder.values()) == {"0"}
