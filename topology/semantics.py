@@ -40,7 +40,8 @@ def reserved(kind: str, name: str) -> str | None:
     if name.startswith(RESERVED_PREFIX):
         return f"{kind} names starting with {RESERVED_PREFIX!r} are reserved by RabbitMQ"
     if name.startswith(delays.PREFIX + "."):
-        return f"{kind} names starting with '{delays.PREFIX}.' are reserved for mqwire's delay ladder"
+        ladder = f"'{delays.PREFIX}.'"
+        return f"{kind} names starting with {ladder} are reserved for mqwire's delay ladder"
     return None
 
 

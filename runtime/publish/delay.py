@@ -4,7 +4,10 @@ and read back from it (the local transport, and a task's request on a delivered 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import heapq
+import itertools
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 
 from mqwire.topology import delays
@@ -12,7 +15,7 @@ from mqwire.topology import delays
 from ..errors import EncodeError, Unroutable
 from ..wire import WireMessage
 
-__all__ = ["Delay", "delayed", "seconds_of", "undelayed"]
+__all__ = ["Delay", "DelayClock", "delayed", "seconds_of", "undelayed"]
 
 #: What ``publish(delay=...)`` takes: seconds or a timedelta.
 Delay = float | timedelta
@@ -70,3 +73,39 @@ def undelayed(message: WireMessage) -> tuple[int, WireMessage]:
         return 0, message
     seconds, exchange, key = parsed
     return seconds, dataclasses.replace(message, exchange=exchange, routing_key=key)
+
+
+class DelayClock:
+    """The local transport's delayed messages, on a clock that only ``due()`` moves."""
+
+    def __init__(self) -> None:
+        #: seconds moved on so far
+        self.now = 0.0
+        self._waiting: list[tuple[float, int, WireMessage, Callable[[], object]]] = []
+        self._order = itertools.count()  # equal times: first held, first released
+        self._lock = threading.Lock()
+
+    def hold(self, seconds: float, message: WireMessage, release: Callable[[], object]) -> None:
+        """Keep ``message`` until the clock reaches ``now + seconds``, then give ``release``."""
+        with self._lock:
+            entry = (self.now + seconds, next(self._order), message, release)
+            heapq.heappush(self._waiting, entry)
+
+    @property
+    def waiting(self) -> list[tuple[float, WireMessage]]:
+        """(due time, message) of each message held, soonest first."""
+        with self._lock:
+            return [(due, message) for due, _, message, _ in sorted(self._waiting)]
+
+    def due(self, seconds: float) -> Iterator[Callable[[], object]]:
+        """Move the clock on by ``seconds``: each ``release`` that falls due, soonest first,
+        with ``now`` at its time (so what it holds counts from there, and comes too when due
+        within ``seconds``); ``now`` ends ``seconds`` on."""
+        end = self.now + seconds
+        while True:
+            with self._lock:
+                if not self._waiting or self._waiting[0][0] > end:
+                    self.now = end
+                    return
+                self.now, _, _, release = heapq.heappop(self._waiting)
+            yield release

@@ -12,8 +12,6 @@ publishes wait for a clock that only ``LocalBroker.advance()`` moves: tests neve
 from __future__ import annotations
 
 import collections
-import heapq
-import itertools
 import logging
 import threading
 import time
@@ -39,7 +37,7 @@ from ..middleware import Chain
 from ..settings import PublisherConsumerSettings
 from ..wire import WireMessage
 from .base import BasePublisher
-from .delay import undelayed
+from .delay import DelayClock, undelayed
 from .inline import dispatch
 
 _log = logging.getLogger(__name__)
@@ -92,8 +90,6 @@ class LocalBroker:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     undelivered: dict[str, list[Delivery]] = field(default_factory=dict)
     processed: list[tuple[str, str]] = field(default_factory=list)
-    #: the delay clock: seconds advanced so far
-    now: float = 0.0
 
     #: seconds a task past its ``timeout:`` gets to end once interrupted (as ``mserve``'s)
     timeout_grace: float = DEFAULT_TIMEOUT_GRACE
@@ -103,20 +99,21 @@ class LocalBroker:
         self._lock = threading.RLock()  # held by the thread delivering, for the whole run
         self._queue_lock = threading.Lock()  # guards ``_pending`` alone
         self._draining = False
-        self._delayed: list[tuple[float, int, WireMessage, Callable[[], object]]] = []
-        self._order = itertools.count()
+        self._clock = DelayClock()  # its own lock: a task's thread may publish with a delay
 
-    def hold(self, seconds: float, message: WireMessage, route: Callable[[], object]) -> None:
-        """Keep ``message`` until the clock reaches ``now + seconds``; then call ``route``."""
-        with self._lock:
-            due = self.now + seconds
-            heapq.heappush(self._delayed, (due, next(self._order), message, route))
+    @property
+    def now(self) -> float:
+        """The delay clock: seconds ``advance()`` moved it on so far."""
+        return self._clock.now
 
     @property
     def delayed(self) -> list[tuple[float, WireMessage]]:
         """(due time, message as published) of each message still waiting, soonest first."""
-        with self._lock:
-            return [(due, message) for due, _, message, _ in sorted(self._delayed)]
+        return self._clock.waiting
+
+    def hold(self, seconds: float, message: WireMessage, route: Callable[[], object]) -> None:
+        """Keep ``message`` until the clock reaches ``now + seconds``; then call ``route``."""
+        self._clock.hold(seconds, message, route)
 
     def advance(self, seconds: float) -> None:
         """Move the clock on by ``seconds`` and deliver, in due order, what became due, and
@@ -130,16 +127,12 @@ class LocalBroker:
             raise ValueError(f"advance() takes 0 or more seconds, not {seconds!r}")
         errors: list[BaseException] = []
         with self._lock:
-            end = self.now + seconds
-            while self._delayed and self._delayed[0][0] <= end:
-                due, _, _, route = heapq.heappop(self._delayed)
-                self.now = due
+            for route in self._clock.due(seconds):
                 route()
                 try:
                     self.run()
                 except Exception as exc:
                     errors.append(exc)
-            self.now = end
         if errors:
             for other in errors[1:]:
                 errors[0].add_note(f"also failed: {type(other).__name__}: {other}")

@@ -50,12 +50,14 @@ queues:
   awaited: {consumer: jobs, retry: {delays: [1]}}
   checked: {consumer: jobs, schema: checked.json}
   lenient: {consumer: quiet, retry: {delays: [10]}}
+  timed: {consumer: jobs}
 tasks:
   orders: {task: "local_app:work", queue: orders}
   audit: {task: "local_app:work", queue: audit}
   checked: {task: "local_app:work", queue: checked}
   lenient: {task: "local_app:work", queue: lenient}
   awaited: {task: "local_app:work_async", queue: awaited}
+  timed: {task: "local_app:work", queue: timed, timeout: 30}
 """
 
 #: Recursive, so checking a deeply nested body needs deep recursion.
@@ -446,3 +448,15 @@ def test_apublish_waits_for_advance_like_publish(registry: Registry) -> None:
     assert ran() == []
     registry.local_broker.advance(2)
     assert ran() == [("audit", "a1", 1)]
+
+
+def test_a_task_in_a_thread_of_its_own_publishes_with_a_delay_without_waiting(
+    registry: Registry,
+) -> None:
+    """A task with ``timeout:`` runs in a thread of its own while the run holds the broker:
+    holding a delayed message must not wait for that run."""
+    body = {"id": "timed", "then": [["audit", {"id": "later"}, 2]]}
+    registry.publisher("jobs").publish(body=body, routing_key="timed")
+    assert ran() == [("timed", "timed", 1)] and len(registry.local_broker.delayed) == 1
+    registry.local_broker.advance(2)
+    assert ran() == [("timed", "timed", 1), ("audit", "later", 1)]
