@@ -65,7 +65,7 @@ def definitions(topology: Topology, vhost: str = DEFAULT_VHOST) -> dict[str, Any
                 "source": b.exchange,
                 "vhost": vhost,
                 "destination": b.queue,
-                "destination_type": "queue",
+                "destination_type": b.destination_type,
                 "routing_key": b.routing_key,
                 "arguments": {},
             }

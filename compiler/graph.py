@@ -15,7 +15,10 @@ What is drawn:
 - a schedule (labelled with when it fires) publishes its routing key through its
   publisher_consumer;
 - retries go to ``<queue>.retry.<delay>`` and come back after the delay (dashed), and a
-  message that failed for good is dead-lettered to the dead-letter queue (dashed).
+  message that failed for good is dead-lettered to the dead-letter queue (dashed);
+- with any amqp publisher_consumer, the delay ladder (``mqwire.delay.*``, one node for its
+  levels): each amqp publisher_consumer's delayed publishes go into it, and come out after
+  the delay to its exchange, or without one to the queues it reaches by name (dashed).
 """
 
 from __future__ import annotations
@@ -23,15 +26,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from mqwire.topology import delays
 from mqwire.topology.model import Topology, format_seconds
 
-NodeKind = Literal["schedule", "publisher", "exchange", "queue", "task"]
-EdgeKind = Literal["schedule", "publish", "route", "consume", "retry", "dead"]
+NodeKind = Literal["schedule", "publisher", "delay", "exchange", "queue", "task"]
+EdgeKind = Literal["schedule", "publish", "delay", "route", "consume", "retry", "dead"]
 
 #: Id prefix per node kind, so an exchange and a queue may share a name.
 _PREFIX: dict[NodeKind, str] = {
-    "schedule": "s", "publisher": "pc", "exchange": "ex", "queue": "q", "task": "t",
+    "schedule": "s", "publisher": "pc", "delay": "d", "exchange": "ex", "queue": "q", "task": "t",
 }  # fmt: skip
+#: The one node standing for every level of the delay ladder.
+_TOP = delays.LEVELS - 1
+LADDER_LABEL = f"delays: {delays.LEVEL_PREFIX}00..{_TOP:02d} (2^k s each, k = 0..{_TOP})"
+#: Edges drawn dashed: what waits, or what failed.
+_DASHED = ("delay", "retry", "dead")
 
 #: The formats `render` knows.
 FORMATS = ("mermaid", "dot")
@@ -83,9 +92,15 @@ def topology_graph(topology: Topology) -> Graph:
             source = exchange
         else:
             source = publisher
-        for route in topology.effective_routes(pc.name):
+        routes = topology.effective_routes(pc.name)
+        for route in routes:
             label = route.pattern if pc.exchange else f"{route.pattern} (default exchange)"
             edges.add(Edge(source, add("queue", route.queue), label, "route"))
+        if pc.transport == "amqp":
+            ladder = add("delay", delays.PREFIX, LADDER_LABEL)
+            edges.add(Edge(publisher, ladder, "publish(delay=...)", "delay"))
+            targets = [source] if pc.exchange else [node_id("queue", r.queue) for r in routes]
+            edges.update(Edge(ladder, target, "after the delay", "delay") for target in targets)
     for queue in topology.queues.values():
         ident = add("queue", queue.name)
         for delay, retry_name in queue.retry_queues:
@@ -124,6 +139,7 @@ def render(topology: Topology, fmt: str) -> str:
 _MERMAID_SHAPE: dict[NodeKind, tuple[str, str]] = {
     "schedule": ('>"', '"]'),
     "publisher": ('(["', '"])'),
+    "delay": ('[("', '")]'),
     "exchange": ('{{"', '"}}'),
     "queue": ('[("', '")]'),
     "task": ('["', '"]'),
@@ -142,7 +158,7 @@ def to_mermaid(graph: Graph) -> str:
         start, end = _MERMAID_SHAPE[node.kind]
         lines.append(f"    {node.id}{start}{_mermaid_text(node.label)}{end}")
     for edge in graph.edges:
-        arrow = "-.->" if edge.kind in ("retry", "dead") else "-->"
+        arrow = "-.->" if edge.kind in _DASHED else "-->"
         label = f'|"{_mermaid_text(edge.label)}"|' if edge.label else ""
         lines.append(f"    {edge.source} {arrow}{label} {edge.target}")
     return "\n".join(lines) + "\n"
@@ -151,6 +167,7 @@ def to_mermaid(graph: Graph) -> str:
 _DOT_SHAPE: dict[NodeKind, str] = {
     "schedule": "shape=note",
     "publisher": 'shape=box, style="rounded"',
+    "delay": 'shape=cylinder, style="dashed"',
     "exchange": "shape=hexagon",
     "queue": "shape=cylinder",
     "task": "shape=box",
@@ -173,7 +190,7 @@ def to_dot(graph: Graph) -> str:
         lines.append(f"    {node.id} [label={_dot_string(node.label)}, {_DOT_SHAPE[node.kind]}];")
     for edge in graph.edges:
         attributes = [f"label={_dot_string(edge.label)}"] if edge.label else []
-        if edge.kind in ("retry", "dead"):
+        if edge.kind in _DASHED:
             attributes.append("style=dashed")
         suffix = f" [{', '.join(attributes)}]" if attributes else ""
         lines.append(f"    {edge.source} -> {edge.target}{suffix};")

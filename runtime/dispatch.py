@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from mqwire.topology.delays import PREFIX as DELAY_PREFIX
+from mqwire.topology.delays import parse_routing_key
 from mqwire.topology.model import DEFAULT_MAX_BODY_BYTES
 
 from .codec import decode_body
@@ -150,13 +152,22 @@ def prepare(
     except (DecodeError, MessageSchemaError) as exc:
         return Outcome(Action.DEAD_LETTER, task.name, reason=str(exc), error=exc)
     properties, headers = delivery.properties, delivery.headers
+    exchange, routing_key = delivery.exchange, delivery.routing_key
+    if exchange.startswith(DELAY_PREFIX):  # a delayed message: the task sees where it went
+        exchange, routing_key = delayed_destination(exchange, routing_key)
     request = MessageRequest(  # positional, in field order: built once per message
         delivery.body, decoded.params, decoded.json, properties.get("content_type"), headers,
-        properties, delivery.routing_key, delivery.exchange, delivery.queue, task.name,
+        properties, routing_key, exchange, delivery.queue, task.name,
         delivery.message_id, attempt_of(headers), delivery.redelivered, delivery.delivery_tag,
         registry, settings or {},
     )  # fmt: skip
     return task, request
+
+
+def delayed_destination(exchange: str, routing_key: str) -> tuple[str, str]:
+    """(exchange, routing key) a delayed message was published to, read from its ladder key."""
+    parsed = parse_routing_key(routing_key)
+    return (exchange, routing_key) if parsed is None else parsed[1:]
 
 
 def call_task(task: TaskEntry, request: MessageRequest) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any, Protocol
 
 
@@ -36,6 +37,7 @@ class Publisher(Protocol):
         mandatory: bool = True,
         *,
         blocked_timeout: float | None = None,
+        delay: float | timedelta | None = None,
     ) -> str: ...
 
     def batch(self) -> contextlib.AbstractContextManager[PublishBatch]: ...
@@ -49,6 +51,7 @@ class Publisher(Protocol):
         mandatory: bool = True,
         *,
         blocked_timeout: float | None = None,
+        delay: float | timedelta | None = None,
     ) -> str: ...
 
     def abatch(self) -> contextlib.AbstractAsyncContextManager[PublishBatch]: ...

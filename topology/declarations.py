@@ -14,6 +14,10 @@ on one node, and once that node is down a cluster refuses to declare it again (4
 retries go back at least once (``x-dead-letter-strategy: at-least-once`` with the
 ``x-overflow: reject-publish`` it needs), so a message waiting for its retry survives a node's
 death. A dead-letter queue the topology declares itself is declared as written there.
+
+Delayed publishes go through the ladder of ``delays.py``, declared with every plan that has a
+publisher_consumer: its level exchanges and queues, and on its delivery exchange one binding
+per binding of the plan (and per queue, for the default exchange).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from . import delays
 from .model import Queue, Route, Topology
 
 
@@ -88,9 +93,18 @@ class QueueDeclaration:
 
 @dataclass(frozen=True)
 class BindingDeclaration:
+    """``exchange`` routes ``routing_key`` to ``queue``, the destination: a queue, or an
+    exchange when ``destination_type`` says so (the delay ladder's only)."""
+
     queue: str
     exchange: str
     routing_key: str
+    destination_type: str = "queue"
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        """(exchange, destination type, destination, routing key), as the broker lists it."""
+        return (self.exchange, self.destination_type, self.queue, self.routing_key)
 
 
 @dataclass(frozen=True)
@@ -100,6 +114,26 @@ class Declarations:
     exchanges: tuple[ExchangeDeclaration, ...] = ()
     queues: tuple[QueueDeclaration, ...] = ()
     bindings: tuple[BindingDeclaration, ...] = ()
+
+
+def owns_binding(plan: Declarations, exchange: str, destination: str, routing_key: str) -> bool:
+    """Whether a binding on one of ``plan``'s exchanges is the plan's business, so that one it
+    does not declare is extra (reported, pruned).
+
+    The delay ladder's exchanges are shared by every topology in the vhost: a binding on a
+    level belongs to none, and one on the delivery exchange to the plan only when it is for
+    one of the plan's own exchanges (or, for the default exchange, one of its queues).
+    """
+    if delays.is_level_exchange(exchange):
+        return False
+    if exchange != delays.DELIVERY_EXCHANGE:
+        return True
+    target = delays.delivered_exchange(routing_key)
+    if target is None:
+        return False
+    if target == "":
+        return any(q.name == destination for q in plan.queues)
+    return any(x.name == target for x in plan.exchanges)
 
 
 def queue_declaration(queue: Queue) -> QueueDeclaration:
@@ -179,8 +213,37 @@ def declarations(settings: Iterable[Router], queues: Mapping[str, Queue]) -> Dec
         queue = wanted[name]
         for declaration in [queue_declaration(queue), *failure_queue_declarations(queue, queues)]:
             declared.setdefault(declaration.name, declaration)
+    if exchanges or wanted:
+        ladder = delay_declarations(list(bindings.values()), sorted(wanted))
+        exchanges.update((x.name, x) for x in ladder.exchanges)
+        declared.update((q.name, q) for q in ladder.queues)
+        bindings.update(((b.exchange, b.routing_key, b.queue), b) for b in ladder.bindings)
     return Declarations(
         tuple(exchanges[name] for name in sorted(exchanges)),
         tuple(declared[name] for name in sorted(declared)),
         tuple(bindings[key] for key in sorted(bindings)),
     )
+
+
+def delay_declarations(routed: Iterable[BindingDeclaration], queues: Iterable[str]) -> Declarations:
+    """The delay ladder: each level's exchange, queue and two bindings, and the delivery
+    exchange with a binding per binding in ``routed`` and per queue in ``queues`` (the
+    default exchange's routing by queue name)."""
+    exchanges = [ExchangeDeclaration(delays.level_exchange(k)) for k in delays.ladder_levels()]
+    exchanges.append(ExchangeDeclaration(delays.DELIVERY_EXCHANGE))
+    ladder = [
+        QueueDeclaration(delays.level_queue(k), arguments=delays.queue_arguments(k))
+        for k in delays.ladder_levels()
+    ]
+    bindings = [
+        BindingDeclaration(destination, delays.level_exchange(k), pattern, kind)
+        for k in delays.ladder_levels()
+        for kind, destination, pattern in delays.level_bindings(k)
+    ]
+    targets = [(b.exchange, b.routing_key, b.queue) for b in routed]
+    targets.extend(("", queue, queue) for queue in queues)
+    bindings.extend(
+        BindingDeclaration(queue, delays.DELIVERY_EXCHANGE, delays.delivery_pattern(x, key))
+        for x, key, queue in targets
+    )
+    return Declarations(tuple(exchanges), tuple(ladder), tuple(bindings))

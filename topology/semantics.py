@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from . import delays
 from ._yaml import locate
 from .amqp_url import topology_url_problems
 from .check_state import CheckState
@@ -32,6 +33,16 @@ MEDIA_TYPE = re.compile(
 )
 #: Names RabbitMQ reserves for itself (declaring one fails with 403 ACCESS_REFUSED).
 RESERVED_PREFIX = "amq."
+
+
+def reserved(kind: str, name: str) -> str | None:
+    """Why ``name`` cannot be an exchange or queue name of the topology, or None."""
+    if name.startswith(RESERVED_PREFIX):
+        return f"{kind} names starting with {RESERVED_PREFIX!r} are reserved by RabbitMQ"
+    if name.startswith(delays.PREFIX + "."):
+        ladder = f"'{delays.PREFIX}.'"
+        return f"{kind} names starting with {ladder} are reserved for mqwire's delay ladder"
+    return None
 
 
 def _one_of(names: Iterable[str]) -> str:
@@ -90,11 +101,9 @@ class SemanticChecker(CheckState):
                     hint="add `connection: NAME`" + _one_of(self.connections),
                 )
             exchange = pc.get("exchange")
-            if isinstance(exchange, str) and exchange.startswith(RESERVED_PREFIX):
-                self.error(
-                    (*base, "exchange"),
-                    f"exchange names starting with {RESERVED_PREFIX!r} are reserved by RabbitMQ",
-                )
+            why = reserved("exchange", exchange) if isinstance(exchange, str) else None
+            if why is not None:
+                self.error((*base, "exchange"), why)
             self.check_routes(name, pc, transport)
             prefix = pc.get("prefix")
             if isinstance(prefix, str):
@@ -148,12 +157,9 @@ class SemanticChecker(CheckState):
         defaults = check_default_arguments(self)
         for name, queue in self.queues.items():
             base: tuple[PathPart, ...] = ("queues", name)
-            if name.startswith(RESERVED_PREFIX):
-                self.error(
-                    base,
-                    f"queue names starting with {RESERVED_PREFIX!r} are reserved by RabbitMQ",
-                    key=True,
-                )
+            why = reserved("queue", name)
+            if why is not None:
+                self.error(base, why, key=True)
             if "consumer" in queue:
                 self.reference(
                     (*base, "consumer"),

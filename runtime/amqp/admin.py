@@ -151,7 +151,10 @@ class Admin:
 
     def bind(self, binding: BindingDeclaration) -> None:
         with self._channel() as channel:
-            channel.queue_bind(binding.queue, binding.exchange, binding.routing_key)
+            if binding.destination_type == "exchange":
+                channel.exchange_bind(binding.queue, binding.exchange, binding.routing_key)
+            else:
+                channel.queue_bind(binding.queue, binding.exchange, binding.routing_key)
 
     def unbind(
         self, source: str, destination: str, routing_key: str, kind: str, arguments: Any

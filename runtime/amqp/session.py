@@ -123,9 +123,15 @@ class AmqpSession:
                 f"declaring queue {q.name!r}", channel.queue_declare, **q.declare_kwargs()
             )
         for b in plan.bindings:
+            what = f"declaring the binding {b.exchange!r} -> {b.queue!r} ({b.routing_key!r})"
+            if b.destination_type == "exchange":
+                await self._rpc(
+                    what, channel.exchange_bind,
+                    destination=b.queue, source=b.exchange, routing_key=b.routing_key,
+                )  # fmt: skip
+                continue
             await self._rpc(
-                f"declaring the binding {b.exchange!r} -> {b.queue!r} ({b.routing_key!r})",
-                channel.queue_bind,
+                what, channel.queue_bind,
                 queue=b.queue, exchange=b.exchange, routing_key=b.routing_key,
             )  # fmt: skip
         self._call("closing the declaring channel", channel.close)

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mqwire.topology import delays
 from mqwire.topology.declarations import Declarations, QueueDeclaration, declarations
 
 from ..dispatch import (
@@ -78,7 +79,10 @@ def targets(registry: Registry) -> list[Target]:
 
 
 def queue_kind(registry: Registry, name: str) -> str:
-    """``queue``, ``retry`` (a delay queue) or ``dead`` (a dead-letter queue)."""
+    """``queue``, ``retry`` (a retry's delay queue), ``dead`` (a dead-letter queue) or
+    ``delay`` (a level of the delayed publishes' ladder)."""
+    if name.startswith(delays.LEVEL_PREFIX):
+        return "delay"
     for queue in registry.queues.values():
         if name == queue.dead_letter_queue:
             return "dead"

@@ -15,7 +15,7 @@ from typing import Literal
 from mqwire.topology.declarations import Declarations
 
 from .management_api import LiveBinding
-from .verify import binding_name
+from .verify import Key, binding_name, compared
 
 StepClass = Literal["incompatible", "destructive", "additive", "other", "unchanged"]
 
@@ -69,12 +69,12 @@ def plan_steps(plan: Declarations, seen: Seen, *, prune: bool) -> list[Step]:
         else:
             steps.append(_existing("queue", queue.name, seen.queues, "new queue"))
     live = None if seen.bindings is None else _on_exchanges(plan, seen.bindings)
-    wanted = {(b.exchange, "queue", b.queue, b.routing_key) for b in plan.bindings}
-    for binding in plan.bindings:
-        name = binding_name(binding.exchange, binding.queue, binding.routing_key)
+    wanted = {b.key for b in plan.bindings}
+    for b in plan.bindings:
+        name = binding_name(b.exchange, b.queue, b.routing_key, b.destination_type)
         if live is None:
             steps.append(Step("other", "binding", name, UNKNOWN))
-        elif (binding.exchange, "queue", binding.queue, binding.routing_key) in live:
+        elif b.key in live:
             steps.append(Step("unchanged", "binding", name, "already there"))
         else:
             steps.append(Step("additive", "binding", name, "new binding"))
@@ -106,16 +106,10 @@ def _existing(kind: str, name: str, found: Mapping[str, str], new: str) -> Step:
     return Step("unchanged", kind, name, "already there")
 
 
-def _on_exchanges(
-    plan: Declarations, live: Sequence[LiveBinding]
-) -> dict[tuple[str, ...], LiveBinding]:
-    """The broker's bindings whose source is one of the plan's exchanges (never the default)."""
-    exchanges = {e.name for e in plan.exchanges}
-    return {
-        (b.exchange, b.destination_type, b.destination, b.routing_key): b
-        for b in live
-        if b.exchange in exchanges
-    }
+def _on_exchanges(plan: Declarations, live: Sequence[LiveBinding]) -> dict[Key, LiveBinding]:
+    """The broker's bindings whose source is one of the plan's exchanges (never the default),
+    less other topologies' on the shared delay ladder (``verify.compared``)."""
+    return compared(plan, live)
 
 
 _KINDS = ("exchange", "queue", "binding")

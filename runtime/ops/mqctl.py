@@ -144,6 +144,7 @@ def cmd_queues(registry: Registry, found: Sequence[Target], args: argparse.Names
                     )
                 else:
                     rows.append(admin.QueueRow(queue.name, kind, None, None, None))
+    rows.sort(key=lambda row: row.kind == "delay")  # the ladder's levels after the topology's
     if args.json:
         print(json.dumps([r.as_json() for r in rows], indent=2))
     else:

@@ -8,6 +8,8 @@ import json
 import sys
 from typing import Any
 
+from mqwire.topology.schedules import every_seconds
+
 from ..errors import ConfigurationError
 from ..wiring.registry import Registry
 from .admin import AdminExit
@@ -21,6 +23,25 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     pub.add_argument("body", nargs="?", help="the body; '-' reads stdin")
     pub.add_argument("--file", help="read the body from this file")
     pub.add_argument("--content-type", default="application/json")
+    pub.add_argument(
+        "--delay",
+        type=delay_seconds,
+        help="deliver after this long: seconds, or 500ms, 30s, 5m, 2h, 3d (rounded up to "
+        "whole seconds; see docs/delays.md)",
+    )
+
+
+def delay_seconds(text: str) -> float:
+    """``--delay``: ``90``, ``1.5``, ``30s``, ``5m``... as seconds."""
+    try:
+        return float(text)
+    except ValueError:
+        seconds = every_seconds(text)
+    if seconds is None:
+        raise argparse.ArgumentTypeError(
+            f"not a delay: {text!r} (seconds, or 500ms, 30s, 5m, 2h, 3d)"
+        )
+    return seconds
 
 
 def read_body(args: argparse.Namespace) -> Any:
@@ -54,7 +75,7 @@ def cmd_publish(registry: Registry, args: argparse.Namespace) -> int:
     body = read_body(args)
     publisher = registry.publisher(args.publisher)
     message_id = publisher.publish(
-        body, args.routing_key, properties={"content_type": args.content_type}
+        body, args.routing_key, properties={"content_type": args.content_type}, delay=args.delay
     )
     print(message_id)
     return AdminExit.OK

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from mqwire.topology.declarations import Declarations
+from mqwire.topology.declarations import Declarations, owns_binding
 
 from .management_api import LiveBinding
 
@@ -50,16 +50,30 @@ def binding_name(exchange: str, destination: str, routing_key: str, kind: str = 
 Key = tuple[str, str, str, str]  #: (exchange, destination type, destination, routing key)
 
 
+def live_key(b: LiveBinding) -> Key:
+    return (b.exchange, b.destination_type, b.destination, b.routing_key)
+
+
+def compared(plan: Declarations, live: Iterable[LiveBinding]) -> dict[Key, LiveBinding]:
+    """The live bindings ``plan`` answers for: on its exchanges, and declared by it or its
+    business (``owns_binding``: not another topology's on the shared delay ladder)."""
+    exchanges = {e.name for e in plan.exchanges}
+    wanted = {b.key for b in plan.bindings}
+    found: dict[Key, LiveBinding] = {}
+    for b in live:
+        key = live_key(b)
+        if b.exchange not in exchanges:
+            continue
+        if key in wanted or owns_binding(plan, b.exchange, b.destination, b.routing_key):
+            found[key] = b
+    return found
+
+
 def compare_bindings(plan: Declarations, live: Iterable[LiveBinding]) -> list[Finding]:
     """One finding per binding: ``ok``, ``missing`` (declared, not on the broker) or ``extra``
     (on an exchange of the topology, not declared by it); sorted by name."""
-    exchanges = {e.name for e in plan.exchanges}
-    wanted: set[Key] = {(b.exchange, "queue", b.queue, b.routing_key) for b in plan.bindings}
-    present: set[Key] = {
-        (b.exchange, b.destination_type, b.destination, b.routing_key)
-        for b in live
-        if b.exchange in exchanges
-    }
+    wanted: set[Key] = {b.key for b in plan.bindings}
+    present = set(compared(plan, live))
     findings = []
     for key in wanted | present:
         state = "extra" if key not in wanted else "ok" if key in present else "missing"

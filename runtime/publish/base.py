@@ -29,6 +29,7 @@ from ..interfaces import Publisher
 from ..middleware import Chain, after_publish, before_publish
 from ..settings import PublisherConsumerSettings
 from ..wire import WireMessage, new_message_id
+from .delay import Delay, delayed
 
 __all__ = ["BATCH_CHUNK", "BasePublisher", "Batch", "Publisher"]
 
@@ -98,8 +99,10 @@ class BasePublisher:
         properties: Mapping[str, Any] | None = None,
         exchange: str | None = None,
         mandatory: bool = True,
+        delay: Delay | None = None,
     ) -> WireMessage:
-        """Encode, complete the properties and check the body against its queues' schemas."""
+        """Encode, complete the properties and check the body against its queues' schemas;
+        with a ``delay``, rewrite it onto the delay ladder (``publish.delay``)."""
         if not isinstance(routing_key, str) or len(routing_key.encode("utf-8")) > 255:
             raise EncodeError("routing_key must be a str of at most 255 bytes")
         data, props = encode_body(body, properties)
@@ -113,7 +116,11 @@ class BasePublisher:
             decoded = decode_body(data, props.get("content_type"), ACCEPT_ANY)
             for queue in checks:
                 self.validators[queue](decoded.checked)
-        return WireMessage(exchange, routing_key, data, str(props["message_id"]), props, mandatory)
+        message_id = str(props["message_id"])
+        message = WireMessage(exchange, routing_key, data, message_id, props, mandatory)
+        if delay is None:
+            return message
+        return delayed(message, delay, self.target_queues(exchange, routing_key))
 
     def publish(
         self,
@@ -124,21 +131,25 @@ class BasePublisher:
         mandatory: bool = True,
         *,
         blocked_timeout: float | None = None,
+        delay: Delay | None = None,
     ) -> str:
         """Publish one message and return its ``message_id`` once the broker confirmed it.
 
         Inside ``with publisher.batch():`` the message is queued and sent when the block ends.
         ``blocked_timeout``: seconds to wait while the broker blocks publishing (a resource
         alarm) before giving up; default: the publisher's (0, fail at once).
+        ``delay``: seconds (or a ``timedelta``) before the message reaches its queues, rounded
+        up to whole seconds, 0 to ``MAX_DELAY`` (about 24 days); see docs/delays.md.
 
         Raises:
-            EncodeError, MessageSchemaError: before anything is sent; so does a middleware's
-                ``before_publish`` exception.
+            EncodeError, MessageSchemaError: before anything is sent (so is a bad ``delay``,
+                and ``Unroutable`` for a delayed message no queue takes); so does a
+                middleware's ``before_publish`` exception.
             PublishBlocked: the broker blocks publishing; the message was not sent.
             PublishError: a subclass saying why the broker did not confirm it.
         """
         started = time.monotonic()
-        message = self.outgoing(body, routing_key, properties, exchange, mandatory)
+        message = self.outgoing(body, routing_key, properties, exchange, mandatory, delay)
         batch = self.current_batch()
         if batch is not None:
             batch.messages.append(message)
@@ -155,9 +166,10 @@ class BasePublisher:
         properties: Mapping[str, Any] | None,
         exchange: str | None,
         mandatory: bool,
+        delay: Delay | None = None,
     ) -> WireMessage:
         """The message to send: ``prepare``d, then through the middleware's ``before_publish``."""
-        message = self.prepare(body, routing_key, properties, exchange, mandatory)
+        message = self.prepare(body, routing_key, properties, exchange, mandatory, delay)
         if self._hooks is not None:
             message = before_publish(self._hooks, message)
         return message
@@ -230,12 +242,13 @@ class BasePublisher:
         mandatory: bool = True,
         *,
         blocked_timeout: float | None = None,
+        delay: Delay | None = None,
     ) -> str:
         """``publish()`` for coroutines: the same arguments, checks, errors and return value;
         the confirm is awaited, not waited for. Inside ``async with publisher.abatch():`` the
         message is queued and sent when the block ends."""
         started = time.monotonic()
-        message = self.outgoing(body, routing_key, properties, exchange, mandatory)
+        message = self.outgoing(body, routing_key, properties, exchange, mandatory, delay)
         batch = self.current_batch()
         if batch is not None:
             batch.messages.append(message)

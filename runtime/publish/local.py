@@ -5,7 +5,8 @@ the same encoding, routing matcher, schema checks and dispatch as in production,
 run at once instead of after their delays, a task's ``timeout:`` enforced as ``mserve`` does
 (``limited``: retried, then dead-lettered with ``TaskTimeout``), and dead letters kept for
 inspection. It refuses what the broker refuses (an unroutable mandatory publish, an exchange
-the topology does not declare) and keeps what reaches a queue no task consumes.
+the topology does not declare) and keeps what reaches a queue no task consumes. Delayed
+publishes wait for a clock that only ``LocalBroker.advance()`` moves: tests never sleep.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from ..middleware import Chain
 from ..settings import PublisherConsumerSettings
 from ..wire import WireMessage
 from .base import BasePublisher
+from .delay import DelayClock, undelayed
 from .inline import dispatch
 
 _log = logging.getLogger(__name__)
@@ -66,7 +68,9 @@ class LocalBroker:
     recursively. ``dead_letters`` and ``undelivered`` stay for tests to inspect: a message for
     a queue no worker consumes (no ``consumer:``, or one with no task at all) is held in
     ``undelivered``, as the broker holds it; one for a queue a worker consumes but no task
-    handles is dead-lettered, as ``mserve`` does.
+    handles is dead-lettered, as ``mserve`` does. Delayed messages wait in ``delayed`` until
+    ``advance()`` moves ``now`` (seconds since the broker was made, on a clock of its own)
+    past their time.
     """
 
     policy: Callable[[str], QueuePolicy]
@@ -95,6 +99,44 @@ class LocalBroker:
         self._lock = threading.RLock()  # held by the thread delivering, for the whole run
         self._queue_lock = threading.Lock()  # guards ``_pending`` alone
         self._draining = False
+        self._clock = DelayClock()  # its own lock: a task's thread may publish with a delay
+
+    @property
+    def now(self) -> float:
+        """The delay clock: seconds ``advance()`` moved it on so far."""
+        return self._clock.now
+
+    @property
+    def delayed(self) -> list[tuple[float, WireMessage]]:
+        """(due time, message as published) of each message still waiting, soonest first."""
+        return self._clock.waiting
+
+    def hold(self, seconds: float, message: WireMessage, route: Callable[[], object]) -> None:
+        """Keep ``message`` until the clock reaches ``now + seconds``; then call ``route``."""
+        self._clock.hold(seconds, message, route)
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock on by ``seconds`` and deliver, in due order, what became due, and
+        what their tasks publish with a delay that ends within it too. Never sleeps.
+
+        Raises:
+            ValueError: a negative ``seconds``.
+            Exception: as ``run()``, once every due message was delivered.
+        """
+        if seconds < 0:
+            raise ValueError(f"advance() takes 0 or more seconds, not {seconds!r}")
+        errors: list[BaseException] = []
+        with self._lock:
+            for route in self._clock.due(seconds):
+                route()
+                try:
+                    self.run()
+                except Exception as exc:
+                    errors.append(exc)
+        if errors:
+            for other in errors[1:]:
+                errors[0].add_note(f"also failed: {type(other).__name__}: {other}")
+            raise errors[0]
 
     def enqueue(self, delivery: Delivery) -> None:
         """Queue a delivery; from a task of this broker (a task with a ``timeout:`` runs in a
@@ -250,6 +292,7 @@ class LocalPublisherConsumer(BasePublisher):
                 raise BatchPublishError(failures, published=len(messages) - len(failures))
 
     def _route(self, message: WireMessage) -> PublishError | None:
+        seconds, message = undelayed(message)
         where: dict[str, Any] = {
             "message_id": message.message_id,
             "exchange": message.exchange,
@@ -268,6 +311,13 @@ class LocalPublisherConsumer(BasePublisher):
                     **where,
                 )
             return None
+        if seconds:
+            self.broker.hold(seconds, message, lambda: self._enqueue(message, queues))
+        else:
+            self._enqueue(message, queues)
+        return None
+
+    def _enqueue(self, message: WireMessage, queues: Sequence[str]) -> None:
         for queue in queues:
             self.broker.enqueue(
                 Delivery(
@@ -278,7 +328,6 @@ class LocalPublisherConsumer(BasePublisher):
                     exchange=message.exchange,
                 )
             )
-        return None
 
     @property
     def dead_letters(self) -> list[DeadLetter]:

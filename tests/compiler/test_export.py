@@ -16,7 +16,7 @@ from tool_example import EXAMPLE, check_golden, load_example
 
 from mqwire.compiler import cli
 from mqwire.compiler.export import definitions, exclusive_queues, export_definitions
-from mqwire.topology import load_topology
+from mqwire.topology import delays, load_topology
 from mqwire.topology.model import retry_queue_name
 
 
@@ -31,14 +31,18 @@ def test_export_is_sorted_and_targets_the_vhost() -> None:
     names = [q["name"] for q in doc["queues"]]
     assert names == sorted(names)
     assert "lots.election.retry.5s" in names and "lots.election.dead" in names
-    # cart has no exchange: its queue is declared, nothing is bound.
-    assert "cart" in names and all(b["destination"] != "cart" for b in doc["bindings"])
+    # cart has no exchange: its queue is declared, bound only for delayed publishes.
+    cart = [b for b in doc["bindings"] if b["destination"] == "cart"]
+    assert "cart" in names and [b["source"] for b in cart] == [delays.DELIVERY_EXCHANGE]
+    ladder = [b for b in doc["bindings"] if b["destination_type"] == "exchange"]
+    assert len(ladder) == delays.LEVELS
 
 
 def test_quorum_defaults_reach_the_export_with_the_failure_queues() -> None:
     case = Path(__file__).parent / "cases" / "quorum_defaults" / "topology.yaml"
     doc = definitions(load_topology(case.read_text(), scanner=None))
     types = {q["name"]: q["arguments"].get("x-queue-type", "classic") for q in doc["queues"]}
+    types = {name: kind for name, kind in types.items() if not name.startswith(delays.PREFIX)}
     assert types == {
         "orders.audit": "quorum",
         "orders.audit.dead": "quorum",
@@ -67,6 +71,7 @@ queues:
         scanner=None,
     )
     names = [q["name"] for q in definitions(topology)["queues"]]
+    names = [n for n in names if not n.startswith(delays.PREFIX)]
     assert names == ["e.dead", "q", "q.dead"]  # e is exclusive; its dead-letter queue is not
     assert exclusive_queues(topology) == ("e",)
 
@@ -122,4 +127,5 @@ def test_rabbitmq_imports_the_export(
     assert bindings == {
         ("ticketing.lots", b["destination"], b["routing_key"])
         for b in definitions(topology, vhost)["bindings"]
+        if b["source"] == "ticketing.lots"
     }

@@ -13,12 +13,14 @@ LOG: list[tuple[str, str, Any, int]] = []
 
 
 def work(context: Any, request: MessageRequest) -> None:
-    """Publish each ``then`` item ``[routing key, body]``, then fail while attempt <= ``fail``."""
+    """Publish each ``then`` item ``[routing key, body]`` (or ``[.., delay]``), then fail while
+    attempt <= ``fail``."""
     body = request.json if isinstance(request.json, dict) else {}
     step = (request.task_name, body.get("id"), request.attempt)
     LOG.append(("start", *step))
-    for routing_key, follow_up in body.get("then", []):
-        request.registry.publisher("jobs").publish(body=follow_up, routing_key=routing_key)
+    for routing_key, follow_up, *delay in body.get("then", []):  # [key, body, delay?]
+        publisher = request.registry.publisher("jobs")
+        publisher.publish(body=follow_up, routing_key=routing_key, delay=(delay or [None])[0])
     LOG.append(("end", *step))
     if request.attempt <= body.get("fail", 0):
         raise ValueError(f"{body.get('id')} failed on attempt {request.attempt}")

@@ -29,6 +29,7 @@ from mqwire.runtime.dispatch import (
 )
 from mqwire.runtime.errors import DecodeError, MessageSchemaError
 from mqwire.runtime.publish.inline import dispatch
+from mqwire.topology import delays as ladder
 from mqwire.topology.model import DEFAULT_MAX_BODY_BYTES
 
 JSON = {"content_type": "application/json"}
@@ -120,6 +121,19 @@ def test_a_delivery_without_headers_or_settings_gets_empty_ones() -> None:
     assert request.headers == {} and request.settings == {}
     assert request.message_id == "" and request.content_type is None
     assert (request.json, request.params, request.attempt) == (None, {}, 1)
+
+
+@pytest.mark.parametrize("exchange", [ladder.DELIVERY_EXCHANGE, ladder.level_exchange(3)])
+def test_a_delayed_message_tells_the_task_where_it_was_published(exchange: str) -> None:
+    task = Recorder()
+    key = ladder.routing_key(9, "shop", "jobs.created")
+
+    dispatch(delivery()._replace(exchange=exchange, routing_key=key), policy(task))
+    dispatch(delivery()._replace(exchange=exchange, routing_key="not.a.ladder.key"), policy(task))
+
+    (_, delayed), (_, odd) = task.calls
+    assert (delayed.exchange, delayed.routing_key) == ("shop", "jobs.created")
+    assert (odd.exchange, odd.routing_key) == (exchange, "not.a.ladder.key")  # kept as is
 
 
 def test_the_context_comes_from_the_root_factory_called_with_the_request() -> None:

@@ -7,15 +7,16 @@ test sees what a task would see after a real round trip through RabbitMQ.
 
 from __future__ import annotations
 
+import contextlib
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pika  # type: ignore[import-untyped]
 
 from mqwire.compiler import CompileOptions, compile_topology
-from mqwire.runtime import Registry
+from mqwire.runtime import Registry, load
 from mqwire.runtime.dispatch import Delivery, Outcome
 from mqwire.runtime.publish.inline import dispatch
 from mqwire.runtime.wire import properties_dict
@@ -53,8 +54,24 @@ def apply(url: str, wanted: Declarations) -> Declarations:
         for queue in wanted.queues:
             channel.queue_declare(**queue.declare_kwargs())
         for binding in wanted.bindings:
-            channel.queue_bind(binding.queue, binding.exchange, binding.routing_key)
+            if binding.destination_type == "exchange":  # the delay ladder's
+                channel.exchange_bind(binding.queue, binding.exchange, binding.routing_key)
+            else:
+                channel.queue_bind(binding.queue, binding.exchange, binding.routing_key)
     return wanted
+
+
+@contextlib.contextmanager
+def declared(ini: Path, url: str) -> Iterator[Registry]:
+    """The registry of ``ini`` on ``url`` (its ``${AMQP_URL}``), its plan declared and its
+    queues emptied; closed afterwards."""
+    registry = load(ini, environ={"AMQP_URL": url})
+    try:
+        declare(url, registry)
+        purge(url, registry)
+        yield registry
+    finally:
+        registry.close()
 
 
 def purge(url: str, registry: Registry) -> None:

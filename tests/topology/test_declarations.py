@@ -9,9 +9,10 @@ from urllib.parse import unquote
 import topology_setup as wiring
 
 from mqwire.runtime.settings import read_settings
-from mqwire.topology import load_topology, read_compiled_ini
+from mqwire.topology import delays, load_topology, read_compiled_ini
 from mqwire.topology.declarations import (
     BindingDeclaration,
+    Declarations,
     ExchangeDeclaration,
     QueueDeclaration,
     Routing,
@@ -21,11 +22,22 @@ from mqwire.topology.declarations import (
 EXAMPLE_INI = Path(__file__).resolve().parents[2] / "examples" / "ticketing" / "compiled.ini"
 
 
-def example_plan(*names: str):  # type: ignore[no-untyped-def]
+def example_plan(*names: str, ladder: bool = False):  # type: ignore[no-untyped-def]
+    """The plan of the example's ``names``; without the delay ladder unless ``ladder``."""
     compiled = read_compiled_ini(EXAMPLE_INI.read_text(encoding="utf-8"))
     pcs = compiled.topology.publisher_consumers
     settings = [read_settings(compiled.settings, n, pcs[n].prefix, {}) for n in names]
-    return declarations(settings, compiled.topology.queues)
+    plan = declarations(settings, compiled.topology.queues)
+    return plan if ladder else without_ladder(plan)
+
+
+def without_ladder(plan: Declarations) -> Declarations:
+    """``plan`` less the delay ladder (``test_delays.py`` tests it)."""
+    return Declarations(
+        tuple(x for x in plan.exchanges if not x.name.startswith(delays.PREFIX)),
+        tuple(q for q in plan.queues if not q.name.startswith(delays.PREFIX)),
+        tuple(b for b in plan.bindings if not b.exchange.startswith(delays.PREFIX)),
+    )
 
 
 def test_the_lots_consumer_declares_its_exchange_queues_retries_and_bindings() -> None:
@@ -77,11 +89,11 @@ def test_plans_of_several_consumers_declare_each_queue_once() -> None:
 
     names = [q.name for q in plan.queues]
     assert len(names) == len(set(names)) == 11
-    assert plan == example_plan("lots", "cart")
+    assert example_plan("cart", "lots", ladder=True) == example_plan("lots", "cart", ladder=True)
 
 
 def test_the_broker_accepts_the_plan_twice(vhost_url: str, rabbitmqctl: Callable[..., str]) -> None:
-    plan = example_plan("cart", "lots")
+    plan = example_plan("cart", "lots", ladder=True)
     for _ in range(2):  # declarations are idempotent: a restarted worker declares again
         wiring.apply(vhost_url, plan)
 
@@ -111,7 +123,8 @@ def test_a_queue_no_publisher_consumer_consumes_is_in_every_plan() -> None:
     routing = [Routing(n, pcs[n].exchange, topology.effective_routes(n)) for n in ("a", "b")]
 
     names = {
-        pc.name: [q.name for q in declarations([pc], topology.queues).queues] for pc in routing
+        pc.name: [q.name for q in without_ladder(declarations([pc], topology.queues)).queues]
+        for pc in routing
     }
 
     assert names["a"] == [

@@ -22,6 +22,7 @@ from mqwire.runtime import PublishConnectionError, load
 from mqwire.runtime.ops.management_api import ManagementApi, endpoint
 from mqwire.runtime.ops.mqctl import main
 from mqwire.runtime.ops.startup_check import check_bindings
+from mqwire.topology import delays
 from mqwire.topology.declarations import Declarations, ExchangeDeclaration
 
 V1 = """\
@@ -48,6 +49,9 @@ tasks:
 #: The next version: the route "mail.#" removed.
 V2 = V1.replace('      "mail.#": mail\n', "")
 STALE = ("shop.events", "mail", "mail.#")
+#: The delay ladder's binding for it, as stale as it is.
+FOREIGN_DELAYED = (delays.DELIVERY_EXCHANGE, "external", delays.delivery_pattern("billing", "#"))
+STALE_DELAYED = (delays.DELIVERY_EXCHANGE, "mail", delays.delivery_pattern("shop.events", "mail.#"))
 
 
 @pytest.fixture
@@ -108,20 +112,25 @@ def test_apply_then_prune_removes_the_dropped_route_and_nothing_else(
     assert "exchange shop.events: new topic exchange" in out
     assert "queue external: new queue" in out  # no task, no consumer: declared all the same
     assert "binding shop.events -> mail [mail.#]: new binding" in out
-    assert "created 1 exchange, 6 queues, 4 bindings; 0 already there" in out
+    # and the delay ladder: 22 exchanges, 21 queues, 2 bindings per level, and 4 + 3 on
+    # its delivery exchange (one per binding, one per queue)
+    assert "created 23 exchanges, 27 queues, 53 bindings; 0 already there" in out
+    with pika.BlockingConnection(pika.URLParameters(fresh_vhost_url)) as connection:
+        # another topology's delayed route, on the delay ladder every topology shares
+        connection.channel().queue_bind("external", *FOREIGN_DELAYED[::2])
     before = bindings(fresh_vhost_url)
     assert STALE in before and mandatory_publish(fresh_vhost_url, "mail.weekly")
 
     code, out, _ = mqctl(capsys, str(v2), "apply", "--prune", "--dry-run")
     assert code == 0 and "dry run: nothing was changed" in out
-    assert "destructive:\n  binding shop.events -> mail [mail.#]: not in the topology" in out
+    assert "\n  binding shop.events -> mail [mail.#]: not in the topology" in out
     code, out, err = mqctl(capsys, str(v2), "apply", "--prune")  # stdin is no TTY, no --yes
     assert code == 7 and "give --yes. Nothing was changed" in err
     assert bindings(fresh_vhost_url) == before
 
     code, out, _ = mqctl(capsys, str(v2), "apply", "--prune", "--yes")
-    assert code == 0 and "removed 1 binding" in out
-    assert bindings(fresh_vhost_url) == before - {STALE}
+    assert code == 0 and "removed 2 binding" in out
+    assert bindings(fresh_vhost_url) == before - {STALE, STALE_DELAYED}  # FOREIGN_DELAYED kept
     assert not mandatory_publish(fresh_vhost_url, "mail.weekly")  # returned: unroutable
     assert mandatory_publish(fresh_vhost_url, "orders.new")
     assert mandatory_publish(fresh_vhost_url, "mail")  # the queue's own-name binding stays

@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pika  # type: ignore[import-untyped]
@@ -24,6 +25,7 @@ from mqwire.runtime.dispatch import ATTEMPT_HEADER, REASON_HEADER
 from mqwire.runtime.ops import admin
 from mqwire.runtime.ops.mqctl import main
 from mqwire.runtime.ops.verify import Finding
+from mqwire.topology import delays
 
 TOPOLOGY = """\
 version: 1
@@ -63,6 +65,10 @@ def flagged(context, request):
 '''
 
 ALL_QUEUES = ["jobs", "jobs.dead", "jobs.retry.50ms", "other", "other.dead"]
+#: The delay ladder's exchanges and queues, in every plan.
+LADDER = 2 * delays.LEVELS + 1
+#: Its bindings: two per level, and one on its delivery exchange per binding and per queue.
+LADDER_BINDINGS = 2 * delays.LEVELS + 3 + 2
 
 
 # -- pure helpers ------------------------------------------------------------------------------
@@ -186,17 +192,23 @@ def test_queues_lists_every_queue_with_counts(
     ini: Path, registry: Registry, capsys: pytest.CaptureFixture[str]
 ) -> None:
     registry.publisher("work").publish({"id": 1}, routing_key="jobs.a")
+    registry.publisher("work").publish({"id": 2}, routing_key="jobs.a", delay=timedelta(hours=1))
     code, out, _ = mqctl(capsys, str(ini), "queues", "--no-management")
     assert code == 0
     lines = out.splitlines()
     assert lines[0].split() == ["queue", "kind", "ready", "unacked", "consumers"]
-    assert [line.split() for line in lines[1:6]] == [
+    rows = [line.split() for line in lines[1:] if not line.startswith("(")]
+    assert [row for row in rows if row[1] != "delay"] == [
         ["jobs", "queue", "1", "n/a", "0"],
         ["jobs.dead", "dead", "0", "n/a", "0"],
         ["jobs.retry.50ms", "retry", "0", "n/a", "0"],
         ["other", "queue", "0", "n/a", "0"],
         ["other.dead", "dead", "0", "n/a", "0"],
     ]
+    assert [row[1] for row in rows[-delays.LEVELS :]] == ["delay"] * delays.LEVELS  # listed last
+    ladder = {row[0]: row[2] for row in rows if row[1] == "delay"}  # 3600 s = 2**11 + ...
+    assert len(ladder) == delays.LEVELS and ladder.pop(delays.level_queue(11)) == "1"
+    assert set(ladder.values()) == {"0"}
     assert "guest" not in out
     code, out, _ = mqctl(capsys, str(ini), "queues", "--json", "--no-management")
     rows = json.loads(out)
@@ -247,6 +259,26 @@ def test_publish_errors_are_one_line(ini: Path, capsys: pytest.CaptureFixture[st
     assert code == 2 and "not JSON" in err
     code, _, err = mqctl(capsys, str(ini), "publish", "nobody", "jobs.a", "{}")
     assert code == 2 and "unknown publisher 'nobody'" in err
+    code, _, err = mqctl(capsys, str(ini), "publish", "work", "jobs.a", "{}", "--delay", "-5")
+    assert code == 2 and "0 or more seconds" in err and err.count("\n") == 1
+
+
+@pytest.mark.broker
+def test_publish_with_a_delay_waits_on_the_ladder(
+    ini: Path, fresh_vhost_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = mqctl(capsys, str(ini), "publish", "work", "jobs.x", "{}", "--delay", "2h")
+    assert code == 0 and len(out.strip()) == 32
+    code, _, _ = mqctl(capsys, str(ini), "publish", "work", "jobs.x", "{}", "--delay", "90")
+    assert code == 0
+    levels = [delays.level_queue(12), delays.level_queue(6)]  # 7200 = 2**12 + ..., 90 = 64 + ..
+    assert wiring.counts(fresh_vhost_url, [*levels, "jobs"]) == {
+        **dict.fromkeys(levels, 1),
+        "jobs": 0,
+    }
+    with pytest.raises(SystemExit):
+        mqctl(capsys, str(ini), "publish", "work", "jobs.x", "{}", "--delay", "soon")
+    assert "not a delay: 'soon'" in capsys.readouterr().err
 
 
 @pytest.mark.broker
@@ -356,7 +388,8 @@ def test_verify_reports_drift(
 ) -> None:
     code, out, _ = mqctl(capsys, str(ini), "verify", "--no-management")
     assert code == 0, out
-    assert "all 6 exchanges and queues match" in out and "not checked: 3 binding(s)" in out
+    assert f"all {6 + LADDER} exchanges and queues match" in out
+    assert f"not checked: {3 + LADDER_BINDINGS} binding(s)" in out
     with pika.BlockingConnection(pika.URLParameters(fresh_vhost_url)) as connection:
         channel = connection.channel()
         channel.queue_delete("jobs.dead")
@@ -443,7 +476,7 @@ def test_verify_compares_bindings_through_the_management_api(
 ) -> None:
     code, out, err = mqctl(capsys, str(ini), "verify")
     assert code == 0 and err == DERIVED, out + err
-    assert "all 9 exchanges, queues and bindings match" in out
+    assert f"all {9 + LADDER + LADDER_BINDINGS} exchanges, queues and bindings match" in out
     assert "OK     binding   work.events -> jobs [jobs.#]" in out
     with pika.BlockingConnection(pika.URLParameters(fresh_vhost_url)) as connection:
         channel = connection.channel()
@@ -459,7 +492,8 @@ def test_verify_compares_bindings_through_the_management_api(
     }
     assert report["not_checked"]["bindings"] == 0
     code, out, _ = mqctl(capsys, str(ini), "verify")
-    assert code == 1 and "2 of 10 declarations differ" in out  # the extra binding counts
+    total = 10 + LADDER + LADDER_BINDINGS  # the extra binding counts
+    assert code == 1 and f"2 of {total} declarations differ" in out
     assert [line.split()[0] for line in out.splitlines()[1:4]] == ["MISSING", "EXTRA", "OK"]
 
 
@@ -476,6 +510,6 @@ def test_an_unreachable_management_api_falls_back_to_amqp(
     assert refused.startswith("mqctl: not using the management API at http://guest:***@127.0.0.1:1")
     assert "unacked shown as n/a" in refused
     code, out, err = mqctl(capsys, str(ini), "verify", "--management-url", url)
-    assert code == 0 and "not checked: 3 binding(s)" in out
+    assert code == 0 and f"not checked: {3 + LADDER_BINDINGS} binding(s)" in out
     assert err.count("mqctl: not using the management API") == 1 and "bindings not checked" in err
     assert "s3cret" not in out + err

@@ -47,11 +47,8 @@ def ini(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def registry(ini: Path, vhost_url: str) -> Iterator[Registry]:
-    registry = load(ini, environ={"AMQP_URL": vhost_url})
-    wiring.declare(vhost_url, registry)
-    wiring.purge(vhost_url, registry)
-    yield registry
-    registry.close()
+    with wiring.declared(ini, vhost_url) as registry:
+        yield registry
 
 
 def closed_port() -> int:

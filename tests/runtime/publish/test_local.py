@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +17,13 @@ import topology_setup as wiring
 from mqwire.runtime import (
     BatchPublishError,
     DecodeError,
+    EncodeError,
     LocalPublisherConsumer,
     MessageSchemaError,
     PublishConnectionError,
     Registry,
     Unroutable,
+    dispatch_task,
 )
 from mqwire.runtime.publish.base import BATCH_CHUNK
 
@@ -47,12 +50,14 @@ queues:
   awaited: {consumer: jobs, retry: {delays: [1]}}
   checked: {consumer: jobs, schema: checked.json}
   lenient: {consumer: quiet, retry: {delays: [10]}}
+  timed: {consumer: jobs}
 tasks:
   orders: {task: "local_app:work", queue: orders}
   audit: {task: "local_app:work", queue: audit}
   checked: {task: "local_app:work", queue: checked}
   lenient: {task: "local_app:work", queue: lenient}
   awaited: {task: "local_app:work_async", queue: awaited}
+  timed: {task: "local_app:work", queue: timed, timeout: 30}
 """
 
 #: Recursive, so checking a deeply nested body needs deep recursion.
@@ -359,3 +364,99 @@ def test_a_batch_larger_than_a_chunk_queues_every_message_before_a_task_failure_
 
     ids = [entry[2] for entry in local_app.LOG if entry[0] == "end"]
     assert ids[0] == 0 and set(ids) == set(range(BATCH_CHUNK + 5))
+
+
+# -- delayed publishes: the local broker's clock moves only when told ---------------------------
+
+
+def test_a_delayed_message_runs_only_once_advance_reaches_its_time(registry: Registry) -> None:
+    publisher, broker = registry.publisher("jobs"), registry.local_broker
+    publisher.publish(body={"id": "later"}, routing_key="audit", delay=timedelta(minutes=1))
+    publisher.publish(body={"id": "soon"}, routing_key="audit", delay=0.5)  # rounds up to 1 s
+    publisher.publish(body={"id": "now"}, routing_key="audit", delay=0)
+    assert ran() == [("audit", "now", 1)]
+    assert [(due, m.routing_key) for due, m in broker.delayed] == [(1, "audit"), (60, "audit")]
+
+    broker.advance(0.9)
+    assert ran() == [("audit", "now", 1)]
+    broker.advance(0.1)
+    assert ran() == [("audit", "now", 1), ("audit", "soon", 1)]
+    broker.advance(58.9)
+    assert len(ran()) == 2 and broker.now == pytest.approx(59.9)
+    broker.advance(3 * 86400)
+    assert ran() == [("audit", "now", 1), ("audit", "soon", 1), ("audit", "later", 1)]
+    assert broker.delayed == []
+
+
+def test_advance_runs_in_due_order_what_tasks_delay_in_the_meantime(registry: Registry) -> None:
+    body = {"id": "root", "then": [["audit", {"id": "in-5"}, 5], ["audit", {"id": "in-2"}, 2]]}
+    registry.publisher("jobs").publish(body=body, routing_key="audit", delay=10)
+    chained = {"id": "chain", "then": [["audit", {"id": "chain+1"}, 1]]}
+    registry.publisher("jobs").publish(body=chained, routing_key="audit", delay=11)
+
+    registry.local_broker.advance(20)  # one call: every message due within it, in time order
+
+    assert [message_id for _, message_id, _ in ran()] == [
+        "root",
+        "chain",
+        "in-2",
+        "chain+1",
+        "in-5",
+    ]
+    assert registry.local_broker.now == 20
+
+
+def test_delays_go_through_batches_and_dispatch_task_and_bad_ones_are_refused(
+    registry: Registry,
+) -> None:
+    publisher, broker = registry.publisher("jobs"), registry.local_broker
+    with publisher.batch():
+        publisher.publish(body={"id": "b1"}, routing_key="audit", delay=2)
+        publisher.publish(body={"id": "b2"}, routing_key="audit")
+    dispatch_task(registry, "audit", {"id": "d1"}, delay=timedelta(seconds=1))
+    assert ran() == [("audit", "b2", 1)]
+    broker.advance(2)
+    assert ran() == [("audit", "b2", 1), ("audit", "d1", 1), ("audit", "b1", 1)]
+
+    with pytest.raises(EncodeError, match="0 or more seconds"):
+        publisher.publish(body={}, routing_key="audit", delay=-0.1)
+    with pytest.raises(EncodeError, match="over the longest one"):
+        publisher.publish(body={}, routing_key="audit", delay=timedelta(days=25))
+    with pytest.raises(Unroutable, match="reaches only the queues the topology binds"):
+        publisher.publish(body={}, routing_key="invoices.created", delay=1)
+    with pytest.raises(ValueError, match="0 or more seconds"):
+        broker.advance(-1)
+    assert broker.delayed == []
+
+
+def test_a_delayed_message_that_fails_is_retried_and_raised_from_advance(
+    registry: Registry,
+) -> None:
+    registry.publisher("jobs").publish(
+        body={"id": "x", "fail": 5}, routing_key="orders.eu.de", delay=3
+    )
+    with pytest.raises(ValueError, match="x failed on attempt 3"):
+        registry.local_broker.advance(3)
+    assert ran() == [("orders", "x", 1), ("orders", "x", 2), ("orders", "x", 3)]
+    (dead,) = registry.local_broker.dead_letters
+    assert dead.delivery.routing_key == "orders.eu.de" and dead.delivery.exchange == "shop"
+
+
+def test_apublish_waits_for_advance_like_publish(registry: Registry) -> None:
+    publisher = registry.publisher("jobs")
+    asyncio.run(publisher.apublish(body={"id": "a1"}, routing_key="audit", delay=2))
+    assert ran() == []
+    registry.local_broker.advance(2)
+    assert ran() == [("audit", "a1", 1)]
+
+
+def test_a_task_in_a_thread_of_its_own_publishes_with_a_delay_without_waiting(
+    registry: Registry,
+) -> None:
+    """A task with ``timeout:`` runs in a thread of its own while the run holds the broker:
+    holding a delayed message must not wait for that run."""
+    body = {"id": "timed", "then": [["audit", {"id": "later"}, 2]]}
+    registry.publisher("jobs").publish(body=body, routing_key="timed")
+    assert ran() == [("timed", "timed", 1)] and len(registry.local_broker.delayed) == 1
+    registry.local_broker.advance(2)
+    assert ran() == [("timed", "timed", 1), ("audit", "later", 1)]

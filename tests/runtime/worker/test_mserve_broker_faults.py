@@ -30,6 +30,7 @@ from private_broker import PrivateNode
 
 from mqwire.runtime import Registry
 from mqwire.runtime.errors import PublishError
+from mqwire.topology import delays
 
 pytestmark = pytest.mark.private_broker
 
@@ -165,3 +166,33 @@ def test_a_broker_node_killed_and_started_again_loses_no_confirmed_message(
         "kill -9", log, publishing, worker, mserve_url, private_node, down, record_property
     )
     assert "reconnecting" in worker.output(), "it noticed the lost connection and reconnected"
+
+
+def test_delayed_messages_outlive_a_broker_restart(
+    setup: tuple[Path, Registry], start: Callable[..., Mserve], mserve_url: str,
+    tmp_path: Path, private_node: PrivateNode,
+) -> None:  # fmt: skip
+    """The ladder's queues are durable and its messages persistent: a restart of the node
+    keeps the one due in seconds (run after its delay) and the one due in days (still on its
+    level)."""
+    log = tmp_path / "records.txt"
+    worker = start()
+    publisher = setup[1].publisher("work")
+    began = time.monotonic()
+    publisher.publish({"id": 1}, routing_key="fast", delay=6)
+    publisher.publish({"id": 2}, routing_key="fast", delay=3 * 86400)
+    waiting = [delays.level_queue(2), delays.level_queue(17)]  # 6 = 4 + 2; 3 days = 2**17 + ..
+    assert {name: ready for name, (ready, _) in queue_state(mserve_url, waiting).items()} == {
+        name: 1 for name in waiting
+    }
+    try:
+        private_node.stop_app()
+    finally:
+        private_node.start_app()
+        wait_until(lambda: broker_accepts(mserve_url), what="the broker accepting again")
+
+    wait_until(all_done(log, {"1"}), timeout=60, what="the delayed message done")
+    assert time.monotonic() - began >= 6
+    assert records(log) == ["1"]
+    assert queue_state(mserve_url, [delays.level_queue(17)])[delays.level_queue(17)][0] == 1
+    assert worker.process.poll() is None, "the worker survived"
