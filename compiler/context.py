@@ -74,6 +74,7 @@ def ini_sections(topology: Topology, *, source: str, registry: str) -> list[Sect
     meta.add("registry", registry)
     meta.add("scan", list(topology.scan) or None)
     meta.add("middleware", list(topology.middleware) or None)
+    meta.add("delays", True if topology.delays else None)
     meta.add(
         "publisher_consumers",
         [f"{pc.name}:{pc.prefix}" for pc in topology.publisher_consumers.values()],

@@ -25,7 +25,7 @@ DEFAULT_VHOST = "/"
 
 def broker_plan(topology: Topology) -> Declarations:
     """What ``mserve`` declares for all the topology's amqp publisher_consumers together."""
-    return declarations(amqp_routing(topology), topology.queues)
+    return declarations(amqp_routing(topology), topology.queues, delays=topology.delays)
 
 
 def exclusive_queues(topology: Topology) -> tuple[str, ...]:

@@ -16,9 +16,10 @@ What is drawn:
   publisher_consumer;
 - retries go to ``<queue>.retry.<delay>`` and come back after the delay (dashed), and a
   message that failed for good is dead-lettered to the dead-letter queue (dashed);
-- with any amqp publisher_consumer, the delay ladder (``mqwire.delay.*``, one node for its
-  levels): each amqp publisher_consumer's delayed publishes go into it, and come out after
-  the delay to its exchange, or without one to the queues it reaches by name (dashed).
+- with ``delays: true`` and any amqp publisher_consumer, the delay ladder (``mqwire.delay.*``,
+  one node for its levels): each amqp publisher_consumer's delayed publishes go into it, and
+  come out after the delay to its exchange, or without one to the queues it reaches by name
+  (dashed).
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def topology_graph(topology: Topology) -> Graph:
         for route in routes:
             label = route.pattern if pc.exchange else f"{route.pattern} (default exchange)"
             edges.add(Edge(source, add("queue", route.queue), label, "route"))
-        if pc.transport == "amqp":
+        if pc.transport == "amqp" and topology.delays:
             ladder = add("delay", delays.PREFIX, LADDER_LABEL)
             edges.add(Edge(publisher, ladder, "publish(delay=...)", "delay"))
             targets = [source] if pc.exchange else [node_id("queue", r.queue) for r in routes]

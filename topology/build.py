@@ -63,6 +63,7 @@ def build_topology(data: Mapping[str, Any], scan: ScanResult) -> Topology:
             {n: _schedule(n, s, tasks, data) for n, s in entries(data, "schedules").items()}
         ),
         middleware=tuple(data.get("middleware", ())),
+        delays=bool(data.get("delays", False)),
     )
 
 

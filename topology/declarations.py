@@ -182,9 +182,12 @@ def failure_queue_declarations(
     return [*retry_queue_declarations(queue), dead]
 
 
-def declarations(settings: Iterable[Router], queues: Mapping[str, Queue]) -> Declarations:
+def declarations(
+    settings: Iterable[Router], queues: Mapping[str, Queue], *, delays: bool = False
+) -> Declarations:
     """Everything the given publisher_consumers consume from or route to, and every queue no
-    publisher_consumer consumes.
+    publisher_consumer consumes; with ``delays`` (the topology's ``delays: true``), the delay
+    ladder too.
 
     A route may name a queue another publisher_consumer consumes; it is declared here too
     (with the same arguments), so a binding never races its queue's declaration. A queue
@@ -213,7 +216,7 @@ def declarations(settings: Iterable[Router], queues: Mapping[str, Queue]) -> Dec
         queue = wanted[name]
         for declaration in [queue_declaration(queue), *failure_queue_declarations(queue, queues)]:
             declared.setdefault(declaration.name, declaration)
-    if exchanges or wanted:
+    if delays and (exchanges or wanted):
         ladder = delay_declarations(list(bindings.values()), sorted(wanted))
         exchanges.update((x.name, x) for x in ladder.exchanges)
         declared.update((q.name, q) for q in ladder.queues)

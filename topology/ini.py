@@ -163,6 +163,7 @@ class _Reader:
             scan=tuple(self.get("mqwire", "scan", _lines, None) or ()),
             schedules=frozen_mapping({n: self.schedule(n) for n in self.sections("schedule")}),
             middleware=tuple(self.get("mqwire", "middleware", _lines, None) or ()),
+            delays=self.get("mqwire", "delays", _bool, False),
         )
 
     def tls(self, section: str) -> Tls | None:

@@ -188,6 +188,8 @@ class Topology:
     schedules: Mapping[str, Schedule] = field(default_factory=frozen_mapping)
     #: import paths of middleware factories, in the order they run
     middleware: tuple[str, ...] = ()
+    #: whether the delay ladder is declared (``delays: true``): ``publish(delay=...)`` needs it
+    delays: bool = False
 
     def task_for_queue(self, queue: str) -> Task | None:
         return next((t for t in self.tasks.values() if t.queue == queue), None)

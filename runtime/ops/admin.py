@@ -75,7 +75,10 @@ def targets(registry: Registry) -> list[Target]:
             by_url.setdefault((spec.settings.url, spec.settings.tls), []).append(spec.settings)
     if not by_url:
         raise ConfigurationError("no amqp publisher_consumer with a url in this topology")
-    return [Target(url, declarations(s, registry.queues), tls) for (url, tls), s in by_url.items()]
+    return [
+        Target(url, declarations(s, registry.queues, delays=registry.delays), tls)
+        for (url, tls), s in by_url.items()
+    ]
 
 
 def queue_kind(registry: Registry, name: str) -> str:

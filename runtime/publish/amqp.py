@@ -38,6 +38,7 @@ class AmqpPublisher(BasePublisher):
         fastpath: Fastpath | None = None,
         middleware: Chain | None = None,
         stats: PublisherStats | None = None,
+        delays: bool = False,
         state: ConnectionState | None = None,
     ) -> None:
         """``blocked_timeout``: how long ``publish()`` waits while the broker blocks the
@@ -46,8 +47,9 @@ class AmqpPublisher(BasePublisher):
         its connection's state is kept (``load()`` passes its registry's; default: its own).
         """
         super().__init__(
-            settings, validators, known_queues=known_queues, middleware=middleware, stats=stats
-        )
+            settings, validators, known_queues=known_queues, middleware=middleware, stats=stats,
+            delays=delays,
+        )  # fmt: skip
         from ..amqp.transport import AmqpTransport  # pika only once a publisher needs it
 
         if not settings.url:

@@ -64,9 +64,12 @@ class BasePublisher:
         known_queues: Sequence[str] = (),
         middleware: Chain | None = None,
         stats: PublisherStats | None = None,
+        delays: bool = False,
     ) -> None:
         """``middleware``: the hooks run around each publish; ``stats``: where outcomes are
-        counted (``load()`` passes its registry's; by default the publisher's own)."""
+        counted (``load()`` passes its registry's; by default the publisher's own);
+        ``delays``: the topology declares the delay ladder (``publish(delay=...)`` needs it)."""
+        self.delays = delays
         self.name = settings.name
         self.settings = settings
         self.exchange = settings.exchange or ""
@@ -120,7 +123,8 @@ class BasePublisher:
         message = WireMessage(exchange, routing_key, data, message_id, props, mandatory)
         if delay is None:
             return message
-        return delayed(message, delay, self.target_queues(exchange, routing_key))
+        targets = self.target_queues(exchange, routing_key)
+        return delayed(message, delay, targets, ladder=self.delays)
 
     def publish(
         self,

@@ -33,7 +33,17 @@ def seconds_of(delay: Delay) -> int:
         raise EncodeError(str(exc)) from None
 
 
-def delayed(message: WireMessage, delay: Delay, targets: Sequence[str]) -> WireMessage:
+#: Why a delayed publish fails where the topology declares no ladder.
+NO_LADDER = (
+    "publish(delay=...) needs the delay ladder, and this topology does not declare it: add "
+    "`delays: true` to the topology, compile it and deploy it (mserve or `mqctl apply` "
+    "declares the ladder); see docs/delays.md"
+)
+
+
+def delayed(
+    message: WireMessage, delay: Delay, targets: Sequence[str], *, ladder: bool = True
+) -> WireMessage:
     """``message`` on its way through the ladder; as is when the delay rounds to 0.
 
     ``targets``: the queues its real exchange and routing key reach, as the publisher's
@@ -41,13 +51,18 @@ def delayed(message: WireMessage, delay: Delay, targets: Sequence[str]) -> WireM
     the topology's bindings), and the broker's ``mandatory`` check sees only the ladder, so an
     unroutable message is refused here, before anything is sent.
 
+    ``ladder``: whether the topology declares the ladder (``delays: true``).
+
     Raises:
-        EncodeError: a bad delay, or a routing key too long for the ladder's prefix.
+        EncodeError: a bad delay, no ladder, or a routing key too long for the ladder's
+            prefix.
         Unroutable: a mandatory message that reaches no queue of the topology.
     """
     seconds = seconds_of(delay)
     if seconds == 0:
         return message
+    if not ladder:
+        raise EncodeError(NO_LADDER)
     if message.mandatory and not targets:
         raise Unroutable(
             f"NO_ROUTE - a delayed message reaches only the queues the topology binds, and "

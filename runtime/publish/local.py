@@ -241,10 +241,12 @@ class LocalPublisherConsumer(BasePublisher):
         exchanges: Mapping[str, Callable[[str], tuple[str, ...]]] | None = None,
         middleware: Chain | None = None,
         stats: PublisherStats | None = None,
+        delays: bool = False,
     ) -> None:
         super().__init__(
-            settings, validators, known_queues=known_queues, middleware=middleware, stats=stats
-        )
+            settings, validators, known_queues=known_queues, middleware=middleware, stats=stats,
+            delays=delays,
+        )  # fmt: skip
         self.broker = broker
         self.exchanges = dict(exchanges or {})
 

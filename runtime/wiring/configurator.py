@@ -226,6 +226,7 @@ class Configurator:
             validators=self.body_validators(),
             continue_on_exception={n: pc.continue_on_exception for n, pc in self._pcs.items()},
             schedules=self.topology.schedules if self.topology is not None else None,
+            delays=self.topology.delays if self.topology is not None else False,
             middleware=self._middleware,
             task_registry=self.task_registry,
         )

@@ -52,6 +52,7 @@ def pika_publisher_factory(config: Configurator, prefix: str) -> AmqpPublisher:
         known_queues=config.queue_names(),
         middleware=registry.middleware,
         stats=registry.metrics.publisher(settings.name),
+        delays=registry.delays,
         state=registry.metrics.connection(connection_name(settings.name)),
     )
 
@@ -71,4 +72,5 @@ def locally_dispatching_publisher_consumer_factory(
         exchanges=config.exchange_routes(),
         middleware=registry.middleware,
         stats=registry.metrics.publisher(settings.name),
+        delays=registry.delays,
     )

@@ -44,6 +44,7 @@ class Registry:
         schedules: Mapping[str, Schedule] | None = None,
         middleware: Sequence[object] = (),
         task_registry: TaskRegistry | None = None,
+        delays: bool = False,
     ) -> None:
         self.settings = dict(settings)
         self.task_registry: TaskRegistry = self if task_registry is None else task_registry
@@ -56,6 +57,9 @@ class Registry:
         self.components: dict[str, list[Any]] = {}
         self.middleware = Chain(middleware)
         self.metrics = ClientMetrics()
+        #: The topology declares the delay ladder (``delays: true``): declared with every
+        #: plan, and what ``publish(delay=...)`` needs.
+        self.delays = delays
 
     def add_component(self, name: str, component: Any) -> None:
         self.components.setdefault(name, []).append(component)

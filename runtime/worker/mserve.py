@@ -189,7 +189,7 @@ async def serve(registry: Registry, specs: Sequence[ConsumerSpec], args: argpars
         for queue in spec.queues:
             if registry.task_for_queue(queue.name) is None:
                 log.warning("queue %r has no task: its messages will be dead-lettered", queue.name)
-        plan = declarations([spec.settings], registry.queues)
+        plan = declarations([spec.settings], registry.queues, delays=registry.delays)
         url, heartbeat, tls = spec.settings.url or "", spec.settings.heartbeat, spec.settings.tls
         connect = session_factory(url, name=spec.name, heartbeat=heartbeat, tls=tls)
         outcomes_name = f"mserve:{spec.name}:outcomes"

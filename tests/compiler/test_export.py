@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -31,11 +32,19 @@ def test_export_is_sorted_and_targets_the_vhost() -> None:
     names = [q["name"] for q in doc["queues"]]
     assert names == sorted(names)
     assert "lots.election.retry.5s" in names and "lots.election.dead" in names
+    assert not [n for n in names if n.startswith(delays.PREFIX)]  # no `delays: true`
+
+
+def test_with_delays_the_ladder_is_exported_and_binds_each_queue_for_delayed_publishes() -> None:
+    example = load_example()
+    doc = definitions(dataclasses.replace(example, delays=True))
+    names = [q["name"] for q in doc["queues"]]
     # cart has no exchange: its queue is declared, bound only for delayed publishes.
     cart = [b for b in doc["bindings"] if b["destination"] == "cart"]
     assert "cart" in names and [b["source"] for b in cart] == [delays.DELIVERY_EXCHANGE]
     ladder = [b for b in doc["bindings"] if b["destination_type"] == "exchange"]
     assert len(ladder) == delays.LEVELS
+    assert len([n for n in names if n.startswith(delays.PREFIX)]) == delays.LEVELS
 
 
 def test_quorum_defaults_reach_the_export_with_the_failure_queues() -> None:

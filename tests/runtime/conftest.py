@@ -19,6 +19,12 @@ def mserve_heartbeat() -> int:
 
 
 @pytest.fixture
+def mserve_delays() -> bool:
+    """Whether the test topology declares the delay ladder; override with ``parametrize``."""
+    return False
+
+
+@pytest.fixture
 def mserve_url(fresh_vhost_url: str) -> str:
     """Where ``setup`` declares and ``start``'s workers connect: a fresh vhost on the shared
     node. A module of destructive tests overrides it with a vhost on a private node."""
@@ -27,11 +33,11 @@ def mserve_url(fresh_vhost_url: str) -> str:
 
 @pytest.fixture
 def setup(
-    tmp_path: Path, mserve_url: str, mserve_heartbeat: int
+    tmp_path: Path, mserve_url: str, mserve_heartbeat: int, mserve_delays: bool
 ) -> Iterator[tuple[Path, Registry]]:
     """The compiled test topology, declared in a fresh vhost, and a registry to publish with."""
     (tmp_path / "checked.json").write_text(CHECKED_SCHEMA)
-    ini = wiring.compile_into(tmp_path, topology(mserve_heartbeat))
+    ini = wiring.compile_into(tmp_path, topology(mserve_heartbeat, mserve_delays))
     registry = load(ini, environ={"AMQP_URL": mserve_url})
     wiring.declare(mserve_url, registry)
     yield ini, registry

@@ -52,8 +52,10 @@ QUEUES = ["fast", "coro", "slow", "flaky", "checked"]
 CHECKED_SCHEMA = '{"type": "object", "required": ["id"], "properties": {"id": {"type": "integer"}}}'
 
 
-def topology(heartbeat: int = 30) -> str:
-    return TOPOLOGY.replace("HEARTBEAT", str(heartbeat))
+def topology(heartbeat: int = 30, delays: bool = False) -> str:
+    """The test topology; with ``delays``, it declares the delay ladder too."""
+    text = TOPOLOGY.replace("HEARTBEAT", str(heartbeat))
+    return text + "delays: true\n" if delays else text
 
 
 def mserve_environ(url: str, folder: Path) -> dict[str, str]:

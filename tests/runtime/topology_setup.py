@@ -38,7 +38,7 @@ def compile_into(folder: Path, topology_yaml: str, transport: str | None = None)
 
 def plan(registry: Registry) -> Declarations:
     consumers = [registry.consumer(name).settings for name in registry.components]
-    return declarations(consumers, registry.queues)
+    return declarations(consumers, registry.queues, delays=registry.delays)
 
 
 def declare(url: str, registry: Registry) -> Declarations:

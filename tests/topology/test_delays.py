@@ -68,6 +68,7 @@ def test_level_queues_wait_two_to_the_level_seconds_then_go_one_level_down() -> 
 PLAN = declarations(
     [Routing("shop", "shop.events", (Route("order.*", "orders"), Route("#", "audit")))],
     {"orders": Queue("orders", consumer="shop"), "audit": Queue("audit", consumer="shop")},
+    delays=True,
 )
 
 
@@ -122,7 +123,12 @@ def test_a_plan_declares_the_ladder_once_with_exchange_bindings_between_levels()
     between = [b for b in PLAN.bindings if b.destination_type == "exchange"]
     assert len(between) == delays.LEVELS
     assert {x.name for x in PLAN.exchanges} >= {delays.DELIVERY_EXCHANGE, "shop.events"}
-    assert declarations([], {}) == Declarations()  # nothing to publish: no ladder either
+    assert declarations([], {}, delays=True) == Declarations()  # nothing to publish: no ladder
+    without = declarations(
+        [Routing("shop", "shop.events", (Route("order.*", "orders"),))],
+        {"orders": Queue("orders", consumer="shop")},
+    )
+    assert [q.name for q in without.queues] == ["orders", "orders.dead"]  # not asked for
 
 
 def test_a_plan_answers_only_for_its_own_bindings_on_the_shared_ladder() -> None:

@@ -45,6 +45,7 @@ queues:
 tasks:
   orders: {task: "apply_app:noop", queue: orders}
   mail: {task: "apply_app:noop", queue: mail}
+delays: true
 """
 #: The next version: the route "mail.#" removed.
 V2 = V1.replace('      "mail.#": mail\n', "")

@@ -46,6 +46,7 @@ queues:
 tasks:
   flagged: {task: "mqctl_app:flagged", queue: jobs}
   other: {task: "mqctl_app:flagged", queue: other}
+delays: true
 """
 
 APP = '''\

@@ -34,6 +34,7 @@ publisher_consumers:
     routes: {"order.#": orders}
 queues:
   orders: {consumer: shop}
+delays: true
 """
 
 

@@ -24,6 +24,7 @@ from mqwire.runtime import (
     Registry,
     Unroutable,
     dispatch_task,
+    load,
 )
 from mqwire.runtime.publish.base import BATCH_CHUNK
 
@@ -58,6 +59,7 @@ tasks:
   lenient: {task: "local_app:work", queue: lenient}
   awaited: {task: "local_app:work_async", queue: awaited}
   timed: {task: "local_app:work", queue: timed, timeout: 30}
+delays: true
 """
 
 #: Recursive, so checking a deeply nested body needs deep recursion.
@@ -367,6 +369,19 @@ def test_a_batch_larger_than_a_chunk_queues_every_message_before_a_task_failure_
 
 
 # -- delayed publishes: the local broker's clock moves only when told ---------------------------
+
+
+def test_a_delay_needs_the_topology_to_declare_the_ladder(tmp_path: Path) -> None:
+    (tmp_path / "checked.json").write_text(json.dumps(CHECKED_SCHEMA), encoding="utf-8")
+    ini = wiring.compile_into(tmp_path, TOPOLOGY.replace("delays: true\n", ""), "local")
+    registry = load(ini)
+    try:
+        publisher = registry.publisher("jobs")
+        with pytest.raises(EncodeError, match=r"add `delays: true` to the topology"):
+            publisher.publish(body={"id": 1}, routing_key="audit", delay=5)
+        publisher.publish(body={"id": 2}, routing_key="audit", delay=0)  # no delay: published
+    finally:
+        registry.close()
 
 
 def test_a_delayed_message_runs_only_once_advance_reaches_its_time(registry: Registry) -> None:

@@ -168,6 +168,7 @@ def test_a_broker_node_killed_and_started_again_loses_no_confirmed_message(
     assert "reconnecting" in worker.output(), "it noticed the lost connection and reconnected"
 
 
+@pytest.mark.parametrize("mserve_delays", [True])
 def test_delayed_messages_outlive_a_broker_restart(
     setup: tuple[Path, Registry], start: Callable[..., Mserve], mserve_url: str,
     tmp_path: Path, private_node: PrivateNode,

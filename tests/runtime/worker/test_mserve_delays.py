@@ -7,12 +7,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from mserve_harness import Mserve, all_done, events, queue_state, wait_until
 
 from mqwire.runtime import Registry
 from mqwire.topology import delays
 
 
+@pytest.mark.parametrize("mserve_delays", [True])
 def test_a_delayed_message_outlives_a_restart_of_mserve(
     setup: tuple[Path, Registry], start: Callable[..., Mserve], mserve_url: str, tmp_path: Path
 ) -> None:
