@@ -230,7 +230,7 @@ def _exchange(
             else plain
         ) as sock:
             sock.sendall("\r\n".join([*lines, "", ""]).encode("latin-1") + body)
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 sock.settimeout(max(deadline - time.monotonic(), 0.001))
                 chunk = sock.recv(65536)
