@@ -259,8 +259,8 @@ class Answering(PikaChannel):
             loop = asyncio.get_running_loop()
             if name == "queue_declare" and kwargs["queue"] == self.refuse:
                 refused = pika.exceptions.ChannelClosedByBroker(406, "PRECONDITION_FAILED")
-                assert self.on_close is not None
-                loop.call_soon(self.on_close, self, refused)
+                assert self.on_close is not None  # a turn late: another channel's call waits
+                loop.call_soon(loop.call_soon, self.on_close, self, refused)
             elif callback is not None:
                 loop.call_soon(callback, None)
 
