@@ -328,3 +328,24 @@ def test_a_refused_declaration_is_reported_as_itself_not_as_another_one_pending(
     assert "declaring queue 'q5'" in str(caught.value)
     assert losses == ["channel closed: ChannelClosedByBroker: 406 PRECONDITION_FAILED"]
     assert not any(name == "queue_bind" for name, _ in connection.log)  # no step after it
+
+
+def test_an_exchange_binding_is_declared_with_exchange_bind_after_both_exchanges() -> None:
+    connection = Channels()
+    ladder = Declarations(
+        exchanges=(ExchangeDeclaration("ev"), ExchangeDeclaration("ev.delay")),
+        bindings=(BindingDeclaration("ev", "ev.delay", "#", destination_type="exchange"),),
+    )
+
+    async def main() -> None:
+        session = AmqpSession(None, "amqp://fake/", lambda reason: None)
+        session.connection = connection
+        await session.declare(ladder)
+
+    asyncio.run(main())
+    declared = [(n, kw) for n, kw in connection.log if n != "close"]
+    assert declared[-1] == (
+        "exchange_bind",
+        {"destination": "ev", "source": "ev.delay", "routing_key": "#"},
+    )
+    assert sorted(kw["exchange"] for n, kw in declared[:-1]) == ["ev", "ev.delay"]
