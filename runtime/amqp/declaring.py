@@ -16,7 +16,7 @@ from typing import Any
 from mqwire.topology.declarations import BindingDeclaration, Declarations
 
 #: Channels a start-up's declarations are spread over, at most.
-DECLARING_CHANNELS = 4
+DECLARING_CHANNELS = 8
 
 #: One pika call: what it does (for errors), the ``Channel`` method, its keyword arguments.
 Call = tuple[str, str, dict[str, Any]]
