@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import enum
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -127,6 +128,34 @@ class _VersionAction(argparse.Action):
     ) -> None:
         print(version_text(parser.prog), file=sys.stdout)
         parser.exit()
+
+
+class DescriptionFormatter(argparse.RawDescriptionHelpFormatter):
+    """``RawDescriptionHelpFormatter`` as wide as the terminal, measured as
+    ``shutil.get_terminal_size`` does but without importing ``shutil`` (and the ``bz2`` and
+    ``lzma`` modules it loads): argparse makes a formatter at every ``add_argument``, so
+    ``mserve`` would load them into every worker just to start."""
+
+    def __init__(
+        self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:  # fmt: skip
+        width = _columns() - 2 if width is None else width  # argparse's margin of 2
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+def _columns() -> int:
+    """``shutil.get_terminal_size().columns``: ``COLUMNS``, else the terminal's, else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
 
 
 def add_version(parser: argparse.ArgumentParser) -> None:

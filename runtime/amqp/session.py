@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pika  # type: ignore[import-untyped]
@@ -26,6 +27,7 @@ from ..wire import properties_dict
 from .connections import tornado_connection
 from .consumer_channel import PIKA_ERRORS as _PIKA_ERRORS
 from .consumer_channel import PikaConsumerChannel, consumer_timeout
+from .declaring import Call, declaring_steps, gathered, lanes
 from .nodes import Nodes
 from .params import tls_refusal
 
@@ -111,30 +113,25 @@ class AmqpSession:
             raise _translated(exc, during) from None
 
     async def declare(self, plan: Declarations) -> None:
-        """Exchanges, queues (retry and dead-letter ones included), bindings: idempotent."""
-        channel = await self._channel()
-        for x in plan.exchanges:
-            await self._rpc(
-                f"declaring exchange {x.name!r}", channel.exchange_declare,
-                exchange=x.name, exchange_type=x.type, durable=x.durable,
-            )  # fmt: skip
-        for q in plan.queues:
-            await self._rpc(
-                f"declaring queue {q.name!r}", channel.queue_declare, **q.declare_kwargs()
-            )
-        for b in plan.bindings:
-            what = f"declaring the binding {b.exchange!r} -> {b.queue!r} ({b.routing_key!r})"
-            if b.destination_type == "exchange":
-                await self._rpc(
-                    what, channel.exchange_bind,
-                    destination=b.queue, source=b.exchange, routing_key=b.routing_key,
-                )  # fmt: skip
-                continue
-            await self._rpc(
-                what, channel.queue_bind,
-                queue=b.queue, exchange=b.exchange, routing_key=b.routing_key,
-            )  # fmt: skip
-        self._call("closing the declaring channel", channel.close)
+        """Exchanges and queues, then bindings, over several channels at once (``declaring``);
+        idempotent."""
+        first, then = declaring_steps(plan)
+        refused: list[int] = []  # the lanes whose channel the broker closed, in that order
+
+        def closed(lane: int, channel: Any, exc: BaseException) -> None:
+            refused.append(lane)
+            self._on_channel_closed(channel, exc)
+
+        async def run(calls: list[Call], lane: int) -> None:
+            for during, method, kwargs in calls[lane :: len(channels)]:
+                await self._rpc(during, getattr(channels[lane], method), **kwargs)
+
+        opening = [self._channel(partial(closed, i)) for i in lanes(first, then)]
+        channels = await gathered(refused, opening)
+        for step in (first, then):
+            await gathered(refused, [run(step, i) for i in range(len(channels))])
+        for channel in channels:
+            self._call("closing the declaring channel", channel.close)
 
     async def declare_queue(self, queue: QueueDeclaration) -> None:
         """One queue of the plan again (a retry or dead-letter queue deleted under us)."""

@@ -14,7 +14,7 @@ import signal
 from collections.abc import Callable
 
 from .metrics import Sink
-from .restarts import RestartLimits
+from .policy import RestartLimits
 
 #: Added to each child's command line: it serves its status on a unix socket, and stops when
 #: its stdin (a pipe from the supervisor) closes, so a killed supervisor leaves no orphans.

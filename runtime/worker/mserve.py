@@ -17,7 +17,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from mqwire.topology.cli_support import add_version, exit_status_help
+from mqwire.topology.cli_support import DescriptionFormatter, add_version, exit_status_help
 from mqwire.topology.consumer_timeout import DEFAULT_CONSUMER_TIMEOUT, timeout_problem
 from mqwire.topology.declarations import declarations
 from mqwire.topology.errors import MqError
@@ -54,7 +54,7 @@ def build_parser(prog: str = "mserve") -> argparse.ArgumentParser:
         description="Consume the queues of a compiled topology and run their tasks; or bootstrap "
         "a Pyramid app (its PasteDeploy file, including mqwire.pyramid) and serve its tasks.",
         epilog=EXAMPLES.format(prog=prog) + "\n" + exit_status_help("mserve"),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=DescriptionFormatter,
     )
     add_version(parser)
     parser.add_argument("config", help="a compiled INI, or a Pyramid app's development.ini[#main]")

@@ -25,6 +25,16 @@ class WorkerOptions:
     interrupt: bool = True  #: raise ``TaskTimeout`` in an overrunning plain task's thread
 
 
+@dataclass(frozen=True)
+class RestartLimits:
+    """When ``mserve --processes`` gives up restarting its children (``restarts.py``); here,
+    not there, so that a single worker's ``--help`` defaults need none of the group's code."""
+
+    max_deaths: int = 5  #: deaths within ``window`` at which the group stops (CRASH_LOOP)
+    window: float = 60.0  #: seconds over which deaths are counted, group-wide
+    backoff_cap: float = 30.0  #: longest wait before a slot's next start
+
+
 def backoff(cap: float, rng: Callable[[], float] = random.random) -> Iterator[float]:
     """Exponential waits with jitter: 0.5 s, 1 s, 2 s ... up to ``cap``, each scaled by [0.5, 1)
 

@@ -14,17 +14,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from ..errors import ExitCode
-from .policy import backoff
+from .policy import RestartLimits, backoff
 
 #: Codes no restart can fix: every child would end the same way, so the group stops with it.
 FATAL = frozenset({ExitCode.CONFIG, ExitCode.TOPOLOGY_MISMATCH})
-
-
-@dataclass(frozen=True)
-class RestartLimits:
-    max_deaths: int = 5  #: deaths within ``window`` at which the group stops (CRASH_LOOP)
-    window: float = 60.0  #: seconds over which deaths are counted, group-wide
-    backoff_cap: float = 30.0  #: longest wait before a slot's next start
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,16 @@ import pika  # type: ignore[import-untyped]
 import pytest
 from pika import spec
 
+from mqwire.runtime.amqp.declaring import DECLARING_CHANNELS
 from mqwire.runtime.amqp.session import AmqpSession, PikaConsumerChannel, session_factory
 from mqwire.runtime.dispatch import Delivery
 from mqwire.runtime.errors import ConfigurationError, ExitCode, Lost, WorkerError
-from mqwire.topology.declarations import Declarations, QueueDeclaration
+from mqwire.topology.declarations import (
+    BindingDeclaration,
+    Declarations,
+    ExchangeDeclaration,
+    QueueDeclaration,
+)
 
 CLOSED = pika.exceptions.ChannelWrongStateError("Channel is closed.")
 
@@ -237,3 +243,109 @@ def test_a_consuming_channel_closed_while_it_is_set_up_ends_the_setup_with_lost(
     with pytest.raises(Lost, match="setting qos: ChannelClosedByBroker: 406"):
         asyncio.run(main())
     assert len(closes) == 1
+
+
+class Answering(PikaChannel):
+    """Answers on a later loop turn, so the other channels' calls are pending meanwhile; the
+    broker refuses (closes this channel) a ``queue_declare`` of ``refuse``."""
+
+    def __init__(self, log: list[tuple[str, dict[str, Any]]], refuse: str = "") -> None:
+        super().__init__()
+        self.log, self.refuse = log, refuse
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        def call(*args: Any, callback: Callable[[Any], None] | None = None, **kwargs: Any) -> None:
+            self.log.append((name, kwargs))
+            loop = asyncio.get_running_loop()
+            if name == "queue_declare" and kwargs["queue"] == self.refuse:
+                refused = pika.exceptions.ChannelClosedByBroker(406, "PRECONDITION_FAILED")
+                assert self.on_close is not None  # a turn late: another channel's call waits
+                loop.call_soon(loop.call_soon, self.on_close, self, refused)
+            elif callback is not None:
+                loop.call_soon(callback, None)
+
+        return call
+
+
+class Channels:
+    """A connection that opens a new ``Answering`` channel each time."""
+
+    def __init__(self, refuse: str = "") -> None:
+        self.log: list[tuple[str, dict[str, Any]]] = []
+        self.opened: list[Answering] = []
+        self.refuse = refuse
+
+    def channel(self, on_open_callback: Callable[[Any], None]) -> None:
+        self.opened.append(Answering(self.log, self.refuse))
+        on_open_callback(self.opened[-1])
+
+
+PLAN = Declarations(
+    exchanges=(ExchangeDeclaration("ev"),),
+    queues=tuple(QueueDeclaration(f"q{i}") for i in range(8)),
+    bindings=tuple(BindingDeclaration(f"q{i}", "ev", f"k{i}") for i in range(8)),
+)
+
+
+def test_declarations_are_dealt_over_channels_bindings_after_every_queue() -> None:
+    connection = Channels()
+
+    async def main() -> None:
+        session = AmqpSession(None, "amqp://fake/", lambda reason: None)
+        session.connection = connection
+        await session.declare(PLAN)
+
+    asyncio.run(main())
+    names = [name for name, _ in connection.log]
+    assert len(connection.opened) == DECLARING_CHANNELS > 1
+    assert names.count("exchange_declare") == 1
+    assert sorted(kw["queue"] for n, kw in connection.log if n == "queue_declare") == [
+        q.name for q in PLAN.queues
+    ]
+    assert sorted(kw["routing_key"] for n, kw in connection.log if n == "queue_bind") == [
+        b.routing_key for b in PLAN.bindings
+    ]
+    last_queue = max(i for i, n in enumerate(names) if n in ("queue_declare", "exchange_declare"))
+    assert last_queue < names.index("queue_bind")
+    assert names.count("close") == DECLARING_CHANNELS  # every declaring channel, at the end
+    assert names[-DECLARING_CHANNELS:] == ["close"] * DECLARING_CHANNELS
+    for channel in connection.opened:  # and each kept busy
+        assert sum(1 for n, _ in channel.log if n == "queue_declare") >= 1
+
+
+def test_a_refused_declaration_is_reported_as_itself_not_as_another_one_pending() -> None:
+    connection = Channels(refuse="q5")
+    losses: list[str] = []
+
+    async def main() -> None:
+        session = AmqpSession(None, "amqp://fake/", losses.append)
+        session.connection = connection
+        await session.declare(PLAN)
+
+    with pytest.raises(WorkerError) as caught:
+        asyncio.run(main())
+    assert caught.value.exit_code is ExitCode.TOPOLOGY_MISMATCH
+    assert "declaring queue 'q5'" in str(caught.value)
+    assert losses == ["channel closed: ChannelClosedByBroker: 406 PRECONDITION_FAILED"]
+    assert not any(name == "queue_bind" for name, _ in connection.log)  # no step after it
+
+
+def test_an_exchange_binding_is_declared_with_exchange_bind_after_both_exchanges() -> None:
+    connection = Channels()
+    ladder = Declarations(
+        exchanges=(ExchangeDeclaration("ev"), ExchangeDeclaration("ev.delay")),
+        bindings=(BindingDeclaration("ev", "ev.delay", "#", destination_type="exchange"),),
+    )
+
+    async def main() -> None:
+        session = AmqpSession(None, "amqp://fake/", lambda reason: None)
+        session.connection = connection
+        await session.declare(ladder)
+
+    asyncio.run(main())
+    declared = [(n, kw) for n, kw in connection.log if n != "close"]
+    assert declared[-1] == (
+        "exchange_bind",
+        {"destination": "ev", "source": "ev.delay", "routing_key": "#"},
+    )
+    assert sorted(kw["exchange"] for n, kw in declared[:-1]) == ["ev", "ev.delay"]
