@@ -154,9 +154,7 @@ class BasePublisher:
         """
         started = time.monotonic()
         message = self.outgoing(body, routing_key, properties, exchange, mandatory, delay)
-        batch = self.current_batch()
-        if batch is not None:
-            batch.messages.append(message)
+        if self.joined_batch(message):
             return message.message_id
         (error,) = self.send([message], blocked_timeout=blocked_timeout, started=started)
         if error is not None:
@@ -182,6 +180,13 @@ class BasePublisher:
         """The batch a publish joins: this coroutine's ``abatch()``, else this thread's
         ``batch()``, else None (sent at once)."""
         return self._abatch.get() or getattr(self._local, "batch", None)
+
+    def joined_batch(self, message: WireMessage) -> bool:
+        """Queue ``message`` in the batch a publish joins (``current_batch``), if there is one."""
+        batch = self.current_batch()
+        if batch is not None:
+            batch.messages.append(message)
+        return batch is not None
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[Batch]:
@@ -253,9 +258,7 @@ class BasePublisher:
         message is queued and sent when the block ends."""
         started = time.monotonic()
         message = self.outgoing(body, routing_key, properties, exchange, mandatory, delay)
-        batch = self.current_batch()
-        if batch is not None:
-            batch.messages.append(message)
+        if self.joined_batch(message):
             return message.message_id
         (error,) = await self.asend([message], blocked_timeout=blocked_timeout, started=started)
         if error is not None:
