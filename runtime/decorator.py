@@ -4,12 +4,18 @@ Two scans find the mark: ``mq-compile``'s (``scan:``, through the attribute ``TA
 Pyramid's ``config.scan()``, through a venusian callback attached only where venusian is
 installed (it comes with Pyramid; mqwire does not depend on it). The callback hands the
 function to the ``add_mq_task`` directive of ``config.include("mqwire.pyramid")``.
+
+A worker serving a compiled INI imports its tasks inside ``without_scan_callbacks()``: no
+Pyramid scan runs there, and venusian's attach inspects the caller's frame and source file
+(``inspect.getframeinfo``), which cost a worker's start-up a few milliseconds per task.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from types import ModuleType
 from typing import Any, TypeVar
 
@@ -52,7 +58,7 @@ def task_config(
                 timeout=timeout,
             ),
         )
-        venusian = _venusian()
+        venusian = _venusian() if _SCAN_CALLBACKS.get() else None
         if venusian is not None:
 
             def found(scanner: Any, name: str, ob: Any) -> None:
@@ -63,6 +69,23 @@ def task_config(
         return function
 
     return mark
+
+
+#: False inside ``without_scan_callbacks()``: marks only, no venusian callback.
+_SCAN_CALLBACKS: ContextVar[bool] = ContextVar("mqwire_scan_callbacks", default=True)
+
+
+@contextmanager
+def without_scan_callbacks() -> Iterator[None]:
+    """Tasks decorated inside (their modules imported here) get the mark that ``mq-compile``
+    and the compiled registry use, but no venusian callback: for a process where no Pyramid
+    ``config.scan()`` will look, such as ``mserve`` serving a compiled INI. A module imported
+    here stays so; a later ``config.scan()`` of it would not find its tasks."""
+    token = _SCAN_CALLBACKS.set(False)
+    try:
+        yield
+    finally:
+        _SCAN_CALLBACKS.reset(token)
 
 
 #: The venusian category of the callback: Pyramid's, the only one ``config.scan()`` runs unless

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from ..decorator import without_scan_callbacks
 from ..errors import ConfigurationError
 from ..wiring.load import load
 from ..wiring.registry import Registry
@@ -44,7 +45,8 @@ def load_served(config: str) -> tuple[Registry, Callable[[], None]]:
         TopologyErrors: a malformed compiled INI.
     """
     if not is_paste_deploy(config):
-        registry = load(config)
+        with without_scan_callbacks():  # no Pyramid scan in this process: marks suffice
+            registry = load(config)
         return registry, registry.close
     try:
         from mqwire.pyramid.serving import bootstrap_registry

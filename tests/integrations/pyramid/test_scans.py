@@ -7,6 +7,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from mqwire.runtime import task_config
 from mqwire.topology.scan import scan_packages
 
 
@@ -54,3 +55,21 @@ def test_importing_the_decorator_loads_no_venusian(tmp_path: Path) -> None:
     )
 
     assert done.stdout.strip() == "False"
+
+
+def test_tasks_marked_without_scan_callbacks_get_the_mark_and_no_venusian_callback() -> None:
+    """What ``mserve`` does for a compiled INI: no Pyramid scan there, so no frame inspection."""
+    from mqwire.runtime.decorator import without_scan_callbacks
+    from mqwire.topology.task_mark import TASK_MARK
+
+    def plain(context: object, request: object) -> None: ...
+
+    def scanned(context: object, request: object) -> None: ...
+
+    with without_scan_callbacks():
+        task_config(queue="jobs")(plain)
+    task_config(queue="jobs")(scanned)
+
+    assert getattr(plain, TASK_MARK).queue == getattr(scanned, TASK_MARK).queue == "jobs"
+    assert not hasattr(plain, "__venusian_callbacks__")
+    assert hasattr(scanned, "__venusian_callbacks__")

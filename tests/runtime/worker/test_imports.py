@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -144,3 +145,7 @@ def test_a_consuming_worker_and_its_binding_check_import_only_what_they_use(
     assert "mqwire.runtime.amqp.session" in modules  # the probe ran in the worker
     for prefix in (*NOT_FOR_WORKERS, *OPTIONAL, *NOT_FOR_THIS_WORKER):
         assert loaded(modules, prefix) == []
+    # its @task_config tasks are marked without venusian's callbacks (no Pyramid scan here),
+    # though the test extra installs venusian (with Pyramid)
+    assert importlib.util.find_spec("venusian") is not None
+    assert loaded(modules, "venusian") == []
