@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from .placeholder_scan import Placeholder, find_placeholders
@@ -31,8 +31,7 @@ _MASK = "***"
 Span = tuple[int, int]
 
 
-@dataclass(frozen=True)
-class _Credential:
+class _Credential(NamedTuple):
     """A password found in a URL; spans are offsets in the text given to _credentials."""
 
     value: Span

@@ -5,8 +5,7 @@ from __future__ import annotations
 import configparser
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from .amqp_url import split_urls
 from .errors import Location, TopologyError, TopologyErrors
@@ -40,8 +39,7 @@ T = TypeVar("T")
 _REQUIRED: Any = object()
 
 
-@dataclass(frozen=True)
-class CompiledIni:
+class CompiledIni(NamedTuple):
     """A compiled INI: the topology, where its registry module is, and the flat settings."""
 
     topology: Topology

@@ -8,7 +8,7 @@ in its messages, both build on it without importing each other.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: The inside of a well-formed placeholder (between ``${`` and ``}``).
@@ -21,8 +21,7 @@ NESTED_PREFIX = re.compile(VAR_NAME.pattern + ":-.*", re.DOTALL)
 OPERATOR_CHARS = ":-=?+"
 
 
-@dataclass(frozen=True)
-class Placeholder:
+class Placeholder(NamedTuple):
     """One ``${NAME}`` or ``${NAME:-default}``; ``text[start:end]`` is the whole placeholder."""
 
     name: str
@@ -31,8 +30,7 @@ class Placeholder:
     end: int
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     start: int
     end: int
     kind: str

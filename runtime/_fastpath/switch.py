@@ -13,7 +13,7 @@ import functools
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..errors import ConfigurationError
 
@@ -36,8 +36,7 @@ TESTED: Mapping[str, frozenset[str]] = {
 }
 
 
-@dataclass(frozen=True)
-class Fastpath:
+class Fastpath(NamedTuple):
     """The tricks one process (or one test) uses; the default is pika's public behaviour."""
 
     reads: bool = False

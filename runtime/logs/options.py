@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .json_format import JsonFormatter
 
@@ -21,8 +21,7 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 QUIET = logging.CRITICAL + 1
 
 
-@dataclass(frozen=True)
-class Defaults:
+class Defaults(NamedTuple):
     """How a command logs without ``--log-config``.
 
     ``configure_text``: set up a text handler (mserve), or leave logging as Python starts it

@@ -7,8 +7,7 @@ Each takes the ``Configurator`` and the settings prefix and returns one componen
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from mqwire.topology.model import Queue
 
@@ -20,8 +19,7 @@ if TYPE_CHECKING:  # imported by its factory: a worker on RabbitMQ never needs i
     from ..publish.local import LocalPublisherConsumer
 
 
-@dataclass(frozen=True)
-class ConsumerSpec:
+class ConsumerSpec(NamedTuple):
     """The queues of one publisher_consumer and how to reach their broker; what mserve serves."""
 
     settings: PublisherConsumerSettings

@@ -6,10 +6,9 @@ import importlib.util
 import os
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 from mqwire.topology.ini import read_compiled_ini
 from mqwire.topology.model import Topology
@@ -49,8 +48,7 @@ def load(
     return config.make_registry()
 
 
-@dataclass(frozen=True)
-class CompiledWiring:
+class CompiledWiring(NamedTuple):
     """What a compiled INI and its registry module give a ``Configurator``."""
 
     settings: Mapping[str, str]

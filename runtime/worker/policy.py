@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class WorkerOptions:
+class WorkerOptions(NamedTuple):
     concurrency: int = 1  #: plain tasks run at once (threads); coroutines are bounded by prefetch
     grace: float = 30.0  #: seconds in-flight tasks get to finish after SIGTERM
     max_unreachable: float = 300.0  #: give up (exit 3) after the broker is down this long
@@ -25,8 +24,7 @@ class WorkerOptions:
     interrupt: bool = True  #: raise ``TaskTimeout`` in an overrunning plain task's thread
 
 
-@dataclass(frozen=True)
-class RestartLimits:
+class RestartLimits(NamedTuple):
     """When ``mserve --processes`` gives up restarting its children (``restarts.py``); here,
     not there, so that a single worker's ``--help`` defaults need none of the group's code."""
 
