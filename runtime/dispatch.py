@@ -60,8 +60,7 @@ class TaskEntry:
         object.__setattr__(self, "acked", Outcome(Action.ACK, self.name))
 
 
-@dataclass(frozen=True)
-class QueuePolicy:
+class QueuePolicy(NamedTuple):
     """What dispatch needs to know about a queue: its task, retries, and what bodies it takes."""
 
     queue: str

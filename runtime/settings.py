@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from mqwire.topology.amqp_url import describe, split_urls, url_problems
 from mqwire.topology.credentials import mask_resolved_url
@@ -45,8 +45,7 @@ FACTORY_ALIASES: Mapping[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class PublisherConsumerSettings:
+class PublisherConsumerSettings(NamedTuple):
     """One publisher_consumer's settings, read and resolved (placeholders filled in)."""
 
     name: str

@@ -23,8 +23,8 @@ per binding of the plan (and per queue, for the default exchange).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from types import MappingProxyType
+from typing import Any, NamedTuple, Protocol
 
 from . import delays
 from .model import Queue, Route, Topology
@@ -43,8 +43,7 @@ class Router(Protocol):
     def routes(self) -> tuple[Route, ...]: ...
 
 
-@dataclass(frozen=True)
-class Routing:
+class Routing(NamedTuple):
     """A publisher_consumer's exchange and effective routes, read from a topology."""
 
     name: str
@@ -65,20 +64,18 @@ def amqp_routing(topology: Topology) -> list[Routing]:
 EXCHANGE_TYPE = "topic"
 
 
-@dataclass(frozen=True)
-class ExchangeDeclaration:
+class ExchangeDeclaration(NamedTuple):
     name: str
     type: str = EXCHANGE_TYPE
     durable: bool = True
 
 
-@dataclass(frozen=True)
-class QueueDeclaration:
+class QueueDeclaration(NamedTuple):
     name: str
     durable: bool = True
     exclusive: bool = False
     auto_delete: bool = False
-    arguments: Mapping[str, Any] = field(default_factory=dict)
+    arguments: Mapping[str, Any] = MappingProxyType({})
 
     def declare_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of pika's ``queue_declare`` (blocking and async channels alike)."""
@@ -91,8 +88,7 @@ class QueueDeclaration:
         }
 
 
-@dataclass(frozen=True)
-class BindingDeclaration:
+class BindingDeclaration(NamedTuple):
     """``exchange`` routes ``routing_key`` to ``queue``, the destination: a queue, or an
     exchange when ``destination_type`` says so (the delay ladder's only)."""
 
@@ -107,8 +103,7 @@ class BindingDeclaration:
         return (self.exchange, self.destination_type, self.queue, self.routing_key)
 
 
-@dataclass(frozen=True)
-class Declarations:
+class Declarations(NamedTuple):
     """In the order they must be applied: exchanges, then queues, then bindings."""
 
     exchanges: tuple[ExchangeDeclaration, ...] = ()

@@ -7,15 +7,13 @@ worker) do not load the scanner and ``pkgutil``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 #: Attribute under which ``task_config`` stores its TaskMark on a function.
 TASK_MARK = "__mqwire_task__"
 
 
-@dataclass(frozen=True)
-class TaskMark:
+class TaskMark(NamedTuple):
     """What ``@task_config`` records on a function; it registers nothing by itself."""
 
     name: str
