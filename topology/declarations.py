@@ -145,9 +145,19 @@ QUORUM_RETRY_ARGUMENTS: Mapping[str, str] = {
 }
 
 
+#: What the failure queues of a quorum queue copy from it: as many replicas as it has.
+QUORUM_COPIED_ARGUMENTS = ("x-quorum-initial-group-size",)
+
+
+def _copied(queue: Queue) -> dict[str, Any]:
+    """The arguments of quorum ``queue`` its retry and dead-letter queues share."""
+    return {k: queue.arguments[k] for k in QUORUM_COPIED_ARGUMENTS if k in queue.arguments}
+
+
 def retry_queue_declarations(queue: Queue) -> list[QueueDeclaration]:
     """One delay queue per distinct delay, dead-lettering back to ``queue``."""
-    replicated = QUORUM_RETRY_ARGUMENTS if queue.queue_type == "quorum" else {}
+    quorum = queue.queue_type == "quorum"
+    replicated = {**QUORUM_RETRY_ARGUMENTS, **_copied(queue)} if quorum else {}
     return [
         QueueDeclaration(
             name,
@@ -171,7 +181,8 @@ def failure_queue_declarations(
     if declared is not None:
         dead = queue_declaration(declared)
     elif queue.queue_type == "quorum":
-        dead = QueueDeclaration(queue.dead_letter_queue, arguments={"x-queue-type": "quorum"})
+        quorum = {"x-queue-type": "quorum", **_copied(queue)}
+        dead = QueueDeclaration(queue.dead_letter_queue, arguments=quorum)
     else:
         dead = QueueDeclaration(queue.dead_letter_queue)
     return [*retry_queue_declarations(queue), dead]

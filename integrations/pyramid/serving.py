@@ -46,3 +46,26 @@ def bootstrap_registry(config_uri: str) -> tuple[Registry, Callable[[], None]]:
     except Exception:
         closer()
         raise
+
+
+def setup_logging(config_uri: str) -> bool:
+    """Apply the file's ``[loggers]``, ``[handlers]`` and ``[formatters]`` as ``pserve`` does
+    (``fileConfig`` knowing ``%(here)s`` and ``%(__file__)s``, loggers made before it kept);
+    False without a ``[loggers]`` section, where ``pserve`` would fall back to
+    ``logging.basicConfig()`` and ``mserve`` keeps its own defaults instead.
+
+    Raises:
+        ConfigurationError: the stdlib refused the sections (the reason named).
+    """
+    from pyramid.paster import get_config_loader
+
+    loader = get_config_loader(config_uri)
+    if "loggers" not in loader.get_sections():
+        return False
+    try:
+        loader.setup_logging()
+    except Exception as exc:  # fileConfig raises whatever a bad section makes it raise
+        raise ConfigurationError(
+            f"{config_uri}: its logging sections cannot be applied: {type(exc).__name__}: {exc}"
+        ) from exc
+    return True

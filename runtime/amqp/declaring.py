@@ -4,6 +4,8 @@ A worker's start-up declares its exchanges and queues (retry and dead-letter one
 then its bindings (to queues, or to exchanges). Within a step the calls are dealt over up to
 ``DECLARING_CHANNELS`` channels that run at once: the broker creates queues in parallel, where
 one channel waits for each in turn, which was most of a worker's start-up on a fresh vhost.
+No more than the connection's negotiated ``channel_max`` allows, less the consuming channels the
+worker opens next (while these close), or a broker with a low ``channel_max`` refuses start-up.
 When the broker refuses one call it closes that channel, and the session fails every call still
 waiting, on every channel: the error reported is the refused call's, not one of theirs.
 """
@@ -43,9 +45,11 @@ def _binding(b: BindingDeclaration) -> Call:
                                 "routing_key": b.routing_key}  # fmt: skip
 
 
-def lanes(first: list[Call], then: list[Call]) -> range:
-    """The channels to open: one per call of the longer step, within ``DECLARING_CHANNELS``."""
-    return range(max(1, min(DECLARING_CHANNELS, max(len(first), len(then)))))
+def lanes(first: list[Call], then: list[Call], channel_max: int = 0, keep_free: int = 0) -> range:
+    """The channels to open: one per call of the longer step, within ``DECLARING_CHANNELS``
+    and within ``channel_max`` (negotiated; 0: no limit) less ``keep_free``; at least one."""
+    room = channel_max - keep_free if channel_max else DECLARING_CHANNELS
+    return range(max(1, min(DECLARING_CHANNELS, room, max(len(first), len(then)))))
 
 
 async def gathered(refused: list[int], calls: list[Any]) -> list[Any]:

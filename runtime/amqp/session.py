@@ -112,9 +112,9 @@ class AmqpSession:
                     raise WorkerError(f"{during}: {refused}", ExitCode.CONFIG) from None
             raise _translated(exc, during) from None
 
-    async def declare(self, plan: Declarations) -> None:
-        """Exchanges and queues, then bindings, over several channels at once (``declaring``);
-        idempotent."""
+    async def declare(self, plan: Declarations, keep_free: int = 0) -> None:
+        """Exchanges and queues, then bindings, over several channels at once (``declaring``),
+        leaving ``keep_free`` of the negotiated ``channel_max`` for the worker; idempotent."""
         first, then = declaring_steps(plan)
         refused: list[int] = []  # the lanes whose channel the broker closed, in that order
 
@@ -126,7 +126,9 @@ class AmqpSession:
             for during, method, kwargs in calls[lane :: len(channels)]:
                 await self._rpc(during, getattr(channels[lane], method), **kwargs)
 
-        opening = [self._channel(partial(closed, i)) for i in lanes(first, then)]
+        # pika keeps the value negotiated at Connection.Tune in its copy of the parameters
+        limit = self.connection.params.channel_max if self.connection is not None else 0
+        opening = [self._channel(partial(closed, i)) for i in lanes(first, then, limit, keep_free)]
         channels = await gathered(refused, opening)
         for step in (first, then):
             await gathered(refused, [run(step, i) for i in range(len(channels))])

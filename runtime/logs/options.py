@@ -61,6 +61,11 @@ def add_options(
         group.add_argument("--log-level", choices=levels, help=text)
 
 
+def log_options_given(args: argparse.Namespace) -> bool:
+    """Whether the command line says how to log: then it decides, over any other source."""
+    return any((args.log_config, getattr(args, "log_level", None), args.log_format))
+
+
 def setup_logging(
     parser: argparse.ArgumentParser, args: argparse.Namespace, defaults: Defaults
 ) -> None:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import signal
 from collections.abc import Callable
+from pathlib import Path
 
 from .metrics import Sink
 from .policy import RestartLimits
@@ -21,11 +23,35 @@ from .policy import RestartLimits
 GROUP_CHILD = "--group-child"
 STATUS_SOCKET = "--status-socket"
 
+#: The cgroup v2 CPU quota of this process's cgroup, as a container sees it: "max 100000"
+#: (unlimited) or "150000 100000" (1.5 CPUs: 150 ms of CPU time every 100 ms).
+CPU_MAX = "/sys/fs/cgroup/cpu.max"
+
+
+def usable_cpus(cpus: int | None, read_file: Callable[[str], str]) -> int:
+    """The CPUs this process can use: ``cpus`` (those it may run on; None: unknown) within
+    the cgroup v2 quota ``read_file(CPU_MAX)`` gives, rounded up; at least 1. A container
+    sees the host's CPUs, so counting them alone starts more workers than it may run."""
+    try:
+        quota, period = read_file(CPU_MAX).split()[:2]
+        limit: int | None = math.ceil(int(quota) / int(period))
+    except (OSError, ValueError, ZeroDivisionError):  # no cgroup v2 file, "max", or garbled
+        limit = None
+    known = [n for n in (cpus, limit) if n is not None]
+    return max(1, min(known)) if known else 1
+
+
+def _cpus_to_run_on() -> int | None:
+    """The CPUs this process may be scheduled on (its affinity), where the OS says so."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count()
+
 
 def processes(text: str) -> int:
-    """``N`` (at least 1) or ``auto``: the number of CPUs (``os.cpu_count()``)."""
+    """``N`` (at least 1) or ``auto``: the CPUs this process can use (``usable_cpus``)."""
     if text == "auto":
-        return os.cpu_count() or 1
+        return usable_cpus(_cpus_to_run_on(), lambda path: Path(path).read_text())
     try:
         value = int(text)
     except ValueError:
@@ -46,8 +72,9 @@ def add_group_options(parser: argparse.ArgumentParser) -> None:
     defaults = RestartLimits()
     parser.add_argument(
         "--processes", type=processes, default=1, metavar="N|auto",
-        help="run N worker processes under one supervisor (auto: one per CPU); the default 1 "
-        "runs the worker in this process. See 'Process groups' in docs/mserve.md",
+        help="run N worker processes under one supervisor (auto: one per CPU this process may "
+        "use, within a container's CPU quota); the default 1 runs the worker in this process. "
+        "See 'Process groups' in docs/mserve.md",
     )  # fmt: skip
     parser.add_argument(
         "--max-deaths", type=int, default=defaults.max_deaths, metavar="K",

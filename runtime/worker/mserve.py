@@ -24,13 +24,13 @@ from mqwire.topology.errors import MqError
 
 from .._fastpath import switch
 from ..errors import ConfigurationError, ExitCode
-from ..logs.options import MSERVE, add_options, setup_logging
+from ..logs.options import MSERVE, add_options, log_options_given, setup_logging
 from ..wiring.factories import ConsumerSpec
 from ..wiring.registry import Registry
 from .group_options import add_group_options, group_sink, watch_supervisor
 from .metrics import Metrics
 from .policy import WorkerOptions
-from .sources import load_served
+from .sources import load_served, setup_served_logging
 from .stuck import DEFAULT_MAX_STUCK, StuckTasks
 from .time_limits import DEFAULT_TIMEOUT_GRACE
 
@@ -263,7 +263,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "mserve") -> int:
     if args.fastpath:  # for every connection of this process, as if set in its environment
         os.environ[switch.ENV] = args.fastpath
     try:
-        setup_logging(parser, args, MSERVE)  # --log-config, or INFO in text with pika at WARNING
+        if log_options_given(args) or not setup_served_logging(args.config):  # an app's .ini
+            setup_logging(parser, args, MSERVE)  # --log-config, or INFO text, pika at WARNING
         switch.for_process()  # a bad MQWIRE_FASTPATH fails here; logs what is on, once
         registry, close = load_served(args.config)  # a compiled INI or a PasteDeploy file
         specs = select_consumers(registry, args.names, args.queue, allow_none=args.schedules)

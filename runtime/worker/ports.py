@@ -49,8 +49,9 @@ class Session(Protocol):
 
     async def connect(self) -> None: ...
 
-    async def declare(self, plan: Declarations) -> None:
-        """Exchanges, queues and bindings, on a channel of its own: idempotent."""
+    async def declare(self, plan: Declarations, keep_free: int = 0) -> None:
+        """Exchanges, queues and bindings, on channels of their own, leaving ``keep_free`` of
+        the connection's channels for the consuming ones opened next: idempotent."""
 
     async def declare_queue(self, queue: QueueDeclaration) -> None:
         """One queue of the plan again (deleted under us), on a channel of its own."""

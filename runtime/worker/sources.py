@@ -9,7 +9,8 @@ through ``mqwire.pyramid`` (``pip install 'mqwire[pyramid]'``), imported only th
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..decorator import without_scan_callbacks
@@ -48,13 +49,8 @@ def load_served(config: str) -> tuple[Registry, Callable[[], None]]:
         with without_scan_callbacks():  # no Pyramid scan in this process: marks suffice
             registry = load(config)
         return registry, registry.close
-    try:
+    with _needs_pyramid(config):
         from mqwire.pyramid.serving import bootstrap_registry
-    except ImportError as exc:
-        raise ConfigurationError(
-            f"{config} is a PasteDeploy file: serving it needs pip install 'mqwire[pyramid]' "
-            f"({exc})"
-        ) from exc
     registry, closer = bootstrap_registry(config)
 
     def close() -> None:
@@ -64,3 +60,30 @@ def load_served(config: str) -> tuple[Registry, Callable[[], None]]:
             closer()
 
     return registry, close
+
+
+def setup_served_logging(config: str) -> bool:
+    """Logging from a PasteDeploy ``config``'s own ``[loggers]``, ``[handlers]`` and
+    ``[formatters]``, as ``pserve`` sets it up; False (nothing done) for a compiled INI or a
+    file without ``[loggers]``.
+
+    Raises:
+        ConfigurationError: the sections are wrong, or ``mqwire[pyramid]`` is not installed.
+    """
+    if not is_paste_deploy(config):
+        return False
+    with _needs_pyramid(config):
+        from mqwire.pyramid.serving import setup_logging
+    return setup_logging(config)
+
+
+@contextmanager
+def _needs_pyramid(config: str) -> Iterator[None]:
+    """Around importing ``mqwire.pyramid``: its absence is a configuration error."""
+    try:
+        yield
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"{config} is a PasteDeploy file: serving it needs pip install 'mqwire[pyramid]' "
+            f"({exc})"
+        ) from exc

@@ -172,7 +172,7 @@ class Worker:
     async def _start(self) -> None:
         self._session = session = self._connect(self._wake)
         await session.connect()
-        await session.declare(self._plan)
+        await session.declare(self._plan, keep_free=len(self._queues))  # one channel each
         await self._consumers.open(session)
         consuming = ", ".join(sorted(self._consumers.consuming))
         log.info("%s: consuming %s from %s", self.name, consuming, session.masked_url)

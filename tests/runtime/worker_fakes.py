@@ -82,7 +82,7 @@ class FakeSession:
         if self.broker.connect_errors:
             raise self.broker.connect_errors.pop(0)
 
-    async def declare(self, plan: Declarations) -> None:
+    async def declare(self, plan: Declarations, keep_free: int = 0) -> None:
         self.broker.declared.append(plan)
 
     async def declare_queue(self, queue: QueueDeclaration) -> None:

@@ -116,6 +116,30 @@ def test_a_quorum_queue_gets_quorum_retry_queues_that_retry_at_least_once() -> N
     assert plan["q.dead"] == QueueDeclaration("q.dead", arguments={"x-queue-type": "quorum"})
 
 
+def test_quorum_failure_queues_copy_the_initial_group_size_of_their_queue() -> None:
+    """As many replicas as their queue, whether it writes the size or takes the default."""
+    topology = load(
+        "defaults: {queues: {arguments: {x-queue-type: quorum, x-quorum-initial-group-size: 3}}}\n"
+        "queues:\n"
+        "  a: {consumer: jobs, retry: {delays: [1]}}\n"
+        "  b: {consumer: jobs, arguments: {x-quorum-initial-group-size: 5}}\n"
+        "  c: {consumer: jobs, arguments: {x-quorum-initial-group-size: null}}\n"
+    )
+    plan = plan_of(topology)
+    assert plan["a.retry.1s"].arguments == {
+        "x-queue-type": "quorum",
+        "x-quorum-initial-group-size": 3,
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+        "x-message-ttl": 1000,
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": "a",
+    }
+    assert plan["a.dead"].arguments == {"x-queue-type": "quorum", "x-quorum-initial-group-size": 3}
+    assert plan["b.dead"].arguments == {"x-queue-type": "quorum", "x-quorum-initial-group-size": 5}
+    assert plan["c.dead"].arguments == {"x-queue-type": "quorum"}
+
+
 def test_a_classic_queue_keeps_classic_failure_queues() -> None:
     queue = Queue("q", retry=Retry((1.0,)))
     retry, dead = failure_queue_declarations(queue)
@@ -136,9 +160,16 @@ def test_a_dead_letter_queue_of_the_topology_is_declared_as_written_there() -> N
     assert plan["a"].arguments == {"x-queue-type": "quorum", "x-max-length": 1000}
 
 
-@pytest.mark.parametrize("queue_type", ["classic", "quorum"])
-def test_every_failure_queue_passes_the_argument_checks(queue_type: str) -> None:
-    queue = Queue("q", arguments={"x-queue-type": queue_type}, retry=Retry((0.5, 2.0)))
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"x-queue-type": "classic"},
+        {"x-queue-type": "quorum"},
+        {"x-queue-type": "quorum", "x-quorum-initial-group-size": 3},
+    ],
+)
+def test_every_failure_queue_passes_the_argument_checks(arguments: dict[str, object]) -> None:
+    queue = Queue("q", arguments=arguments, retry=Retry((0.5, 2.0)))
     for declaration in failure_queue_declarations(queue):
         assert check_arguments(declaration.arguments) == []
         flags = {"durable": True, "exclusive": False, "auto_delete": False}

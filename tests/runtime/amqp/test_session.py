@@ -54,6 +54,8 @@ class PikaChannel:
 
 
 class PikaConnection:
+    params = pika.ConnectionParameters()  # channel_max: pika's own limit, as if negotiated
+
     def __init__(self, channel: PikaChannel) -> None:
         self._channel = channel
 
@@ -270,10 +272,11 @@ class Answering(PikaChannel):
 class Channels:
     """A connection that opens a new ``Answering`` channel each time."""
 
-    def __init__(self, refuse: str = "") -> None:
+    def __init__(self, refuse: str = "", channel_max: int = 2047) -> None:
         self.log: list[tuple[str, dict[str, Any]]] = []
         self.opened: list[Answering] = []
         self.refuse = refuse
+        self.params = pika.ConnectionParameters(channel_max=channel_max)
 
     def channel(self, on_open_callback: Callable[[Any], None]) -> None:
         self.opened.append(Answering(self.log, self.refuse))
