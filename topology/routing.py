@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
@@ -109,14 +108,21 @@ def topic_matches(pattern: str, routing_key: str) -> bool:
     return reach[n]
 
 
-@dataclass(frozen=True, eq=False)
 class _Node:
-    """One trie node: routes whose pattern ends here, and children by next word (by identity)."""
+    """One trie node: routes whose pattern ends here, and children by next word. Compared and
+    hashed by identity (the lookup's visited set); a plain class, as a dataclass would compile
+    its methods at every import."""
 
-    routes: tuple[Route, ...]
-    children: Mapping[str, _Node]
-    star: _Node | None
-    hash: _Node | None
+    __slots__ = ("children", "hash", "routes", "star")
+
+    def __init__(
+        self,
+        routes: tuple[Route, ...],
+        children: Mapping[str, _Node],
+        star: _Node | None,
+        hash: _Node | None,
+    ) -> None:
+        self.routes, self.children, self.star, self.hash = routes, children, star, hash
 
 
 class _Builder:

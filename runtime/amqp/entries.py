@@ -17,7 +17,6 @@ import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import CancelledError, Future, InvalidStateError
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import PublishBlocked, PublishError, PublishNacked, PublishTimeout, Unroutable
@@ -33,19 +32,24 @@ class Pending(enum.Enum):
 PENDING = Pending.PENDING
 
 
-@dataclass(eq=False)
 class Entry:
     """One message on its way: what to publish and where its outcome goes.
 
-    ``future`` runs (``cancel()`` fails) from the moment the message is written.
+    ``future`` runs (``cancel()`` fails) from the moment the message is written. A plain class
+    with slots: one is made per message published.
     """
 
-    message: WireMessage
-    properties: Any  # pika.BasicProperties
-    hold: float = 0.0  # seconds it may wait for a blocked connection to be unblocked
-    held_until: float = 0.0  # monotonic time its hold ends (inf: until unblocked)
-    future: Future[PublishError | None] = field(default_factory=Future)
-    returned: str | None = None  # "312 NO_ROUTE" once a basic.return arrived for it
+    __slots__ = ("future", "held_until", "hold", "message", "properties", "returned")
+
+    def __init__(
+        self, message: WireMessage, properties: Any, hold: float = 0.0, held_until: float = 0.0
+    ) -> None:
+        self.message = message
+        self.properties = properties  # pika.BasicProperties
+        self.hold = hold  # seconds it may wait for a blocked connection to be unblocked
+        self.held_until = held_until  # monotonic time its hold ends (inf: until unblocked)
+        self.future: Future[PublishError | None] = Future()
+        self.returned: str | None = None  # "312 NO_ROUTE" once a basic.return arrived for it
 
 
 def error_for(
