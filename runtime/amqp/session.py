@@ -10,7 +10,7 @@ implements ``worker.ports.Session``; the worker keeps the consuming logic and ne
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
@@ -150,12 +150,14 @@ class AmqpSession:
         on_message: OnMessage,
         on_cancel: Callable[[], None],
         on_closed: Callable[[str, bool], None],
+        ready: Awaitable[None] | None = None,
     ) -> PikaConsumerChannel:
         """A channel of its own consuming ``queue``, its deliveries decoded for ``on_message``.
 
         The broker closing this channel alone (a 406 consumer timeout, say) is not a loss of
         the session: ``on_closed(reason, consumer_timeout)`` hears of it, and the connection
-        and the other queues' channels carry on.
+        and the other queues' channels carry on. ``ready`` (the start-up's declarations) is
+        awaited between setting the prefetch and consuming.
         """
         setting_up: set[asyncio.Future[Any]] = set()  # this channel's calls still waiting
 
@@ -178,6 +180,8 @@ class AmqpSession:
 
         self._call("watching for cancels", channel.add_on_cancel_callback, lambda _: on_cancel())
         await self._rpc("setting qos", channel.basic_qos, setting_up, prefetch_count=prefetch)
+        if ready is not None:  # shielded: one queue giving up does not stop the declaring
+            await asyncio.shield(ready)
         await self._rpc(
             f"consuming {queue!r}", channel.basic_consume, setting_up, queue=queue,
             on_message_callback=on_deliver,

@@ -56,13 +56,16 @@ class Consumers:
         self._waits: dict[str, Iterator[float]] = {}
         self._closed_at: dict[str, float] = {}
 
-    async def open(self, session: Session) -> None:
-        """A channel for every queue on a new session; redeliveries are settled, so unpark."""
+    async def open(self, session: Session, ready: Awaitable[None] | None = None) -> None:
+        """A channel for every queue on a new session, consuming once ``ready`` (the
+        start-up's declarations) is done; redeliveries are settled, so unpark."""
         self.parked.clear()
         self._session = session
         # Each queue's channel is its own: open them side by side, not one round trip after
         # another (start-up).
-        opening = [asyncio.ensure_future(self.consume(session, name)) for name in self.queues]
+        opening = [
+            asyncio.ensure_future(self.consume(session, name, ready)) for name in self.queues
+        ]
         try:
             await asyncio.gather(*opening)
         except BaseException:  # one failed: the session is given up, so are the others
@@ -71,7 +74,9 @@ class Consumers:
             await asyncio.gather(*opening, return_exceptions=True)
             raise
 
-    async def consume(self, session: Session, queue: str) -> None:
+    async def consume(
+        self, session: Session, queue: str, ready: Awaitable[None] | None = None
+    ) -> None:
         """Open ``queue``'s channel and consume; raises ``Lost`` or a fatal ``WorkerError``."""
         opened: list[ConsumerChannel] = []  # known once consume returns
 
@@ -81,7 +86,7 @@ class Consumers:
 
         prefetch = self.queues[queue].prefetch
         on_cancel = partial(self._on_cancel, queue)
-        channel = await session.consume(queue, prefetch, self._on_message, on_cancel, closed)
+        channel = await session.consume(queue, prefetch, self._on_message, on_cancel, closed, ready)
         opened.append(channel)
         self.channels[queue] = channel
         self.consuming.add(queue)

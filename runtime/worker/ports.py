@@ -6,7 +6,7 @@ The worker never sees pika: the session (``runtime.amqp.session``) hands it deco
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future
 from typing import Protocol
 
@@ -63,9 +63,12 @@ class Session(Protocol):
         on_message: OnMessage,
         on_cancel: Callable[[], None],
         on_closed: OnClosed,
+        ready: Awaitable[None] | None = None,
     ) -> ConsumerChannel:
         """A channel of its own consuming ``queue``; ``on_cancel()`` if the broker ends that,
-        ``on_closed`` if the broker closes that channel alone (not a loss of the session)."""
+        ``on_closed`` if the broker closes that channel alone (not a loss of the session).
+        ``ready``: awaited (its error raised) once the channel is set up, before consuming: the
+        start-up's declarations, so the channel is opened while the broker creates queues."""
 
     def interrupt(self) -> None:
         """Stopping: waiting calls end with ``Lost``, and channel closes are no longer losses."""

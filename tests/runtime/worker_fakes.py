@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -83,6 +83,9 @@ class FakeSession:
             raise self.broker.connect_errors.pop(0)
 
     async def declare(self, plan: Declarations, keep_free: int = 0) -> None:
+        await asyncio.sleep(0)  # the broker answers later: the consuming channels set up
+        if self.broker.plan_errors:
+            raise self.broker.plan_errors.pop(0)
         self.broker.declared.append(plan)
 
     async def declare_queue(self, queue: QueueDeclaration) -> None:
@@ -97,9 +100,12 @@ class FakeSession:
         on_message: OnMessage,
         on_cancel: Callable[[], None],
         on_closed: OnClosed,
+        ready: Awaitable[None] | None = None,
     ) -> FakeChannel:
-        if self.broker.consume_errors:
+        if self.broker.consume_errors:  # setting the channel up failed
             raise self.broker.consume_errors.pop(0)
+        if ready is not None:
+            await ready
         channel = FakeChannel(queue, self.broker.calls)
         self.broker.consumed.append(queue)
         self.consumers[queue] = (channel, on_message)
@@ -125,6 +131,7 @@ class FakeBroker:
         self.declared: list[Declarations] = []
         self.connect_errors: list[Exception] = []
         self.declare_error: Exception | None = None  # raised by every declare_queue
+        self.plan_errors: list[Exception] = []  # raised by the next declares, one each
         self.consume_errors: list[Exception] = []  # raised by the next consumes, one each
         self.consumed: list[str] = []  # the queue of every channel opened to consume, in order
         self.consuming = asyncio.Event()  # set by every consume; clear it to wait for the next
@@ -302,6 +309,8 @@ async def running(
     publish_error: PublishError | None = None,
     options: WorkerOptions | None = None,
     connect_errors: Sequence[Exception] = (),
+    plan_errors: Sequence[Exception] = (),
+    consume_errors: Sequence[Exception] = (),
     queue: Queue = QUEUE,
     others: Sequence[str] = (),
     on_wait: Callable[[], None] = lambda: None,
@@ -329,6 +338,8 @@ async def running(
 
     broker, metrics = FakeBroker(), RecordingMetrics()
     broker.connect_errors.extend(connect_errors)
+    broker.plan_errors.extend(plan_errors)
+    broker.consume_errors.extend(consume_errors)
     outcomes = FakeOutcomes(broker.calls, publish_error)
     plan = Declarations(queues=(queue_declaration(queue), *failure_queue_declarations(queue)))
     worker = Worker(

@@ -333,6 +333,42 @@ def test_a_refused_declaration_is_reported_as_itself_not_as_another_one_pending(
     assert not any(name == "queue_bind" for name, _ in connection.log)  # no step after it
 
 
+def declaring_and_consuming(connection: Channels) -> None:
+    """What a worker's start-up does: declare, and meanwhile set up a consuming channel."""
+
+    async def main() -> None:
+        session = AmqpSession(None, "amqp://fake/", lambda reason: None)
+        session.connection = connection
+        declared = asyncio.ensure_future(session.declare(PLAN, keep_free=1))
+        no_close = lambda *closed: None  # noqa: E731
+        await session.consume("q0", 1, lambda ch, d: None, lambda: None, no_close, declared)
+
+    asyncio.run(main())
+
+
+def test_a_consuming_channel_is_set_up_during_the_declarations_and_consumes_after_them() -> None:
+    connection = Channels()
+
+    declaring_and_consuming(connection)
+
+    names = [name for name, _ in connection.log]
+    declaring = ("exchange_declare", "queue_declare", "queue_bind")
+    last_declaration = max(i for i, name in enumerate(names) if name in declaring)
+    assert names.index("basic_qos") < last_declaration  # while the broker creates queues
+    assert names.index("basic_consume") > last_declaration  # never before all are declared
+
+
+def test_a_refused_declaration_fails_the_consuming_channel_before_it_consumes() -> None:
+    connection = Channels(refuse="q5")
+
+    with pytest.raises(WorkerError) as caught:
+        declaring_and_consuming(connection)
+
+    assert "declaring queue 'q5'" in str(caught.value)
+    assert "basic_qos" in [name for name, _ in connection.log]
+    assert "basic_consume" not in [name for name, _ in connection.log]
+
+
 def test_an_exchange_binding_is_declared_with_exchange_bind_after_both_exchanges() -> None:
     connection = Channels()
     ladder = Declarations(

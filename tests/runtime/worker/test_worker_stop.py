@@ -109,6 +109,25 @@ def test_a_fatal_error_while_connecting_ends_the_worker_with_its_exit_code() -> 
     scenario(test)
 
 
+def test_a_refused_declaration_ends_the_worker_before_any_queue_is_consumed() -> None:
+    """The consuming channels are set up while the broker declares; the refusal is what the
+    worker reports (not the loss it caused on a channel being set up), and none consumes."""
+    refused = WorkerError(
+        "declaring queue 'q': 406 PRECONDITION_FAILED", ExitCode.TOPOLOGY_MISMATCH
+    )
+    lost = Lost("setting qos: ChannelClosedByBroker: 406 PRECONDITION_FAILED")
+
+    async def test() -> None:
+        running_worker = running(
+            lambda c, r: None, plan_errors=[refused], consume_errors=[lost], others=["q2"]
+        )
+        async with running_worker as r:
+            assert await asyncio.wait_for(r.run, 10) is ExitCode.TOPOLOGY_MISMATCH
+        assert r.broker.consumed == [] and r.broker.declared == []
+
+    scenario(test)
+
+
 def test_a_broker_unreachable_longer_than_allowed_ends_the_worker() -> None:
     options = WorkerOptions(max_unreachable=0)
 
