@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._yaml import locate
-from .arguments import (
+from .argument_checks import (
     ArgumentProblem,
     check_argument_values,
     check_arguments,

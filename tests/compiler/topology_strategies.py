@@ -1,8 +1,8 @@
 """Hypothesis strategies that build ACCEPTED topologies as plain dicts (ready for yaml.safe_dump).
 
 Every value is constructed to satisfy the schema (schemas/topology.schema.json) and the semantic
-rules (topology/semantics.py, task_checks.py, arguments.py, routing.py, placeholders.py), so the
-tests need no ``assume``:
+rules (topology/semantics.py, task_checks.py, argument_checks.py, routing.py, placeholders.py), so
+the tests need no ``assume``:
 
 - names are 1-3 words of a small alphabet joined by dots (with ``-``, ``_``, digits, and the
   words ``dead``/``retry``/``5s``/``500ms`` so derived-name collisions can come up and are

@@ -1,7 +1,7 @@
 """Queue-argument checks: unit tables, then the same cases against a real RabbitMQ 3.10.
 
-The broker tests keep the table in ``mqwire.topology.arguments`` honest: what the checks accept,
-RabbitMQ declares; what they refuse because RabbitMQ refuses it, RabbitMQ refuses too; and
+The broker tests keep the table in ``mqwire.topology.argument_specs`` honest: what the checks
+accept, RabbitMQ declares; what they refuse because RabbitMQ refuses it, RabbitMQ refuses too; and
 where the checks are stricter than the broker, a test asserts the broker accepts, so the reason
 for the stricter rule stays visible.
 """
@@ -18,13 +18,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mqwire.topology.arguments import (
+from mqwire.topology.argument_checks import ArgumentProblem, check_arguments, check_queue_flags
+from mqwire.topology.argument_specs import (
     AMQP_INT_MAX,
     KNOWN_ARGUMENTS,
     QUEUE_TYPES,
-    ArgumentProblem,
-    check_arguments,
-    check_queue_flags,
     queue_type_of,
 )
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mqwire.topology import TopologyErrors, load_topology
-from mqwire.topology.arguments import check_arguments, check_queue_flags
+from mqwire.topology.argument_checks import check_arguments, check_queue_flags
 from mqwire.topology.declarations import (
     QueueDeclaration,
     Routing,
