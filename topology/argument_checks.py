@@ -200,6 +200,22 @@ def check_queue_flags(
                 "('' is the default exchange)",
             )
         )
+    if (
+        _applies("x-dead-letter-exchange", arguments, queue_type)
+        and arguments["x-dead-letter-exchange"] == ""
+        and "x-dead-letter-routing-key" not in arguments
+    ):
+        problems.append(
+            ArgumentProblem(
+                "x-dead-letter-exchange",
+                "'x-dead-letter-exchange: \"\"' without 'x-dead-letter-routing-key' "
+                "dead-letters by the original routing key",
+                "the default exchange sends each to the queue named like its key: none (it is "
+                "dropped) for a message routed by a pattern, this queue again for one published "
+                "by its name; add x-dead-letter-routing-key naming the queue to keep them, such "
+                "as this queue's dead-letter queue",
+            )
+        )
     if _applies("x-delivery-limit", arguments, queue_type) and not has_dlx:
         problems.append(
             ArgumentProblem(

@@ -212,6 +212,9 @@ def _queue(
     dead = draw(st.one_of(st.none(), names, st.sampled_from(others) if others else st.nothing()))
     if dead is not None and dead != name:
         spec["dead_letter_queue"] = dead
+    if arguments.get("x-dead-letter-exchange") == "":  # it must name a queue that will exist
+        target = spec.get("dead_letter_queue", default_dead_letter_queue(name))
+        arguments["x-dead-letter-routing-key"] = target
     _maybe(draw, spec, "schema", schema_paths)
     return spec
 
