@@ -16,7 +16,8 @@ from mqwire.topology.cli_support import ExitCode
 
 from ._cli import Command, load_or_report
 from .errors import InputError
-from .semantic_diff import BLOCKING, TITLES, counts, diff_topologies
+from .semantic_diff import diff_topologies
+from .semantic_diff_change import BLOCKING, TITLES, counts
 from .semantic_diff_render import render_markdown, render_text
 
 EXAMPLES = """\

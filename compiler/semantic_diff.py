@@ -15,76 +15,27 @@ Pure: two :class:`~mqwire.topology.model.Topology` values in, a sorted list of
 - ``additive``: new queues, routes, tasks, publisher_consumers and exchanges;
 - ``other``: harmless changes (prefetch, timeouts, task paths, connections...).
 
-Retry and dead-letter settings never change a declared queue's arguments: delay queues are
-named after their delay (``<queue>.retry.5s``), so changing them declares new queues instead
-(reported as ``other``). A queue's type does: the retry and dead-letter queues of a quorum queue
-are quorum queues too, so a type change names them in the queue's incompatible change.
+Queues, their retry and dead-letter queues included, are compared in
+:mod:`.semantic_diff_queues`; :class:`Change` and its classes are in :mod:`.semantic_diff_change`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from collections.abc import Iterable
+from typing import Any
 
-from mqwire.topology.declarations import failure_queue_declarations
-from mqwire.topology.model import TLS_KEYS, Connection, Queue, Route, Topology, format_seconds
+from mqwire.topology.model import TLS_KEYS, Connection, Route, Topology
 
+from .semantic_diff_change import Change, ChangeClass, field_diffs, show, show_list
+from .semantic_diff_queues import queue_changes
 from .semantic_diff_routing import routing_differences
 from .semantic_diff_schedules import schedule_differences
-
-ChangeClass = Literal["incompatible", "destructive", "routing", "schedule", "additive", "other"]
-
-#: Classes in report order (most dangerous first), with their section titles.
-CLASSES: tuple[ChangeClass, ...] = (
-    "incompatible", "destructive", "routing", "schedule", "additive", "other",
-)  # fmt: skip
-TITLES: Mapping[ChangeClass, str] = {
-    "incompatible": "broker-incompatible",
-    "destructive": "destructive",
-    "routing": "routing",
-    "schedule": "schedule",
-    "additive": "additive",
-    "other": "other",
-}
-
-#: Classes that make ``mq-compile diff`` exit 3 unless explicitly allowed.
-BLOCKING: tuple[ChangeClass, ...] = ("incompatible", "destructive")
-
-#: Entities in report order within a class.
-_ENTITIES = (
-    "queue", "publisher_consumer", "exchange", "route", "task", "schedule", "connection", "scan",
-    "middleware",
-)  # fmt: skip
-
-MIGRATION = (
-    "RabbitMQ refuses to redeclare an existing queue with other properties "
-    "(406 PRECONDITION_FAILED) and mserve exits with code 4. Migrate: declare a new queue "
-    "name (e.g. `{name}.v2`), move its task, consumer and routes there and delete the old "
-    "queue once drained; or stop publishers, let the workers drain `{name}`, delete it "
-    "(`rabbitmqctl delete_queue {name}`) and deploy."
-)
-
-
-@dataclass(frozen=True)
-class Change:
-    """One classified change: ``entity`` ``name`` (e.g. queue ``lots.mail``) and what changed."""
-
-    cls: ChangeClass
-    entity: str
-    name: str
-    summary: str
-    details: tuple[str, ...] = ()
-
-    def sort_key(self) -> tuple[int, int, str, str]:
-        entity = _ENTITIES.index(self.entity) if self.entity in _ENTITIES else len(_ENTITIES)
-        return (CLASSES.index(self.cls), entity, self.name, self.summary)
 
 
 def diff_topologies(old: Topology, new: Topology) -> list[Change]:
     """Every change from ``old`` to ``new``, classified and in a stable order."""
     changes = [
-        *_queue_changes(old, new),
+        *queue_changes(old, new),
         *_task_changes(old, new),
         *_publisher_consumer_changes(old, new),
         *_route_changes(old, new),
@@ -97,132 +48,12 @@ def diff_topologies(old: Topology, new: Topology) -> list[Change]:
         ),
     ]
     if old.scan != new.scan:
-        changes.append(Change("other", "scan", "scan", f"{_list(old.scan)} -> {_list(new.scan)}"))
+        summary = f"{show_list(old.scan)} -> {show_list(new.scan)}"
+        changes.append(Change("other", "scan", "scan", summary))
     if old.middleware != new.middleware:
-        summary = f"{_list(old.middleware)} -> {_list(new.middleware)}"
+        summary = f"{show_list(old.middleware)} -> {show_list(new.middleware)}"
         changes.append(Change("other", "middleware", "middleware", summary))
     return sorted(changes, key=Change.sort_key)
-
-
-def counts(changes: Iterable[Change]) -> dict[ChangeClass, int]:
-    """Number of changes per class, every class present (zero when none)."""
-    result: dict[ChangeClass, int] = dict.fromkeys(CLASSES, 0)
-    for change in changes:
-        result[change.cls] += 1
-    return result
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "(none)"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, tuple | list):
-        return _list(value)
-    if isinstance(value, float) and value.is_integer():
-        return f"`{int(value)}`"
-    return f"`{value}`"
-
-
-def _list(values: Iterable[Any]) -> str:
-    items = [f"`{v}`" for v in values]
-    return ", ".join(items) if items else "(none)"
-
-
-def _diffs(old: Any, new: Any, fields: Iterable[str]) -> list[str]:
-    return [
-        f"{name} {_show(getattr(old, name))} -> {_show(getattr(new, name))}"
-        for name in fields
-        if getattr(old, name) != getattr(new, name)
-    ]
-
-
-def _queue_changes(old: Topology, new: Topology) -> Iterable[Change]:
-    for name in sorted(set(old.queues) | set(new.queues)):
-        before, after = old.queues.get(name), new.queues.get(name)
-        if before is None:
-            yield Change("additive", "queue", name, "new queue")
-        elif after is None:
-            yield Change("destructive", "queue", name, "removed", _removed_queue(old, before))
-        else:
-            yield from _changed_queue(before, after, _failure_queue_changes(old, new, name))
-
-
-def _removed_queue(old: Topology, queue: Queue) -> tuple[str, ...]:
-    task = old.task_for_queue(queue.name)
-    leftovers = [q for _, q in queue.retry_queues] + [queue.dead_letter_queue]
-    return (
-        "mqwire no longer declares or consumes it, but the broker keeps it: messages in it are "
-        + "stranded"
-        + (f" (it fed task `{task.name}`)" if task else "")
-        + ". Stop publishing to it, let the workers drain it, then delete it and its "
-        + f"failure queues ({_list(leftovers)}) on the broker.",
-    )
-
-
-def _failure_queue_changes(old: Topology, new: Topology, name: str) -> tuple[str, ...]:
-    """The details of the retry and dead-letter queues ``name``'s change redeclares otherwise
-    (a queue type change carries them along), for its incompatible change."""
-    was = {d.name: d for d in failure_queue_declarations(old.queues[name], old.queues)}
-    now = {d.name: d for d in failure_queue_declarations(new.queues[name], new.queues)}
-    changed = sorted(n for n in set(was) & set(now) if was[n] != now[n] and n not in new.queues)
-    if not changed:
-        return ()
-    return (
-        f"Its failure queues change with it ({_list(changed)}) and are refused the same way: "
-        "delete the retry queues once empty, and the dead-letter queue once its messages are "
-        "replayed or saved (`mqctl ... dead-letters`), before the deploy declares them again.",
-    )
-
-
-def _changed_queue(
-    before: Queue, after: Queue, failure_details: tuple[str, ...] = ()
-) -> Iterable[Change]:
-    declared = _diffs(before, after, ("durable", "exclusive", "auto_delete"))
-    if before.queue_type != after.queue_type:
-        declared.insert(0, f"queue type `{before.queue_type}` -> `{after.queue_type}`")
-    for arg in sorted(set(before.arguments) | set(after.arguments)):
-        was, now = before.arguments.get(arg), after.arguments.get(arg)
-        if was != now and not (arg == "x-queue-type" and before.queue_type != after.queue_type):
-            declared.append(f"argument `{arg}` {_show(was)} -> {_show(now)}")
-    if declared:
-        migrate = MIGRATION.format(name=before.name)
-        yield Change(
-            "incompatible", "queue", before.name, "; ".join(declared), (migrate, *failure_details)
-        )
-    if before.consumer is not None and after.consumer is None:
-        yield Change(
-            "destructive",
-            "queue",
-            before.name,
-            f"no longer consumed (was {_show(before.consumer)})",
-            ("Messages routed to it accumulate with no worker to take them.",),
-        )
-    elif before.consumer is None and after.consumer is not None:
-        yield Change("additive", "queue", before.name, f"now consumed by {_show(after.consumer)}")
-    other = _diffs(
-        before, after, ("prefetch", "schema", "dead_letter_queue", "max_body_bytes", "accept")
-    )
-    if before.consumer is not None and after.consumer is not None:
-        other = _diffs(before, after, ("consumer",)) + other
-    details: list[str] = []
-    retry_before, retry_after = dict(before.retry_queues), dict(after.retry_queues)
-    if retry_before != retry_after:
-        was, now = (_list(format_seconds(d) for d in r) for r in (retry_before, retry_after))
-        other.append(f"retry delays {was} -> {now}")
-        gone = sorted(set(retry_before.values()) - set(retry_after.values()))
-        if gone:
-            details.append(
-                f"No longer declared: {_list(gone)}; messages waiting there still return to "
-                f"`{before.name}`. Delete them on the broker once empty."
-            )
-    if before.dead_letter_queue != after.dead_letter_queue:
-        details.append(
-            f"Failed messages already in `{before.dead_letter_queue}` stay there; inspect or "
-            "replay them before deleting it."
-        )
-    if other:
-        yield Change("other", "queue", before.name, "; ".join(other), tuple(details))
 
 
 def _task_changes(old: Topology, new: Topology) -> Iterable[Change]:
@@ -244,7 +75,7 @@ def _task_changes(old: Topology, new: Topology) -> Iterable[Change]:
             summary = f"queue `{before.queue}` -> `{after.queue}`"
             cls: ChangeClass = "destructive" if orphan else "other"
             yield Change(cls, "task", name, summary, why if orphan else ())
-        other = _diffs(before, after, ("task", "root_factory", "timeout"))
+        other = field_diffs(before, after, ("task", "root_factory", "timeout"))
         if other:
             yield Change("other", "task", name, "; ".join(other))
 
@@ -267,7 +98,7 @@ def _publisher_consumer_changes(old: Topology, new: Topology) -> Iterable[Change
                 ),
             )
         else:
-            other = _diffs(before, after, fields)
+            other = field_diffs(before, after, fields)
             if other:
                 yield Change("other", "publisher_consumer", name, "; ".join(other))
 
@@ -323,7 +154,7 @@ def _connection_changes(old: Topology, new: Topology) -> Iterable[Change]:
         else:
             was, now = _connection_fields(before), _connection_fields(after)
             other = [
-                f"{key} {_show(was.get(key))} -> {_show(now.get(key))}"
+                f"{key} {show(was.get(key))} -> {show(now.get(key))}"
                 for key in dict.fromkeys([*was, *now])
                 if was.get(key) != now.get(key)
             ]
@@ -344,7 +175,7 @@ def _connection_fields(c: Connection) -> dict[str, Any]:
 
 def _routing_changes(old: Topology, new: Topology) -> Iterable[Change]:
     for name, keys in routing_differences(old, new).items():
-        lines = tuple(f"`{key}`: {_list(was)} -> {_list(now)}" for key, was, now in keys)
+        lines = tuple(f"`{key}`: {show_list(was)} -> {show_list(now)}" for key, was, now in keys)
         count = len(keys)
         keys_reach = "key now reaches" if count == 1 else "keys now reach"
         summary = f"{count} example routing {keys_reach} other queues"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from .semantic_diff import CLASSES, TITLES, Change, ChangeClass, counts
+from .semantic_diff_change import CLASSES, TITLES, Change, ChangeClass, counts
 
 #: A sentence under each Markdown section, saying why the class matters.
 INTROS: Mapping[ChangeClass, str] = {

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     )
     from .middleware import Middleware, TaskOutcome
     from .publish.base import Publisher
-    from .publish.local import DeadLetter, LocalBroker, LocalPublisherConsumer
+    from .publish.local import DeadLetter, LocalBroker
+    from .publish.local_publisher import LocalPublisherConsumer
     from .request import DefaultResource, MessageRequest
     from .wiring.configurator import Configurator, resolve_dotted
     from .wiring.load import load
@@ -43,7 +44,7 @@ _EXPORTS = {
     "DefaultResource": ".request",
     "EncodeError": ".errors",
     "LocalBroker": ".publish.local",
-    "LocalPublisherConsumer": ".publish.local",
+    "LocalPublisherConsumer": ".publish.local_publisher",
     "MessageRequest": ".request",
     "MessageSchemaError": ".errors",
     "Middleware": ".middleware",

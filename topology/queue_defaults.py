@@ -12,18 +12,20 @@ that queue, with the default as the related place.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from ._yaml import locate
-from .arguments import (
+from .argument_checks import (
     ArgumentProblem,
     check_argument_values,
     check_arguments,
     check_queue_flags,
 )
+from .argument_specs import KNOWN_ARGUMENTS, queue_type_of
 from .check_state import CheckState
-from .errors import Location, PathPart
+from .errors import Location, PathPart, did_you_mean
+from .model import default_dead_letter_queue
 
 #: Where the default queue arguments are written.
 DEFAULT_ARGUMENTS_PATH: tuple[PathPart, ...] = ("defaults", "queues", "arguments")
@@ -85,6 +87,50 @@ def check_queue_arguments(
         )
 
 
+def check_dead_letter_target(
+    state: CheckState,
+    name: str,
+    queue: Mapping[str, Any],
+    defaults: Mapping[str, Any],
+    declared: Collection[str],
+) -> None:
+    """A dead-letter through the default exchange must name a queue that will exist.
+
+    The default exchange routes by queue name and drops what matches none, so a routing key
+    naming no queue of the topology (nor one mqwire declares for it: ``declared``) loses every
+    dead letter. Wrong types and queue types are reported by ``check_queue_arguments``.
+    """
+    if not isinstance(queue.get("arguments", {}), Mapping):
+        return
+    arguments = effective_arguments(queue, defaults)
+    key = arguments.get("x-dead-letter-routing-key")
+    queue_type = queue_type_of(arguments)
+    spec = KNOWN_ARGUMENTS["x-dead-letter-routing-key"]
+    if (
+        arguments.get("x-dead-letter-exchange") != ""
+        or not isinstance(key, str)
+        or key in declared
+        or queue_type not in spec.queue_types
+    ):
+        return
+    close = did_you_mean(key, declared)
+    dead = queue.get("dead_letter_queue")
+    dead = dead if isinstance(dead, str) else default_dead_letter_queue(name)
+    advice = (
+        f"name a queue the topology declares, such as its dead-letter queue {dead!r}, "
+        "or dead-letter to an exchange of your own"
+    )
+    problem = ArgumentProblem(
+        "x-dead-letter-routing-key",
+        f"'x-dead-letter-routing-key' {key!r} names no queue of the topology: the default "
+        "exchange drops its dead letters",
+        close if close and close.startswith("did you mean") else advice,
+    )
+    own = queue.get("arguments", {})
+    inherited = {k for k in defaults if k not in own}
+    _report(state, ("queues", name), problem, inherited, defaults)
+
+
 def _report(
     state: CheckState,
     base: tuple[PathPart, ...],
@@ -103,6 +149,7 @@ def _report(
     related: tuple[Location, ...] = ()
     if from_default is not None:
         value = defaults[from_default]
+        value = "''" if value == "" else value  # as YAML writes it, not as nothing
         hint = "; ".join(
             p
             for p in (

@@ -21,7 +21,11 @@ from .errors import PathPart, TopologyError
 from .message_schema import message_schema_problem
 from .model import default_dead_letter_queue, retry_queue_name
 from .placeholders import placeholder_problems
-from .queue_defaults import check_default_arguments, check_queue_arguments
+from .queue_defaults import (
+    check_dead_letter_target,
+    check_default_arguments,
+    check_queue_arguments,
+)
 from .routing import pattern_problem
 from .schedules import check_schedules
 from .task_checks import check_tasks
@@ -172,6 +176,11 @@ class SemanticChecker(CheckState):
             self.check_accept(name, queue)
             for derived_name, path in self.derived_names(name, queue):
                 self.check_derived(derived_name, path, derived)
+        # Only now is every queue known, a dead-letter routing key's target included.
+        explicit = (q.get("dead_letter_queue") for q in self.queues.values())
+        declared = {*self.queues, *derived, *(d for d in explicit if isinstance(d, str))}
+        for name, queue in self.queues.items():
+            check_dead_letter_target(self, name, queue, defaults, declared)
 
     def check_accept(self, name: str, queue: Mapping[str, Any]) -> None:
         """Each entry a media type (``text/plain``) or ``*/*``, matched whole."""

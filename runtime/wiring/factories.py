@@ -16,7 +16,7 @@ from ..settings import PublisherConsumerSettings
 from .configurator import Configurator
 
 if TYPE_CHECKING:  # imported by its factory: a worker on RabbitMQ never needs it
-    from ..publish.local import LocalPublisherConsumer
+    from ..publish.local_publisher import LocalPublisherConsumer
 
 
 class ConsumerSpec(NamedTuple):
@@ -59,7 +59,7 @@ def locally_dispatching_publisher_consumer_factory(
     config: Configurator, prefix: str
 ) -> LocalPublisherConsumer:
     """An in-process publisher that runs the matching tasks itself (no broker)."""
-    from ..publish.local import LocalPublisherConsumer
+    from ..publish.local_publisher import LocalPublisherConsumer
 
     settings, registry = config.settings_for(prefix), config.registry
     return LocalPublisherConsumer(

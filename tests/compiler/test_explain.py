@@ -101,7 +101,8 @@ def test_lint_finds_every_kind_of_problem() -> None:
 def test_lint_finds_quorum_queues_that_dead_letter_at_most_once() -> None:
     base = (
         "version: 1\npublisher_consumers: {w: {prefix: w.mq, transport: local}}\n"
-        "defaults: {queues: {arguments: {x-queue-type: quorum, x-dead-letter-exchange: ''}}}\n"
+        "defaults: {queues: {arguments: {x-queue-type: quorum, x-dead-letter-exchange: '',"
+        " x-dead-letter-routing-key: q.dead}}}\n"
         "queues:\n  q: {consumer: w, arguments: ARGS}\n"
         "tasks:\n  t: {task: 'app:t', queue: q}\n"
     )

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from mqwire.compiler.semantic_diff import Change, counts, diff_topologies
+from mqwire.compiler.semantic_diff import diff_topologies
+from mqwire.compiler.semantic_diff_change import Change, counts
 from mqwire.compiler.semantic_diff_render import render_markdown, render_text
 from mqwire.compiler.semantic_diff_routing import example_keys, routing_differences
 from mqwire.topology import Topology, load_topology, load_topology_file

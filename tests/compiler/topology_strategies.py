@@ -1,8 +1,8 @@
 """Hypothesis strategies that build ACCEPTED topologies as plain dicts (ready for yaml.safe_dump).
 
 Every value is constructed to satisfy the schema (schemas/topology.schema.json) and the semantic
-rules (topology/semantics.py, task_checks.py, arguments.py, routing.py, placeholders.py), so the
-tests need no ``assume``:
+rules (topology/semantics.py, task_checks.py, argument_checks.py, routing.py, placeholders.py), so
+the tests need no ``assume``:
 
 - names are 1-3 words of a small alphabet joined by dots (with ``-``, ``_``, digits, and the
   words ``dead``/``retry``/``5s``/``500ms`` so derived-name collisions can come up and are
@@ -212,6 +212,9 @@ def _queue(
     dead = draw(st.one_of(st.none(), names, st.sampled_from(others) if others else st.nothing()))
     if dead is not None and dead != name:
         spec["dead_letter_queue"] = dead
+    if arguments.get("x-dead-letter-exchange") == "":  # it must name a queue that will exist
+        target = spec.get("dead_letter_queue", default_dead_letter_queue(name))
+        arguments["x-dead-letter-routing-key"] = target
     _maybe(draw, spec, "schema", schema_paths)
     return spec
 

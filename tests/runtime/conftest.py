@@ -6,10 +6,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import topology_setup as wiring
-from mserve_harness import CHECKED_SCHEMA, Mserve, mserve_environ, topology
+from mserve_harness import CHECKED_SCHEMA, Mserve, declared_topology, mserve_environ, topology
 
-from mqwire.runtime import Registry, load
+from mqwire.runtime import Registry
 
 
 @pytest.fixture
@@ -37,11 +36,9 @@ def setup(
 ) -> Iterator[tuple[Path, Registry]]:
     """The compiled test topology, declared in a fresh vhost, and a registry to publish with."""
     (tmp_path / "checked.json").write_text(CHECKED_SCHEMA)
-    ini = wiring.compile_into(tmp_path, topology(mserve_heartbeat, mserve_delays))
-    registry = load(ini, environ={"AMQP_URL": mserve_url})
-    wiring.declare(mserve_url, registry)
-    yield ini, registry
-    registry.close()
+    text = topology(mserve_heartbeat, mserve_delays)
+    with declared_topology(tmp_path, text, mserve_url) as compiled:
+        yield compiled
 
 
 @pytest.fixture

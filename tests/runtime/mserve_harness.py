@@ -7,13 +7,15 @@ tasks' record file, the process) until it holds or a deadline passes.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
 import pika  # type: ignore[import-untyped]
+import topology_setup as wiring
 
 from mqwire.runtime import Registry
 from mqwire.testing import WorkerProcess, wait_until
@@ -56,6 +58,62 @@ def topology(heartbeat: int = 30, delays: bool = False) -> str:
     """The test topology; with ``delays``, it declares the delay ladder too."""
     text = TOPOLOGY.replace("HEARTBEAT", str(heartbeat))
     return text + "delays: true\n" if delays else text
+
+
+#: The start of a test topology of its own: one connection and the ``work`` publisher_consumer;
+#: the test adds its ``queues:`` and ``tasks:``.
+WORK_TOPOLOGY_HEAD = """\
+version: 1
+connections:
+  main: {url: "${AMQP_URL}", heartbeat: 30}
+publisher_consumers:
+  work: {prefix: work.mq, transport: amqp, connection: main}
+"""
+
+#: The queues of the hook tests (middleware, tracing): a plain and an async task, one failing
+#: when asked (retried once, then dead-lettered), one publishing a follow-up to ``followups``.
+_HOOKED_QUEUES = """\
+queues:
+  fast: {consumer: work}
+  coro: {consumer: work}
+  flaky: {consumer: work, retry: {delays: [0.05]}}
+  follow: {consumer: work}
+  followups: {consumer: work}
+tasks:
+  record: {task: "mserve_app:record", queue: fast}
+  record_async: {task: "mserve_app:record_async", queue: coro}
+  fail_when_bad: {task: "mserve_app:fail_when_bad", queue: flaky}
+  follow: {task: "mserve_app:gated", queue: follow}
+  followups: {task: "mserve_app:record", queue: followups}
+"""
+
+#: What the hook tests publish, as (id, queue, more of the body): id 3 fails every attempt.
+HOOKED_MESSAGES: list[tuple[int, str, dict[str, object]]] = [
+    (1, "fast", {}), (2, "coro", {}), (3, "flaky", {"bad": 1}), (4, "follow", {}),
+]  # fmt: skip
+
+
+def hooked_topology(middleware: str) -> str:
+    """The hook tests' topology, ``middleware`` (``module:name``) around its tasks and publishes."""
+    return f'{WORK_TOPOLOGY_HEAD}{_HOOKED_QUEUES}middleware: ["{middleware}"]\n'
+
+
+def publish_hooked(registry: Registry) -> None:
+    """Publish ``HOOKED_MESSAGES`` through ``work``, each confirmed before the next."""
+    publisher = registry.publisher("work")
+    for id_, queue, extra in HOOKED_MESSAGES:
+        publisher.publish({"id": id_, **extra}, routing_key=queue)
+
+
+@contextlib.contextmanager
+def declared_topology(
+    folder: Path, topology_yaml: str, url: str
+) -> Iterator[tuple[Path, Registry]]:
+    """``topology_yaml`` compiled into ``folder`` and declared on ``url`` with its queues empty:
+    the INI for ``mserve``, and a registry to publish with (closed afterwards)."""
+    ini = wiring.compile_into(folder, topology_yaml)
+    with wiring.declared(ini, url) as registry:
+        yield ini, registry
 
 
 def mserve_environ(url: str, folder: Path) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """Queue-argument checks: unit tables, then the same cases against a real RabbitMQ 3.10.
 
-The broker tests keep the table in ``mqwire.topology.arguments`` honest: what the checks accept,
-RabbitMQ declares; what they refuse because RabbitMQ refuses it, RabbitMQ refuses too; and
+The broker tests keep the table in ``mqwire.topology.argument_specs`` honest: what the checks
+accept, RabbitMQ declares; what they refuse because RabbitMQ refuses it, RabbitMQ refuses too; and
 where the checks are stricter than the broker, a test asserts the broker accepts, so the reason
 for the stricter rule stays visible.
 """
@@ -18,13 +18,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mqwire.topology.arguments import (
+from mqwire.testing import wait_until
+from mqwire.topology.argument_checks import ArgumentProblem, check_arguments, check_queue_flags
+from mqwire.topology.argument_specs import (
     AMQP_INT_MAX,
     KNOWN_ARGUMENTS,
     QUEUE_TYPES,
-    ArgumentProblem,
-    check_arguments,
-    check_queue_flags,
     queue_type_of,
 )
 
@@ -78,11 +77,17 @@ APPLICABILITY: dict[str, tuple[object, frozenset[str]]] = {
     "x-queue-leader-locator": ("balanced", frozenset({"quorum", "stream"})),
 }
 
+#: Dead-lettering through the default exchange: it needs the queue to send them to.
+DEFAULT_EXCHANGE_DLX: dict[str, object] = {
+    "x-dead-letter-exchange": "",
+    "x-dead-letter-routing-key": "dead",
+}
+
 #: Arguments another one must accompany to be valid on its own.
 COMPANIONS: dict[str, dict[str, object]] = {
     "x-dead-letter-routing-key": {"x-dead-letter-exchange": ""},
-    "x-dead-letter-strategy": {"x-dead-letter-exchange": ""},
-    "x-delivery-limit": {"x-dead-letter-exchange": ""},
+    "x-dead-letter-strategy": DEFAULT_EXCHANGE_DLX,
+    "x-delivery-limit": DEFAULT_EXCHANGE_DLX,
 }
 
 
@@ -155,7 +160,7 @@ ACCEPTED = [
             "x-max-length": 0,
             "x-max-length-bytes": 0,
             "x-overflow": "drop-head",
-            "x-dead-letter-exchange": "",
+            **DEFAULT_EXCHANGE_DLX,
             "x-single-active-consumer": False,
             "x-queue-mode": "default",
             "x-queue-version": 1,
@@ -198,7 +203,7 @@ ACCEPTED = [
         {
             "x-queue-type": "quorum",
             "x-overflow": "drop-head",
-            "x-dead-letter-exchange": "",
+            **DEFAULT_EXCHANGE_DLX,
             "x-dead-letter-strategy": "at-most-once",
             "x-delivery-limit": 0,
             "x-queue-leader-locator": "client-local",
@@ -552,7 +557,7 @@ def test_delivery_limit_needs_a_dead_letter_target() -> None:
     assert "drops every message past the limit" in problem.message
     assert problem.hint is not None
     assert "x-dead-letter-exchange: ''" in problem.hint
-    assert all_problems(DURABLE, {**arguments, "x-dead-letter-exchange": ""}) == []
+    assert all_problems(DURABLE, {**arguments, **DEFAULT_EXCHANGE_DLX}) == []
 
 
 @pytest.mark.parametrize("strategy", ["at-most-once", "at-least-once"])
@@ -568,7 +573,7 @@ def test_dead_letter_strategy_needs_exchange(strategy: str) -> None:
     assert problem.hint is not None
     assert "x-dead-letter-exchange" in problem.hint
     # The default exchange ("") is an exchange.
-    assert all_problems(DURABLE, {**arguments, "x-dead-letter-exchange": ""}) == []
+    assert all_problems(DURABLE, {**arguments, **DEFAULT_EXCHANGE_DLX}) == []
 
 
 @pytest.mark.parametrize("queue_type", ["classic", "quorum"])
@@ -580,11 +585,26 @@ def test_dead_letter_routing_key_needs_exchange(queue_type: str) -> None:
     assert all_problems(DURABLE, {**arguments, "x-dead-letter-exchange": ""}) == []
 
 
+@pytest.mark.parametrize("queue_type", ["classic", "quorum"])
+def test_the_default_exchange_needs_a_dead_letter_routing_key(queue_type: str) -> None:
+    """Without one, dead letters keep their original routing key, which names no queue."""
+    arguments = {"x-queue-type": queue_type, "x-dead-letter-exchange": ""}
+    (problem,) = all_problems(DURABLE, arguments)
+    assert problem.key == "x-dead-letter-exchange"
+    assert "without 'x-dead-letter-routing-key'" in problem.message
+    assert problem.hint is not None
+    assert "add x-dead-letter-routing-key" in problem.hint
+    assert all_problems(DURABLE, {**arguments, "x-dead-letter-routing-key": "dead"}) == []
+    # An exchange of one's own routes the original key by its bindings, as intended.
+    assert all_problems(DURABLE, {**arguments, "x-dead-letter-exchange": "dlx"}) == []
+
+
 @pytest.mark.parametrize(
     "arguments",
     [
         {"x-queue-type": "classic", "x-dead-letter-strategy": "at-least-once"},
         {"x-queue-type": "stream", "x-dead-letter-routing-key": "dead"},
+        {"x-queue-type": "stream", "x-dead-letter-exchange": ""},
     ],
 )
 def test_flags_do_not_repeat_a_wrong_queue_type_problem(arguments: dict[str, object]) -> None:
@@ -871,6 +891,15 @@ STRICTER_THAN_BROKER = [
     *[
         pytest.param(
             DURABLE,
+            {"x-queue-type": queue_type, "x-dead-letter-exchange": ""},
+            "x-dead-letter-exchange",
+            id=f"default-exchange-without-routing-key-{queue_type}",
+        )
+        for queue_type in ("classic", "quorum")
+    ],
+    *[
+        pytest.param(
+            DURABLE,
             {"x-queue-type": "quorum", "x-delivery-limit": value},
             "x-delivery-limit",
             id=f"delivery-limit-unchecked-{value!r}",
@@ -913,6 +942,41 @@ def test_broker_accepts_what_we_refuse_on_purpose(
         declare(connection, unique_name, flags, arguments)
     finally:
         delete(connection, unique_name)
+
+
+@pytest.mark.broker
+def test_broker_default_exchange_dead_letters_by_the_original_key(
+    connection: pika.BlockingConnection, unique_name: str
+) -> None:
+    """Why ``x-dead-letter-exchange: ""`` needs a routing key: a message that came through an
+    exchange under another key is dead-lettered under that key, to no queue, and is gone.
+
+    The control, rejected next, came by the queue's own name: it is dead-lettered back into
+    the queue, and once it is there the first one would have been too.
+    """
+    key = f"{unique_name}.key"
+    channel = connection.channel()
+    try:
+        channel.queue_declare(unique_name, arguments={"x-dead-letter-exchange": ""})
+        channel.queue_bind(unique_name, "amq.direct", key)
+        channel.confirm_delivery()
+        for exchange, routing_key, sent in [
+            ("amq.direct", key, b"lost"),
+            ("", unique_name, b"control"),
+        ]:
+            channel.basic_publish(exchange, routing_key, sent, mandatory=True)
+            method, _, body = channel.basic_get(unique_name)
+            assert body == sent
+            channel.basic_nack(method.delivery_tag, requeue=False)
+
+        def back() -> bytes | None:
+            return channel.basic_get(unique_name, auto_ack=True)[2]
+
+        assert wait_until(back, what="the control dead-lettered back") == b"control"
+        assert channel.queue_declare(unique_name, passive=True).method.message_count == 0
+    finally:
+        channel.queue_delete(unique_name)
+        channel.close()
 
 
 @pytest.mark.broker

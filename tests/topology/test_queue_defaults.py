@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mqwire.topology import TopologyErrors, load_topology
-from mqwire.topology.arguments import check_arguments, check_queue_flags
+from mqwire.topology.argument_checks import check_arguments, check_queue_flags
 from mqwire.topology.declarations import (
     QueueDeclaration,
     Routing,
@@ -81,7 +81,8 @@ def test_a_bad_default_is_reported_once_where_it_is_written() -> None:
 def test_a_default_that_does_not_fit_a_queue_is_reported_at_that_queue() -> None:
     errors = errors_of(
         "defaults: {queues: {arguments: "
-        "{x-queue-type: quorum, x-delivery-limit: 5, x-dead-letter-exchange: ''}}}\n"
+        "{x-queue-type: quorum, x-delivery-limit: 5, x-dead-letter-exchange: '',"
+        " x-dead-letter-routing-key: fine.dead}}}\n"
         "queues:\n"
         "  fine: {consumer: jobs}\n"
         "  old: {consumer: jobs, arguments: {x-queue-type: classic}}\n"
@@ -197,3 +198,36 @@ def test_the_documented_example_means_what_docs_say() -> None:
     types = {name: queue.queue_type for name, queue in topology.queues.items()}
     assert types == {"orders": "quorum", "sessions": "classic", "cache": "classic"}
     assert "x-queue-type" not in topology.queues["cache"].arguments
+
+
+# --- Dead letters through the default exchange go to a queue the topology declares.
+
+
+def test_a_default_dead_letter_key_naming_no_queue_is_reported_at_each_queue_it_reaches() -> None:
+    errors = errors_of(
+        "defaults: {queues: {arguments: "
+        "{x-dead-letter-exchange: '', x-dead-letter-routing-key: graveyard}}}\n"
+        "queues:\n  a: {consumer: jobs}\n  b: {consumer: jobs}\n"
+        "  c: {consumer: jobs, arguments: {x-dead-letter-exchange: dlx}}\n"
+    )
+    assert len(errors) == 2, "all at once; c's own exchange routes by its bindings"
+    for queue, error in zip("ab", errors, strict=True):
+        assert "'x-dead-letter-routing-key' 'graveyard' names no queue of the topology" in error
+        assert f"such as its dead-letter queue '{queue}.dead'" in error
+        assert "x-dead-letter-routing-key: graveyard comes from defaults.queues.arguments" in error
+        assert f"(at $.queues.{queue})" in error
+
+
+def test_the_default_exchange_may_dead_letter_to_any_queue_mqwire_declares() -> None:
+    dlx = "x-dead-letter-exchange: ''"
+    topology = load(
+        "queues:\n"
+        f"  a: {{consumer: jobs, retry: {{delays: [5]}}, arguments: {{{dlx}, "
+        "x-dead-letter-routing-key: a.dead}}\n"
+        f"  b: {{consumer: jobs, dead_letter_queue: parked, arguments: {{{dlx}, "
+        "x-dead-letter-routing-key: parked}}\n"
+        f"  c: {{consumer: jobs, arguments: {{{dlx}, x-dead-letter-routing-key: a.retry.5s}}}}\n"
+        f"  d: {{consumer: jobs, arguments: {{{dlx}, x-dead-letter-routing-key: a}}}}\n"
+    )
+    keys = {q.name: q.arguments["x-dead-letter-routing-key"] for q in topology.queues.values()}
+    assert keys == {"a": "a.dead", "b": "parked", "c": "a.retry.5s", "d": "a"}

@@ -14,37 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import topology_setup as wiring
-from mserve_harness import mserve_environ
+from mserve_harness import declared_topology, hooked_topology, mserve_environ, publish_hooked
 
 from mqwire.otel import TracingMiddleware
-from mqwire.runtime import Registry, load
+from mqwire.runtime import Registry
 from mqwire.testing import WorkerProcess, wait_until
 
 pytestmark = pytest.mark.broker
 
-#: A plain and an async task, one failing when asked (retried once), one publishing a
-#: follow-up to ``followups``; every span exported by ``otel_app:tracing``.
-TOPOLOGY = """\
-version: 1
-connections:
-  main: {url: "${AMQP_URL}", heartbeat: 30}
-publisher_consumers:
-  work: {prefix: work.mq, transport: amqp, connection: main}
-queues:
-  fast: {consumer: work}
-  coro: {consumer: work}
-  flaky: {consumer: work, retry: {delays: [0.05]}}
-  follow: {consumer: work}
-  followups: {consumer: work}
-tasks:
-  record: {task: "mserve_app:record", queue: fast}
-  record_async: {task: "mserve_app:record_async", queue: coro}
-  fail_when_bad: {task: "mserve_app:fail_when_bad", queue: flaky}
-  follow: {task: "mserve_app:gated", queue: follow}
-  followups: {task: "mserve_app:record", queue: followups}
-middleware: ["otel_app:tracing"]
-"""
 Span = dict[str, Any]
 
 
@@ -52,18 +29,16 @@ Span = dict[str, Any]
 def setup(
     tmp_path: Path, vhost_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[Path, Registry]]:
-    """The compiled topology, declared; a registry whose middleware exports to the file too.
+    """The hook tests' topology, traced by ``otel_app:tracing``, declared; a registry whose
+    middleware exports to the file too.
 
     mserve imports ``otel_app`` from this folder: it goes on the worker's PYTHONPATH.
     """
     monkeypatch.setenv("MQWIRE_TEST_SPANS", str(tmp_path / "spans.jsonl"))
     here = str(Path(__file__).parent)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]))
-    ini = wiring.compile_into(tmp_path, TOPOLOGY)
-    registry = load(ini, environ={"AMQP_URL": vhost_url})
-    wiring.declare(vhost_url, registry)
-    yield ini, registry
-    registry.close()
+    with declared_topology(tmp_path, hooked_topology("otel_app:tracing"), vhost_url) as compiled:
+        yield compiled
 
 
 def spans(path: Path) -> list[Span]:
@@ -86,11 +61,8 @@ def test_the_trace_runs_from_the_publishing_request_into_the_workers_tasks_and_o
     path = tmp_path / "spans.jsonl"
     worker = mqwire_worker(ini, mserve_environ(vhost_url, tmp_path))  # returns once consuming
     try:
-        publisher = registry.publisher("work")
         with tracing.tracer.start_as_current_span("POST /orders"):
-            for id_, queue, extra in [(1, "fast", {}), (2, "coro", {}), (3, "flaky", {"bad": 1}),
-                                      (4, "follow", {})]:  # fmt: skip
-                publisher.publish({"id": id_, **extra}, routing_key=queue)
+            publish_hooked(registry)
         wanted = ["process fast", "process coro", "process flaky", "process flaky",
                   "process follow", "process followups"]  # fmt: skip
 

@@ -12,7 +12,7 @@ import legacy_app.tasks
 import pytest
 
 from mqwire.runtime import ConfigurationError, Configurator, MessageRequest, dispatch_task
-from mqwire.runtime.publish.local import LocalPublisherConsumer
+from mqwire.runtime.publish.local_publisher import LocalPublisherConsumer
 from mqwire.runtime.wiring.configurator import resolve_dotted
 
 LOCAL = "mqwire.runtime.publisher.locally_dispatching_publisher_consumer_factory"

@@ -12,19 +12,23 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import topology_setup as wiring
-from mserve_harness import Mserve, drained, events, records, wait_until
+from mserve_harness import (
+    WORK_TOPOLOGY_HEAD,
+    Mserve,
+    declared_topology,
+    drained,
+    events,
+    records,
+    wait_until,
+)
 
-from mqwire.runtime import Registry, load
+from mqwire.runtime import Registry
 
 pytestmark = pytest.mark.broker
 
-TOPOLOGY = """\
-version: 1
-connections:
-  main: {url: "${AMQP_URL}", heartbeat: 30}
-publisher_consumers:
-  work: {prefix: work.mq, transport: amqp, connection: main}
+TOPOLOGY = (
+    WORK_TOPOLOGY_HEAD
+    + """\
 queues:
   fan: {consumer: work}
   other: {consumer: work}
@@ -34,6 +38,7 @@ tasks:
   other: {task: "mserve_app:wait_for_fan_out", queue: other}
   followups: {task: "mserve_app:record", queue: followups}
 """
+)
 
 OTHERS = 5
 FOLLOWUPS = 100
@@ -41,12 +46,8 @@ FOLLOWUPS = 100
 
 @pytest.fixture
 def setup(tmp_path: Path, vhost_url: str) -> Iterator[tuple[Path, Registry]]:
-    ini = wiring.compile_into(tmp_path, TOPOLOGY)
-    registry = load(ini, environ={"AMQP_URL": vhost_url})
-    wiring.declare(vhost_url, registry)
-    wiring.purge(vhost_url, registry)
-    yield ini, registry
-    registry.close()
+    with declared_topology(tmp_path, TOPOLOGY, vhost_url) as compiled:
+        yield compiled
 
 
 @pytest.mark.parametrize(("blocking", "expected"), [(False, "during"), (True, "after")])

@@ -13,33 +13,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import topology_setup as wiring
-from mserve_harness import Mserve, wait_until
+from mserve_harness import Mserve, declared_topology, hooked_topology, publish_hooked, wait_until
 
-from mqwire.runtime import Registry, load
+from mqwire.runtime import Registry
 
 pytestmark = pytest.mark.broker
-
-TOPOLOGY = """\
-version: 1
-connections:
-  main: {url: "${AMQP_URL}", heartbeat: 30}
-publisher_consumers:
-  work: {prefix: work.mq, transport: amqp, connection: main}
-queues:
-  fast: {consumer: work}
-  coro: {consumer: work}
-  flaky: {consumer: work, retry: {delays: [0.05]}}
-  follow: {consumer: work}
-  followups: {consumer: work}
-tasks:
-  record: {task: "mserve_app:record", queue: fast}
-  record_async: {task: "mserve_app:record_async", queue: coro}
-  fail_when_bad: {task: "mserve_app:fail_when_bad", queue: flaky}
-  follow: {task: "mserve_app:gated", queue: follow}
-  followups: {task: "mserve_app:record", queue: followups}
-middleware: ["mserve_app:Recording"]
-"""
 
 Line = tuple[str, str, str, str]  # event, queue or routing key, id, detail
 
@@ -49,11 +27,9 @@ def setup(
     tmp_path: Path, vhost_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[Path, Registry]]:
     monkeypatch.setenv("MSERVE_TEST_LOG", str(tmp_path / "records.txt"))  # this process's too
-    ini = wiring.compile_into(tmp_path, TOPOLOGY)
-    registry = load(ini, environ={"AMQP_URL": vhost_url})
-    wiring.declare(vhost_url, registry)
-    yield ini, registry
-    registry.close()
+    topology = hooked_topology("mserve_app:Recording")
+    with declared_topology(tmp_path, topology, vhost_url) as compiled:
+        yield compiled
 
 
 def hook_lines(path: Path, pid: int) -> list[Line]:
@@ -77,10 +53,7 @@ def test_the_middleware_sees_each_task_outcome_and_each_publish_with_its_confirm
     log = tmp_path / "records.txt"
     worker = mserve(ini, vhost_url)
     try:
-        publisher = registry.publisher("work")
-        for id_, queue, extra in [(1, "fast", {}), (2, "coro", {}), (3, "flaky", {"bad": 1}),
-                                  (4, "follow", {})]:  # fmt: skip
-            publisher.publish({"id": id_, **extra}, routing_key=queue)
+        publish_hooked(registry)
         wanted = {("after_task:ack", "fast"), ("after_task:ack", "coro"),
                   ("after_task:dead-letter", "flaky"), ("after_task:ack", "followups")}  # fmt: skip
 
