@@ -2,10 +2,10 @@
 
 Run with ``make demo`` (or ``python examples/ticketing/demo.py [--local]``). It writes nothing
 into the repository: the compiled files go to build/demo/. With RabbitMQ reachable (``AMQP_URL``,
-default guest on 127.0.0.1:5672) it starts ``mserve`` on the compiled INI, publishes a few
-hundred messages as a web application would and follows the worker's /metrics until all are
-processed. Without a broker (or with ``--local``) the same messages run on the local transport,
-in-process, through the same encoding, routing and dispatch.
+default guest on 127.0.0.1:5672) it starts ``mserve`` on the compiled INI, waits for its /readyz,
+publishes a few hundred messages as a web application would and follows the worker's /metrics
+until all are processed. Without a broker (or with ``--local``) the same messages run on the
+local transport, in-process, through the same encoding, routing and dispatch.
 """
 
 from __future__ import annotations
@@ -103,6 +103,17 @@ def processed(port: int) -> int | None:
     return sum(int(n) for n in re.findall(pattern, text, re.MULTILINE))
 
 
+def consuming(port: int) -> bool:
+    """Whether the worker's /readyz says it consumes every queue. Only then are its exchanges,
+    queues and bindings declared: /metrics answers before that, and a lottery published then
+    can reach lots.audit alone, confirmed all the same (``mandatory`` asks for one queue)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:  # not listening yet, or 503 while it declares and opens its consumers
+        return False
+
+
 def run_on_broker() -> int:
     """Start mserve, publish as a web application would, and follow the worker's progress."""
     port = free_port()
@@ -117,9 +128,13 @@ def run_on_broker() -> int:
         [sys.executable, "-m", "mqwire.runtime.worker.mserve", *args], env=env, cwd=ROOT
     )
     try:
-        while processed(port) is None:
+        ready_by = time.monotonic() + 60
+        while not consuming(port):
             if worker.poll() is not None:
                 print(f"mserve exited with {worker.returncode} before it was up")
+                return 1
+            if time.monotonic() > ready_by:
+                print("mserve did not consume its queues within 60 s")
                 return 1
             time.sleep(0.1)
         before = processed(port) or 0
