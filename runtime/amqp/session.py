@@ -27,7 +27,7 @@ from ..wire import properties_dict
 from .connections import tornado_connection
 from .consumer_channel import PIKA_ERRORS as _PIKA_ERRORS
 from .consumer_channel import PikaConsumerChannel, consumer_timeout
-from .declaring import Call, declaring_steps, gathered, lanes
+from .declaring import Chain, declaring_steps, gathered, lanes
 from .nodes import Nodes
 from .params import tls_refusal
 
@@ -113,8 +113,9 @@ class AmqpSession:
             raise _translated(exc, during) from None
 
     async def declare(self, plan: Declarations, keep_free: int = 0) -> None:
-        """Exchanges and queues, then bindings, over several channels at once (``declaring``),
-        leaving ``keep_free`` of the negotiated ``channel_max`` for the worker; idempotent."""
+        """Exchanges, then queues each with its bindings, over several channels at once
+        (``declaring``), leaving ``keep_free`` of the negotiated ``channel_max`` for the
+        worker; idempotent."""
         first, then = declaring_steps(plan)
         refused: list[int] = []  # the lanes whose channel the broker closed, in that order
 
@@ -122,9 +123,10 @@ class AmqpSession:
             refused.append(lane)
             self._on_channel_closed(channel, exc)
 
-        async def run(calls: list[Call], lane: int) -> None:
-            for during, method, kwargs in calls[lane :: len(channels)]:
-                await self._rpc(during, getattr(channels[lane], method), **kwargs)
+        async def run(chains: list[Chain], lane: int) -> None:
+            for chain in chains[lane :: len(channels)]:
+                for during, method, kwargs in chain:
+                    await self._rpc(during, getattr(channels[lane], method), **kwargs)
 
         # pika keeps the value negotiated at Connection.Tune in its copy of the parameters
         limit = self.connection.params.channel_max if self.connection is not None else 0

@@ -17,12 +17,12 @@ import topology_setup as wiring
 from mserve_harness import Mserve
 from private_broker import PrivateNode
 
-from mqwire.runtime.amqp.declaring import DECLARING_CHANNELS, Call, lanes
+from mqwire.runtime.amqp.declaring import DECLARING_CHANNELS, Chain, lanes
 from mqwire.runtime.amqp.session import AmqpSession
 from mqwire.runtime.dispatch import Delivery
 from mqwire.topology.declarations import Declarations, QueueDeclaration
 
-CALLS: list[Call] = [("declaring", "queue_declare", {})] * 20
+CALLS: list[Chain] = [(("declaring", "queue_declare", {}),)] * (DECLARING_CHANNELS + 4)
 CHANNEL_MAX = 4
 QUEUES = tuple(QueueDeclaration(f"q{i}") for i in range(DECLARING_CHANNELS * 2))
 #: Three consumed queues and their nine failure queues: more declarations than channels.

@@ -15,7 +15,6 @@ import pika  # type: ignore[import-untyped]
 import pytest
 from pika import spec
 
-from mqwire.runtime.amqp.declaring import DECLARING_CHANNELS
 from mqwire.runtime.amqp.session import AmqpSession, PikaConsumerChannel, session_factory
 from mqwire.runtime.dispatch import Delivery
 from mqwire.runtime.errors import ConfigurationError, ExitCode, Lost, WorkerError
@@ -254,10 +253,12 @@ class Answering(PikaChannel):
     def __init__(self, log: list[tuple[str, dict[str, Any]]], refuse: str = "") -> None:
         super().__init__()
         self.log, self.refuse = log, refuse
+        self.mine: list[str] = []  # the names of this channel's calls
 
     def __getattr__(self, name: str) -> Callable[..., None]:
         def call(*args: Any, callback: Callable[[Any], None] | None = None, **kwargs: Any) -> None:
             self.log.append((name, kwargs))
+            self.mine.append(name)
             loop = asyncio.get_running_loop()
             if name == "queue_declare" and kwargs["queue"] == self.refuse:
                 refused = pika.exceptions.ChannelClosedByBroker(406, "PRECONDITION_FAILED")
@@ -290,7 +291,7 @@ PLAN = Declarations(
 )
 
 
-def test_declarations_are_dealt_over_channels_bindings_after_every_queue() -> None:
+def test_declarations_are_dealt_over_channels_each_queue_followed_by_its_bindings() -> None:
     connection = Channels()
 
     async def main() -> None:
@@ -300,20 +301,21 @@ def test_declarations_are_dealt_over_channels_bindings_after_every_queue() -> No
 
     asyncio.run(main())
     names = [name for name, _ in connection.log]
-    assert len(connection.opened) == DECLARING_CHANNELS > 1
+    assert len(connection.opened) == len(PLAN.queues) > 1  # a channel per queue, here
     assert names.count("exchange_declare") == 1
-    assert sorted(kw["queue"] for n, kw in connection.log if n == "queue_declare") == [
+    assert sorted(kw["queue"] for n, kw in connection.log if n == "queue_declare") == sorted(
         q.name for q in PLAN.queues
-    ]
-    assert sorted(kw["routing_key"] for n, kw in connection.log if n == "queue_bind") == [
+    )
+    assert sorted(kw["routing_key"] for n, kw in connection.log if n == "queue_bind") == sorted(
         b.routing_key for b in PLAN.bindings
-    ]
-    last_queue = max(i for i, n in enumerate(names) if n in ("queue_declare", "exchange_declare"))
-    assert last_queue < names.index("queue_bind")
-    assert names.count("close") == DECLARING_CHANNELS  # every declaring channel, at the end
-    assert names[-DECLARING_CHANNELS:] == ["close"] * DECLARING_CHANNELS
-    for channel in connection.opened:  # and each kept busy
-        assert sum(1 for n, _ in channel.log if n == "queue_declare") >= 1
+    )
+    # the exchange first; each queue's binding after it, on its channel, not after every queue
+    assert names.index("exchange_declare") < names.index("queue_declare")
+    first, *others = (channel.mine for channel in connection.opened)
+    assert first == ["exchange_declare", "queue_declare", "queue_bind", "close"]
+    assert others == [["queue_declare", "queue_bind", "close"]] * (len(PLAN.queues) - 1)
+    assert names.count("close") == len(connection.opened)  # every declaring channel, at the end
+    assert names[-len(connection.opened) :] == ["close"] * len(connection.opened)
 
 
 def test_a_refused_declaration_is_reported_as_itself_not_as_another_one_pending() -> None:
@@ -330,7 +332,7 @@ def test_a_refused_declaration_is_reported_as_itself_not_as_another_one_pending(
     assert caught.value.exit_code is ExitCode.TOPOLOGY_MISMATCH
     assert "declaring queue 'q5'" in str(caught.value)
     assert losses == ["channel closed: ChannelClosedByBroker: 406 PRECONDITION_FAILED"]
-    assert not any(name == "queue_bind" for name, _ in connection.log)  # no step after it
+    assert not any(kw.get("queue") == "q5" for n, kw in connection.log if n == "queue_bind")
 
 
 def declaring_and_consuming(connection: Channels) -> None:
