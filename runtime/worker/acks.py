@@ -86,5 +86,8 @@ class AckBatcher:
         if highest is not None:
             channel.basic_ack(highest, multiple=True)
         for tag in sorted(finished):  # behind a gap: alone, so the gap does not hold them
+            if tag not in outstanding:  # settled already: a second ack would close the channel
+                log.error("delivery tag %d finished twice: not acked again", tag)
+                continue
             channel.basic_ack(tag)
             outstanding.remove(tag)

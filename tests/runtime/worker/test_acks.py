@@ -80,6 +80,25 @@ def test_a_requeued_tag_is_skipped_but_an_outstanding_one_blocks_the_multiple_ac
     assert channel.unacked == {3}
 
 
+def test_a_tag_finished_twice_is_not_acked_again_and_the_channel_keeps_acking() -> None:
+    """A second ack of a settled tag would make the broker close the channel (406), sending
+    every other unacked message of it back to run again."""
+    acks, scheduled = batcher()
+    channel = Channel()
+    deliver(acks, channel, range(1, 5))
+    acks.settled(channel, 3)  # dead-lettered: settled by a nack
+    channel.unacked.discard(3)
+    acks.ack(channel, 3)  # and then finished again
+    acks.ack(channel, 2)
+    scheduled.pop()()
+    acks.ack(channel, 1)
+    acks.ack(channel, 4)
+    scheduled.pop()()
+
+    assert channel.frames == [(2, False), (4, True)]
+    assert channel.unacked == set()
+
+
 def test_acks_for_a_closed_channel_are_dropped_and_its_tags_forgotten() -> None:
     acks, scheduled = batcher()
     channel, other = Channel(), Channel()
