@@ -246,6 +246,13 @@ def fatal_error(exc: BaseException, during: str) -> WorkerError | None:
     tls = tls_problem(exc)
     if tls is not None:
         return WorkerError(f"{during}: {tls}", ExitCode.CONFIG)
+    if "NoFreeChannels" in names:  # pika ran out of the channels the broker allows
+        return WorkerError(
+            f"{during}: the broker allows fewer channels per connection (channel_max) than "
+            "this worker needs, one per queue and one for its declarations: raise the "
+            "broker's channel_max or consume fewer queues per publisher_consumer",
+            ExitCode.CONFIG,
+        )
     if code == 406 and during.startswith("declaring"):
         return WorkerError(
             f"{during}: {describe_error(exc)}; the broker keeps the existing definition: "

@@ -105,3 +105,21 @@ def test_mserve_starts_on_a_broker_with_a_low_channel_max(
 
     assert worker.stop() == 0
     assert "NoFreeChannels" not in worker.output()
+
+
+@pytest.mark.private_broker
+def test_mserve_exits_2_when_the_broker_allows_fewer_channels_than_its_queues_need(
+    make_private_node: Callable[..., PrivateNode],
+    mserve: Callable[..., Mserve],
+    tmp_path: Path,
+) -> None:
+    """Four queues need five channels at start-up (one declaring): retrying cannot help."""
+    node = make_private_node("channel-max-short", conf=[f"channel_max = {CHANNEL_MAX}"])
+    url = node.add_vhost("channels")
+    four = TOPOLOGY.replace("tasks:", "  d: {consumer: work}\ntasks:")
+    ini = wiring.compile_into(tmp_path, four)
+
+    worker = mserve(ini, url, wait=False)
+
+    assert worker.wait(timeout=60) == 2
+    assert "channel_max" in worker.output() and "fewer queues" in worker.output()

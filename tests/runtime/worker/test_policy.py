@@ -55,6 +55,13 @@ def test_refusals_the_broker_will_repeat_are_fatal(
     assert fatal is not None and fatal.exit_code == code
 
 
+def test_too_few_channels_for_the_queues_is_a_configuration_error_not_an_outage() -> None:
+    fatal = fatal_error(exceptions.NoFreeChannels(), "opening a channel")
+
+    assert fatal is not None and fatal.exit_code == ExitCode.CONFIG
+    assert "channel_max" in str(fatal) and "fewer queues" in str(fatal)
+
+
 def test_a_mismatch_names_the_queue_and_the_argument_and_says_what_to_do() -> None:
     error = exceptions.ChannelClosedByBroker(
         406, "PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue 'q'"
