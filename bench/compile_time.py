@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -104,10 +105,11 @@ def _compile(config: RunConfig, queues: int) -> Callable[[], dict[str, Any]]:
     return once
 
 
-def _startup(config: RunConfig) -> dict[str, Any]:
+def _startup(config: RunConfig, fastpath: str) -> dict[str, Any]:
     with config.broker.vhost("startup") as vhost:
         watcher = Watcher(vhost.url)
-        argv = [sys.executable, "-m", "mqwire.runtime.worker.mserve", str(EXAMPLE / "compiled.ini")]
+        argv = [sys.executable, "-m", "mqwire.runtime.worker.mserve", str(EXAMPLE / "compiled.ini"),
+                "--fastpath", fastpath]  # fmt: skip
         env = worker_env(AMQP_URL=vhost.url)
         env["PYTHONPATH"] = f"{EXAMPLE}:{env['PYTHONPATH']}"
         process = Process([*argv, "--log-level", "WARNING"], env, config.log_path("startup"))
@@ -148,15 +150,19 @@ def run(config: RunConfig, say: Callable[[str], None]) -> dict[str, Any]:
     say("compile: mq-compile on generated topologies, mserve start-up on the example")
     _in_process(*_warm_up(config))
     contenders = [(f"{q}_queues", _compile(config, q)) for q in SIZES]
-    contenders.append(("mserve_startup", lambda: _startup(config)))
+    variants = config.fastpath_variants()
+    for mode, key, _ in variants:  # the first mode's keys have no suffix
+        contenders.append((f"mserve_startup{key}", partial(_startup, config, mode)))
     contenders.append(("raw_startup", lambda: _raw_startup(config)))
     runs = repeated(config, contenders, say)
     fields = ("command_s", "in_process_s", "command_per_queue_ms", "in_process_per_queue_ms")
     results: dict[str, Any] = {
         "sizes": {str(q): {f: summarize(runs[f"{q}_queues"], f) for f in fields} for q in SIZES},
-        "mserve_startup_s": summarize(runs["mserve_startup"], "startup_s"),
-        "mserve_rss_mib": summarize(runs["mserve_startup"], "rss_mib"),
-        "mserve_rss_settled_mib": summarize(runs["mserve_startup"], "rss_settled_mib"),
+        **{
+            f"mserve_{field}{key}": summarize(runs[f"mserve_startup{key}"], field)
+            for _, key, _ in variants
+            for field in ("startup_s", "rss_mib", "rss_settled_mib")
+        },
         "raw_startup_s": summarize(runs["raw_startup"], "startup_s"),
         "raw_rss_mib": summarize(runs["raw_startup"], "rss_mib"),
         "runs": runs,

@@ -66,13 +66,15 @@ def rows(results: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]
                          _spread(entry["in_process_s"], 3)[0],
                          _spread(entry["in_process_per_queue_ms"], 3)[0]])  # fmt: skip
         compiled = results["compile"]
-        body.append(["mserve start-up, ticketing example (s)",
-                     *_spread(compiled["mserve_startup_s"], 3), "-", "-"])  # fmt: skip
-        body.append(["mserve resident memory (MiB)", *_spread(compiled["mserve_rss_mib"], 1),
-                     "-", "-"])  # fmt: skip
-        if "mserve_rss_settled_mib" in compiled:  # results written before it had none
-            body.append(["mserve resident memory 2 s later (MiB)",
-                         *_spread(compiled["mserve_rss_settled_mib"], 1), "-", "-"])  # fmt: skip
+        for key, label in _startup_variants(results):
+            body.append([f"mserve start-up, ticketing example{label} (s)",
+                         *_spread(compiled[f"mserve_startup_s{key}"], 3), "-", "-"])  # fmt: skip
+            body.append([f"mserve resident memory{label} (MiB)",
+                         *_spread(compiled[f"mserve_rss_mib{key}"], 1), "-", "-"])  # fmt: skip
+            if f"mserve_rss_settled_mib{key}" in compiled:  # older results had none
+                body.append([f"mserve resident memory 2 s later{label} (MiB)",
+                             *_spread(compiled[f"mserve_rss_settled_mib{key}"], 1),
+                             "-", "-"])  # fmt: skip
         if "raw_startup_s" in compiled:  # results written before the raw yardstick had none
             body.append(["raw pika consumer start-up (s)",
                          *_spread(compiled["raw_startup_s"], 3), "-", "-"])  # fmt: skip
@@ -89,6 +91,15 @@ def rows(results: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]
                 "added", "min–max"]  # fmt: skip
         tables.append(("Middleware: cost per message, none against one no-op", cols, body))
     return tables
+
+
+def _startup_variants(results: dict[str, Any]) -> list[tuple[str, str]]:
+    """(key suffix, label suffix) of each fast path mode the compile section measured
+    mserve's start-up in: the first mode's keys have no suffix (results before had only it)."""
+    _, *others = results["meta"].get("fastpaths", ["auto"])
+    compiled = results["compile"]
+    return [("", ""), *((f"@{m}", f" [fastpath {m}]") for m in others
+                        if f"mserve_startup_s@{m}" in compiled)]  # fmt: skip
 
 
 def _header(results: dict[str, Any]) -> list[str]:

@@ -60,6 +60,8 @@ def test_quick_run_reports_every_section(
     assert set(results["compile"]["sizes"]) == {"10", "100", "1000"}
     assert results["compile"]["mserve_startup_s"]["median"] is not None
     assert results["compile"]["mserve_rss_mib"]["median"] is not None
+    assert results["compile"]["mserve_startup_s@off"]["median"] is not None  # and fast paths off
+    assert results["compile"]["mserve_rss_settled_mib@off"]["median"] is not None
     assert {t["target"].split(":")[0] for t in results["targets"]} >= {
         "consume",
         "publish",
@@ -69,6 +71,7 @@ def test_quick_run_reports_every_section(
 
     assert "Targets (issue 5)" in done.stdout
     assert "mqwire publish(), one by one, confirmed [fastpath off]" in done.stdout
+    assert "mserve start-up, ticketing example [fastpath off] (s)" in done.stdout
     assert "share this machine" in done.stdout
     assert out.with_suffix(".md").read_text().count("| target |") == 1
 
