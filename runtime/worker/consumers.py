@@ -74,6 +74,24 @@ class Consumers:
             await asyncio.gather(*opening, return_exceptions=True)
             raise
 
+    async def open_while_declaring(self, session: Session, declaring: Awaitable[None]) -> None:
+        """``open``, its channels set up while ``declaring`` (the start-up's declarations, the
+        broker's slowest part of a start-up) runs: they consume once it is done, never before;
+        if it failed, its error is the one raised, not the loss it caused on a channel."""
+        declared = asyncio.ensure_future(declaring)
+        try:
+            await self.open(session, ready=declared)
+        except asyncio.CancelledError:
+            declared.cancel()
+            raise
+        except Exception:
+            await asyncio.wait([declared])  # a loss ends it too
+            error = None if declared.cancelled() else declared.exception()
+            if error is not None:
+                raise error from None
+            raise
+        await declared  # done already, unless there is no queue to consume
+
     async def consume(
         self, session: Session, queue: str, ready: Awaitable[None] | None = None
     ) -> None:

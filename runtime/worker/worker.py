@@ -172,22 +172,8 @@ class Worker:
     async def _start(self) -> None:
         self._session = session = self._connect(self._wake)
         await session.connect()
-        # The consuming channels are opened while the broker creates the queues (its slowest
-        # part of a start-up); they consume once every declaration is done, never before.
         declaring = session.declare(self._plan, keep_free=len(self._queues))  # one channel each
-        declared = asyncio.ensure_future(declaring)
-        try:
-            await self._consumers.open(session, ready=declared)
-        except asyncio.CancelledError:
-            declared.cancel()
-            raise
-        except Exception:
-            await asyncio.wait([declared])  # a loss ends it too: report what failed first
-            error = None if declared.cancelled() else declared.exception()
-            if error is not None:
-                raise error from None
-            raise
-        await declared  # done already, unless there is no queue to consume
+        await self._consumers.open_while_declaring(session, declaring)
         consuming = ", ".join(sorted(self._consumers.consuming))
         log.info("%s: consuming %s from %s", self.name, consuming, session.masked_url)
 
