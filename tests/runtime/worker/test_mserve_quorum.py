@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import pika  # type: ignore[import-untyped]
@@ -121,7 +120,7 @@ def test_failure_queues_left_classic_by_an_earlier_mqwire_are_found_and_replaced
     classic = set(QUORUM_RETRY_ARGUMENTS)  # what the failure queues were declared without
     earlier = Declarations(
         queues=tuple(
-            replace(q, arguments={k: v for k, v in q.arguments.items() if k not in classic})
+            q._replace(arguments={k: v for k, v in q.arguments.items() if k not in classic})
             if q.name != "flaky"
             else q
             for q in plan.queues
