@@ -1,83 +1,46 @@
 """The publisher's I/O-thread half: one connection and one confirm-mode channel, driven by
-pika's ioloop, turning confirms, returns, closes and alarms into each message's outcome.
+pika's ioloop, opened when a message needs them, replaced when lost, closed at the end.
 
 :class:`~.transport.AmqpTransport` (the callers' half) hands messages over through ``_inbox``;
 everything named ``_io_*`` belongs to whoever runs the loop (the I/O thread, or a caller holding
-the shared loop's lock, see ``transport.py``). Split from the callers' half so each reads alone.
+the shared loop's lock, see ``transport.py``). Split from the callers' half so each reads alone;
+what confirms, returns, closes and alarms mean for each message is in ``publish_outcomes.py``.
 """
 
 from __future__ import annotations
 
 import collections
-import functools
 import logging
-import math
-import time
-from collections.abc import Callable, Sequence
-from typing import Any, Concatenate, ParamSpec
-
-from pika import spec  # type: ignore[import-untyped]
+from collections.abc import Callable
+from typing import Any
 
 from .._fastpath.shared_loop import io_thread_lock
 from .._fastpath.switch import Fastpath
-from ..client_metrics import ConnectionState
 from ..errors import (
     PublishConnectionError,
-    PublishError,
     PublishTlsError,
     describe_error,
     missing_exchange,
-    missing_exchange_text,
 )
 from .connections import select_connection
-from .entries import (
-    Entry,
-    blocked_error,
-    claim,
-    confirm_outcome,
-    confirmed,
-    error_for,
-    held_over,
-    returned_entry,
-    settle,
-)
+from .entries import Entry, claim, error_for
 from .nodes import Nodes
 from .params import tls_refusal
+from .publish_outcomes import PublishOutcomes, _on_loop
 
 log = logging.getLogger("mqwire.publisher")
 
 #: Seconds ``close()`` lets in-flight confirms arrive and the connection close cleanly.
 CLOSE_GRACE = 5.0
 
-_P = ParamSpec("_P")
 
+class PublishIo(PublishOutcomes):
+    """The connection and channel that only the loop's holder touches: opened when a message
+    needs them, replaced when lost, closed at the end."""
 
-def _on_loop(
-    method: Callable[Concatenate[PublishIo, _P], None],
-) -> Callable[Concatenate[PublishIo, _P], None]:
-    """Wrap an ioloop callback: a bug in it fails the outstanding messages instead of killing
-    the I/O thread (which would leave every later send to time out)."""
-
-    def guarded(self: PublishIo, /, *args: _P.args, **kwargs: _P.kwargs) -> None:
-        try:
-            method(self, *args, **kwargs)
-        except Exception as exc:
-            log.exception("%s: internal error in the publisher's I/O thread", self._name)
-            self._io_drop_connection(f"internal error in the publisher: {describe_error(exc)}")
-
-    functools.update_wrapper(guarded, method)
-    return guarded
-
-
-class PublishIo:
-    """The connection, channel and confirm bookkeeping that only the loop's holder touches."""
-
-    _name: str
-    state: ConnectionState
     _scrub: Callable[[str], str]
     _nodes: Nodes
     _fastpath: Fastpath
-    _loop: Any
     _inbox: collections.deque[list[Entry]]
 
     def _run(self, loop: Any) -> None:
@@ -89,42 +52,6 @@ class PublishIo:
                 self._io_ready = False
                 self.state.set("reconnecting")  # a new thread, on the next send
                 self._io_fail_all(f"the publisher's I/O thread failed: {describe_error(exc)}")
-
-    def _io_reset(self) -> None:
-        self._io_connection: Any = None
-        self._io_channel: Any = None
-        self._io_ready = False  # channel open and in confirm mode
-        self._io_opening = False  # a connection or channel is being opened (or replaced)
-        self._io_retiring = False  # the channel nacked: it takes no more, closes once drained
-        self._io_closing = False
-        self._io_connected_before = False
-        self._io_failed_nodes = 0  # nodes that refused a connection in a row
-        self._io_next_tag = 0
-        self._io_blocked: str | None = None  # the broker's reason while it blocks publishing
-        self._io_hold_due = math.inf  # when the armed hold timer fires (inf: none armed)
-        self._io_outbox: collections.deque[Entry] = collections.deque()
-        self._io_pending: collections.OrderedDict[int, Entry] = collections.OrderedDict()
-
-    def _io_settle(self, entry: Entry, outcome: PublishError | None) -> None:
-        settle(entry, outcome)  # nothing to tell a caller that withdrew it
-
-    def _io_fail(self, entries: Sequence[Entry], cause: str) -> None:
-        for entry in entries:
-            self._io_settle(entry, error_for(PublishConnectionError, cause, entry))
-
-    def _io_fail_all(self, cause: str) -> None:
-        pending, outbox = list(self._io_pending.values()), list(self._io_outbox)
-        self._io_pending.clear()
-        self._io_outbox.clear()
-        for entry in pending:
-            error = error_for(
-                PublishConnectionError,
-                cause + " before the confirm; the broker may have the message",
-                entry,
-                unknown=True,
-            )
-            self._io_settle(entry, error)
-        self._io_fail(outbox, cause + "; the message was not sent")
 
     @_on_loop
     def _io_drain_inbox(self) -> None:
@@ -232,42 +159,6 @@ class PublishIo:
         self._io_fail_all(cause)
 
     @_on_loop
-    def _io_on_blocked(self, connection: Any, frame: Any) -> None:
-        if connection is not self._io_connection:
-            return
-        if isinstance(frame.method, spec.Connection.Blocked):
-            reason = str(frame.method.reason or "no reason given")
-            log.warning("%s: the broker blocks publishing: %s", self._name, reason)
-            self.state.set("blocked")
-            self._io_blocked = reason
-            self._io_hold()
-        else:
-            log.info("%s: the broker unblocked publishing", self._name)
-            self.state.set("connected")
-            self._io_blocked = None
-            self._io_pump()
-
-    def _io_hold(self) -> None:
-        """While blocked: fail the queued messages whose hold is over, wake up for the next."""
-        over, kept, due = held_over(self._io_outbox, time.monotonic())
-        for entry in over:
-            self._io_settle(entry, blocked_error(self._io_blocked or "", entry))
-        self._io_outbox = collections.deque(kept)
-        if due < self._io_hold_due:  # armed through the I/O thread: it must wake up for it
-            self._io_hold_due = due
-            self._loop.add_callback_threadsafe(functools.partial(self._io_arm_hold, due))
-
-    @_on_loop
-    def _io_arm_hold(self, due: float) -> None:
-        self._loop.call_later(max(0.0, due - time.monotonic()), self._io_hold_over)
-
-    @_on_loop
-    def _io_hold_over(self) -> None:
-        self._io_hold_due = math.inf
-        if self._io_blocked is not None:
-            self._io_hold()
-
-    @_on_loop
     def _io_on_channel_open(self, channel: Any) -> None:
         self._io_channel, self._io_next_tag, self._io_retiring = channel, 0, False
         channel.add_on_close_callback(self._io_on_channel_closed)
@@ -292,50 +183,6 @@ class PublishIo:
         log.warning("%s: %s", self._name, cause)
         self._io_fail_missing_exchange(missing_exchange(exc))
         self._io_fail_all(cause)  # the next send opens a new channel
-        self._io_continue_close()
-
-    def _io_fail_missing_exchange(self, exchange: str | None) -> None:
-        """A 404 names an exchange never declared: its messages certainly went nowhere."""
-        if exchange is None:
-            return
-        text = missing_exchange_text(exchange)
-        for tag, entry in list(self._io_pending.items()):
-            if entry.message.exchange == exchange:
-                del self._io_pending[tag]
-                self._io_settle(entry, error_for(PublishConnectionError, text, entry))
-        for entry in [e for e in self._io_outbox if e.message.exchange == exchange]:
-            self._io_outbox.remove(entry)
-            self._io_settle(entry, error_for(PublishConnectionError, text, entry))
-
-    @_on_loop
-    def _io_on_return(self, channel: Any, method: Any, properties: Any, body: bytes) -> None:
-        key = (properties.message_id, method.exchange, method.routing_key)
-        entry = returned_entry(self._io_pending.values(), key)
-        if entry is None:
-            log.warning("%s: basic.return for unknown message %r", self._name, key[0])
-        else:
-            entry.returned = f"{method.reply_code} {method.reply_text}"
-
-    @_on_loop
-    def _io_on_confirm(self, frame: Any) -> None:
-        acked = isinstance(frame.method, spec.Basic.Ack)
-        for entry in confirmed(self._io_pending, frame.method.delivery_tag, frame.method.multiple):
-            self._io_settle(entry, confirm_outcome(entry, acked))
-        if not acked and not self._io_retiring and self._io_channel is not None:
-            # On 3.10 a channel opened while a quorum queue's new leader is being elected can
-            # have every publish nacked for a minute; a new channel is not. So a channel that
-            # nacked takes nothing more, and is replaced once its last confirm is in.
-            log.info("%s: the broker nacked a publish; continuing on a new channel", self._name)
-            self._io_retiring, self._io_ready, self._io_opening = True, False, True
-        channel = self._io_channel
-        if self._io_retiring and not self._io_pending and channel is not None:
-            # Every confirm is in: let it go without waiting for its close-ok (a close
-            # crossing the broker's own is never answered), and go on with a new one.
-            self._io_channel, self._io_ready, self._io_opening = None, False, False
-            self._io_retiring = False
-            if channel.is_open:
-                channel.close()  # its close callback finds it is no longer current
-            self._io_pump()
         self._io_continue_close()
 
     @_on_loop

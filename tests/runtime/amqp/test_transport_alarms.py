@@ -18,7 +18,8 @@ import pika  # type: ignore[import-untyped]
 import pytest
 from private_broker import PrivateNode
 
-from mqwire.runtime.amqp.transport import PENDING, AmqpTransport
+from mqwire.runtime.amqp.entries import PENDING
+from mqwire.runtime.amqp.transport import AmqpTransport
 from mqwire.runtime.errors import PublishBlocked, PublishError, PublishTimeout
 from mqwire.runtime.wire import WireMessage
 from mqwire.testing import wait_until
